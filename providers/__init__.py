@@ -1,0 +1,81 @@
+"""omnivec: one embedding interface over Bedrock Nova, Gemini Embedding 2 and Sentence Transformers.
+
+Importing this package loads no cloud SDK and no torch; adapters load when first asked for.
+
+    >>> from omnivec.providers import load_provider
+    >>> provider = load_provider()            # OMNIVEC_MODEL picks it; local MiniLM by default
+    >>> result = provider.embed_documents_sync(["a cat", "a dog"])   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .base import EmbeddingProvider
+from .config import DEFAULT_MODEL, OmnivecConfig, load_config, load_provider
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    EmbeddingError,
+    InputError,
+    InvalidInputError,
+    InvalidOptionError,
+    InvalidRequestError,
+    MissingCredentialsError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    RemoteCallsBlockedError,
+    ServiceUnavailableError,
+    UnexpectedResponseError,
+    UnknownProviderError,
+    UnsupportedInputError,
+)
+from .inputs import Image, Input, Media, Modality
+from .registry import get_provider, known_providers, parse_model_ref
+from .settings import ProviderSettings, RetryPolicy
+from .types import BatchOutput, CallTiming, Capabilities, EmbeddingResult, Fingerprint, Intent, Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "AuthenticationError",
+    "BatchOutput",
+    "CallTiming",
+    "Capabilities",
+    "ConfigurationError",
+    "EmbeddingError",
+    "EmbeddingProvider",
+    "EmbeddingResult",
+    "Fingerprint",
+    "Image",
+    "Input",
+    "InputError",
+    "Intent",
+    "InvalidInputError",
+    "InvalidOptionError",
+    "InvalidRequestError",
+    "Media",
+    "MissingCredentialsError",
+    "MissingDependencyError",
+    "Modality",
+    "ModelNotFoundError",
+    "OmnivecConfig",
+    "ProviderError",
+    "ProviderSettings",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "RemoteCallsBlockedError",
+    "RetryPolicy",
+    "ServiceUnavailableError",
+    "UnexpectedResponseError",
+    "UnknownProviderError",
+    "UnsupportedInputError",
+    "Usage",
+    "get_provider",
+    "known_providers",
+    "load_config",
+    "load_provider",
+    "parse_model_ref",
+]

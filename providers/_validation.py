@@ -1,0 +1,122 @@
+"""Input and option checks the core runs before any provider call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import InvalidInputError, InvalidOptionError, UnsupportedInputError
+from .inputs import Image, Input, Media, modality_of
+from .types import INTENTS, Capabilities, Intent
+
+
+def check_intent(intent: object) -> Intent:
+    if intent not in INTENTS:
+        raise InvalidOptionError(f"intent={intent!r} is not one of {', '.join(INTENTS)}")
+    return intent  # type: ignore[return-value]
+
+
+def check_dimensions(dims: int | None, caps: Capabilities, *, model: str) -> int:
+    if dims is None:
+        return caps.default_dimensions
+    if isinstance(dims, bool) or not isinstance(dims, int) or not caps.allows_dimensions(dims):
+        raise InvalidOptionError(
+            f"dimensions={dims!r} is not allowed for {model}: choose one of {caps.describe_dimensions()}"
+        )
+    return dims
+
+
+def _coerce(item: Any, index: int) -> Input:
+    if isinstance(item, (str, Image, Media)):
+        return item
+    if item is None:
+        raise InvalidInputError(f"inputs[{index}] is None: pass a str, Image or Media", index=index)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        raise InvalidInputError(
+            f"inputs[{index}] is raw bytes: wrap it as Image.from_bytes(...) or Media(data, mime_type=...)",
+            index=index,
+        )
+    if isinstance(item, os.PathLike):
+        raise InvalidInputError(
+            f"inputs[{index}] is a path: use Image.from_path(...) or Media.from_path(...) "
+            "(a path is never embedded as text)",
+            index=index,
+        )
+    if hasattr(item, "save") and hasattr(item, "mode") and hasattr(item, "size"):  # a PIL image
+        return Image.from_pil(item)
+    raise InvalidInputError(
+        f"inputs[{index}] has type {type(item).__name__}: pass a str, Image or Media", index=index
+    )
+
+
+def normalize_inputs(inputs: object) -> list[Input]:
+    """Turn what the caller passed into a non-empty list of inputs, refusing anything odd."""
+    if inputs is None:
+        raise InvalidInputError("inputs is None: pass a str, an Image/Media, or a list of them")
+    if isinstance(inputs, (str, Image, Media)):
+        return [inputs]
+    if isinstance(inputs, (bytes, bytearray, dict)) or not isinstance(inputs, Iterable):
+        return [_coerce(inputs, 0)]
+    items = [_coerce(item, i) for i, item in enumerate(inputs)]
+    if not items:
+        raise InvalidInputError("inputs is empty: pass at least one item")
+    return items
+
+
+def check_against(items: list[Input], caps: Capabilities, *, model: str) -> None:
+    """Refuse inputs this model cannot take, naming the index and the fix."""
+    for i, item in enumerate(items):
+        modality = modality_of(item)
+        if modality not in caps.modalities:
+            accepted = ", ".join(sorted(caps.modalities))
+            raise UnsupportedInputError(
+                f"inputs[{i}] is {modality}, which {model} does not accept (it takes: {accepted})",
+                index=i,
+            )
+        if isinstance(item, str):
+            if not item.strip():
+                raise InvalidInputError(f"inputs[{i}] is an empty or blank string: remove it", index=i)
+            if caps.max_input_chars is not None and len(item) > caps.max_input_chars:
+                raise InvalidInputError(
+                    f"inputs[{i}] has {len(item):,} characters; {model} takes at most "
+                    f"{caps.max_input_chars:,}: split or shorten it",
+                    index=i,
+                )
+            continue
+        if caps.mime_types is not None and item.mime_type not in caps.mime_types:
+            raise UnsupportedInputError(
+                f"inputs[{i}] is {item.mime_type}; {model} accepts {', '.join(sorted(caps.mime_types))}",
+                index=i,
+            )
+        if isinstance(item, Media):
+            _check_media_length(item, caps, model=model, index=i)
+        if item.uri is not None:
+            scheme = item.uri.split("://", 1)[0]
+            if scheme not in caps.uri_schemes:
+                raise UnsupportedInputError(
+                    f"inputs[{i}] is a {scheme}:// URI, which {model} cannot read: pass the bytes instead",
+                    index=i,
+                )
+            continue
+        if caps.max_input_bytes is not None and item.size > caps.max_input_bytes:
+            raise InvalidInputError(
+                f"inputs[{i}] is {item.size:,} bytes; {model} takes at most {caps.max_input_bytes:,} "
+                "inline: shrink it or pass a storage URI",
+                index=i,
+            )
+
+
+def _check_media_length(item: Media, caps: Capabilities, *, model: str, index: int) -> None:
+    if caps.max_media_seconds is not None and item.duration_s is not None:
+        if item.duration_s > caps.max_media_seconds:
+            raise InvalidInputError(
+                f"inputs[{index}] lasts {item.duration_s:g} s; {model} takes at most "
+                f"{caps.max_media_seconds:g} s per item: cut it into segments",
+                index=index,
+            )
+    if caps.max_pdf_pages is not None and item.pages is not None and item.pages > caps.max_pdf_pages:
+        raise InvalidInputError(
+            f"inputs[{index}] has {item.pages} pages; {model} takes at most {caps.max_pdf_pages}: split the PDF",
+            index=index,
+        )

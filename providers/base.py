@@ -1,0 +1,228 @@
+"""The :class:`EmbeddingProvider` base: validation, batching, concurrency, retries and timing live here.
+
+Adapters implement exactly one hook, :meth:`EmbeddingProvider._embed_batch`, which makes ONE
+provider call for at most ``capabilities.max_batch_size`` already-validated inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+import numpy as np
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+
+from . import _guard
+from ._concurrency import map_bounded, run_sync
+from ._validation import check_against, check_dimensions, check_intent, normalize_inputs
+from .errors import EmbeddingError, RateLimitError, RemoteCallsBlockedError, UnexpectedResponseError
+from .inputs import Input
+from .settings import ProviderSettings, RetryPolicy
+from .types import BatchOutput, CallTiming, Capabilities, EmbeddingResult, Fingerprint, Intent, Usage
+
+__all__ = ["EmbeddingProvider"]
+
+S = TypeVar("S", bound=ProviderSettings)
+Progress = Callable[[int], None]
+"""Called with the number of inputs finished after each provider call."""
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, EmbeddingError) and exc.retryable
+
+
+def _wait_for(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    jittered = wait_random_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s)
+
+    def wait(state: RetryCallState) -> float:
+        delay = jittered(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitError) and exc.retry_after:
+            delay = max(delay, exc.retry_after)  # the provider's hint wins over a shorter backoff
+        return delay
+
+    return wait
+
+
+class EmbeddingProvider(ABC, Generic[S]):
+    """Turns text, images and media into vectors. Subclasses implement ``_embed_batch`` only."""
+
+    name: ClassVar[str]
+    """Registry name, e.g. ``"bedrock"``."""
+    settings_class: ClassVar[type[ProviderSettings]] = ProviderSettings
+    is_remote: ClassVar[bool] = True
+    """Remote providers are refused while remote calls are blocked (the test guard)."""
+
+    def __init__(self, model: str, *, settings: S | None = None, **options: Any) -> None:
+        """Create a provider for ``model``; ``options`` are the fields of ``settings_class``."""
+        if settings is not None and options:
+            raise TypeError("pass either settings=... or keyword options, not both")
+        self.model = model
+        self.settings: S = settings if settings is not None else self.settings_class(**options)  # type: ignore[assignment]
+        self.dimensions = check_dimensions(self.settings.dimensions, self.capabilities, model=self.ref)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.model}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model!r}, dimensions={self.dimensions})"
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What this model accepts."""
+
+    def intent_mapping(self, intent: Intent) -> str:
+        """How ``intent`` reaches the provider, for fingerprints and docs. Override per adapter."""
+        return "ignored"
+
+    def vector_space_options(self) -> dict[str, Any]:
+        """Options besides model/dimensions that change the vectors (prompts, truncation...)."""
+        return {}
+
+    @abstractmethod
+    async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
+        """Make exactly ONE provider call for ``batch`` and return its vectors in order."""
+
+    @property
+    def normalizes(self) -> bool:
+        """Whether results are unit length, by the provider or by the core."""
+        return bool(self.settings.normalize) or (
+            self.capabilities.normalized and self.settings.normalize is not False
+        )
+
+    def fingerprint(self, intent: Intent) -> Fingerprint:
+        """The fingerprint results for ``intent`` will carry; computed without any call."""
+        intent = check_intent(intent)
+        return Fingerprint(
+            provider=self.name,
+            model=self.model,
+            dimensions=self.dimensions,
+            normalized=self.normalizes,
+            intent=intent,
+            intent_mapping=self.intent_mapping(intent),
+            options=self.vector_space_options(),
+        )
+
+    async def embed(
+        self,
+        inputs: Input | Sequence[Input],
+        *,
+        intent: Intent,
+        errors: Literal["raise", "collect"] = "raise",
+        progress: Progress | None = None,
+    ) -> EmbeddingResult:
+        """Embed ``inputs`` for ``intent``; vectors come back in input order.
+
+        Args:
+            inputs: one item or a sequence of ``str`` / :class:`Image` / :class:`Media`.
+            intent: ``query``, ``document``, ``similarity``, ``classification`` or ``clustering``.
+            errors: ``raise`` stops at the first call that fails for good and raises its error;
+                ``collect`` finishes everything else, leaves failed rows NaN and lists them in
+                ``result.failures`` by input index.
+            progress: called with the count of inputs done after each provider call.
+        """
+        fingerprint = self.fingerprint(intent)
+        items = normalize_inputs(inputs)
+        caps = self.capabilities
+        check_against(items, caps, model=self.ref)
+        if errors not in ("raise", "collect"):
+            raise ValueError(f"errors={errors!r}: use 'raise' or 'collect'")
+        if self.is_remote and _guard.remote_calls_blocked():
+            raise RemoteCallsBlockedError(
+                "remote calls are blocked (tests block them by default): use the emulator or "
+                "omnivec.providers.testing.allow_remote_calls()",
+                provider=self.name,
+                model=self.model,
+            )
+        size = caps.max_batch_size
+        chunks = [(start, items[start : start + size]) for start in range(0, len(items), size)]
+        vectors = np.full((len(items), self.dimensions), np.nan, dtype=np.float32)
+        result = EmbeddingResult(vectors=vectors, fingerprint=fingerprint)
+        limit = self.settings.max_concurrency or caps.max_concurrency
+
+        async def run_chunk(chunk: tuple[int, list[Input]]) -> None:
+            start, batch = chunk
+            try:
+                output, timing = await self._call_with_retries(batch, start, fingerprint.intent)
+            except EmbeddingError as exc:
+                if errors == "raise":
+                    raise
+                for offset in range(len(batch)):
+                    result.failures[start + offset] = exc
+            else:
+                vectors[start : start + len(batch)] = self._checked_matrix(output, len(batch))
+                result.usage.add(output.usage)
+                result.timings.append(timing)
+            if progress is not None:
+                progress(len(batch))
+
+        await map_bounded(chunks, run_chunk, limit)
+        result.timings.sort(key=lambda t: t.first_index)
+        if self.settings.normalize and not caps.normalized:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            np.divide(vectors, norms, out=vectors, where=norms > 0)
+        if self.settings.normalize is False and caps.normalized:
+            result.warnings.append(f"{self.ref} always returns normalized vectors; normalize=False has no effect")
+        return result
+
+    async def _call_with_retries(
+        self, batch: list[Input], start: int, intent: Intent
+    ) -> tuple[BatchOutput, CallTiming]:
+        policy = self.settings.retry
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.max_attempts),
+            wait=_wait_for(policy),
+            retry=retry_if_exception(_is_retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                began = time.perf_counter()
+                output = await self._embed_batch(batch, intent=intent)
+                elapsed = time.perf_counter() - began
+                tries = attempt.retry_state.attempt_number
+        return output, CallTiming(first_index=start, items=len(batch), seconds=elapsed, attempts=tries)
+
+    def _checked_matrix(self, output: BatchOutput, expected: int) -> np.ndarray:
+        matrix = np.asarray(output.vectors, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape != (expected, self.dimensions):
+            raise UnexpectedResponseError(
+                f"expected {expected} vectors of {self.dimensions} dims, got shape {matrix.shape}",
+                provider=self.name,
+                model=self.model,
+            )
+        return matrix
+
+    async def embed_query(self, query: Input | Sequence[Input], **kwargs: Any) -> EmbeddingResult:
+        """Embed search queries (``intent="query"``)."""
+        return await self.embed(query, intent="query", **kwargs)
+
+    async def embed_documents(self, documents: Input | Sequence[Input], **kwargs: Any) -> EmbeddingResult:
+        """Embed documents to index (``intent="document"``)."""
+        return await self.embed(documents, intent="document", **kwargs)
+
+    def embed_sync(self, inputs: Input | Sequence[Input], *, intent: Intent, **kwargs: Any) -> EmbeddingResult:
+        """Blocking twin of :meth:`embed`."""
+        return run_sync(self.embed(inputs, intent=intent, **kwargs))
+
+    def embed_query_sync(self, query: Input | Sequence[Input], **kwargs: Any) -> EmbeddingResult:
+        """Blocking twin of :meth:`embed_query`."""
+        return run_sync(self.embed_query(query, **kwargs))
+
+    def embed_documents_sync(self, documents: Input | Sequence[Input], **kwargs: Any) -> EmbeddingResult:
+        """Blocking twin of :meth:`embed_documents`."""
+        return run_sync(self.embed_documents(documents, **kwargs))
+
+    async def aclose(self) -> None:
+        """Release clients and models. Override when the adapter holds any."""
+
+    async def __aenter__(self) -> EmbeddingProvider[S]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

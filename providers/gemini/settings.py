@@ -1,0 +1,33 @@
+"""Settings of the Gemini provider (no google-genai import here)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from ..settings import ProviderSettings
+
+__all__ = ["GeminiSettings", "RetrievalTask"]
+
+RetrievalTask = Literal["search", "question_answering", "fact_checking", "code_retrieval"]
+
+
+class GeminiSettings(ProviderSettings):
+    """Options of ``gemini:`` models: Gemini Developer API by default, Vertex AI with ``vertexai``."""
+
+    api_key: SecretStr | None = None
+    """None lets google-genai read ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``. Never logged."""
+    vertexai: bool = False
+    """Use Vertex AI (project + location, Application Default Credentials) instead of an API key."""
+    project: str | None = None
+    location: str | None = None
+    base_url: str | None = None
+    """Override the endpoint; None honours ``GOOGLE_GEMINI_BASE_URL`` / ``GOOGLE_VERTEX_BASE_URL``."""
+    task: RetrievalTask = "search"
+    """Which retrieval task queries are written for (gemini-embedding-2 prompt prefix / 001 task_type)."""
+    query_template: str | None = None
+    """Override the query prefix template (must contain ``{text}``)."""
+    document_template: str | None = None
+    """Override the document template (``{title}`` and ``{text}``)."""
+    timeout_s: float = Field(60.0, gt=0)

@@ -1,0 +1,29 @@
+"""Settings of the local Sentence Transformers provider (no torch import here)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+
+from ..inputs import Modality
+from ..settings import ProviderSettings
+
+__all__ = ["SentenceTransformersSettings"]
+
+
+class SentenceTransformersSettings(ProviderSettings):
+    """Options of ``local:`` / ``sentence-transformers:`` models."""
+
+    dimensions: int | None = Field(None, ge=1, validation_alias=AliasChoices("dimensions", "truncate_dim"))
+    """Matryoshka truncation (``truncate_dim``); None keeps the model's full size."""
+    device: str | None = None
+    """``cpu``, ``cuda``, ``cuda:1``, ``mps``...; None lets Sentence Transformers choose."""
+    batch_size: int = Field(32, ge=1)
+    """Inputs per forward pass (``encode(batch_size=...)``)."""
+    query_prompt: str | None = None
+    """Text put before queries; None uses the model's own ``query`` prompt, if it has one."""
+    document_prompt: str | None = None
+    """Text put before documents; None uses the model's own ``document`` prompt, if it has one."""
+    modalities: frozenset[Modality] | None = None
+    """Override what the model takes; None detects CLIP-style text+image models from their files."""
+    trust_remote_code: bool = False
+    cache_folder: str | None = None

@@ -1,0 +1,40 @@
+"""Typed provider settings. Each adapter subclasses :class:`ProviderSettings` with its own fields.
+
+Unknown field names are errors (``extra="forbid"``), so a typo in code, env or TOML fails loudly.
+Settings modules import no SDK, so the config layer can type every section without loading one.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ProviderSettings", "RetryPolicy"]
+
+
+class RetryPolicy(BaseModel):
+    """The one retry policy, applied by the core to errors whose ``retryable`` is true.
+
+    Waits grow exponentially with full jitter between ``initial_backoff_s`` and
+    ``max_backoff_s``; a provider's ``retry_after`` hint raises the wait to at least that.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(6, ge=1, le=50)
+    """Total tries per provider call, the first included. 1 disables retries."""
+    initial_backoff_s: float = Field(0.25, ge=0)
+    max_backoff_s: float = Field(20.0, ge=0)
+
+
+class ProviderSettings(BaseModel):
+    """Settings every provider understands."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dimensions: int | None = Field(None, ge=1)
+    """Output vector size; None uses the model's default. Must be one the model allows."""
+    normalize: bool | None = None
+    """L2-normalize vectors. None keeps the provider's behaviour; True normalizes when it does not."""
+    max_concurrency: int | None = Field(None, ge=1)
+    """Provider calls in flight at once; None uses the model's capability default."""
+    retry: RetryPolicy = RetryPolicy()
