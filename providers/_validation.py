@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set as AbstractSet
 from typing import Any
 
 from .errors import InvalidInputError, InvalidOptionError, UnsupportedInputError
@@ -56,7 +56,11 @@ def normalize_inputs(inputs: object) -> list[Input]:
         raise InvalidInputError("inputs is None: pass a str, an Image/Media, or a list of them")
     if isinstance(inputs, (str, Image, Media)):
         return [inputs]
-    if isinstance(inputs, (bytes, bytearray, dict)) or not isinstance(inputs, Iterable):
+    if isinstance(inputs, (AbstractSet, Mapping)):
+        raise InvalidInputError(
+            f"inputs is a {type(inputs).__name__}, which has no order: pass a list so rows match inputs"
+        )
+    if isinstance(inputs, (bytes, bytearray)) or not isinstance(inputs, Iterable):
         return [_coerce(inputs, 0)]
     items = [_coerce(item, i) for i, item in enumerate(inputs)]
     if not items:

@@ -119,7 +119,10 @@ def _load_class(info: ProviderInfo) -> type[EmbeddingProvider[Any]]:
             f"the {info.name!r} provider needs its extra: pip install \"omnivec[{info.extra}]\" ({exc})",
             provider=info.name,
         ) from exc
-    return getattr(module, attr)  # type: ignore[no-any-return]
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise ConfigurationError(f"provider {info.name!r}: {info.target!r} names no class", provider=info.name)
+    return cls  # type: ignore[no-any-return]
 
 
 def get_provider(ref: str, /, **options: Any) -> EmbeddingProvider[Any]:

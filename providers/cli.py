@@ -1,0 +1,140 @@
+"""The ``omnivec`` command: ``embed``, ``providers`` (plus ``bench`` and ``emulate`` when present)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .config import load_config, load_provider
+from .errors import EmbeddingError
+from .inputs import Image, Input
+from .registry import ALIASES, get_provider, known_providers
+from .types import INTENTS
+
+app = typer.Typer(help="One embedding interface for Bedrock Nova, Gemini and local models.", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+def progress_bar(total: int, label: str) -> Progress:
+    """The one progress bar style used by the CLI and the benchmark (rendered on stderr)."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=total < 2,
+    )
+
+
+def _provider(model: str | None, dimensions: int | None) -> Any:
+    config = load_config()
+    if dimensions is None:
+        return load_provider(config, model=model)
+    from .registry import parse_model_ref
+
+    ref = model or config.model
+    section = config.settings_for(parse_model_ref(ref).provider)
+    settings = section.get("settings")
+    if settings is not None:
+        return get_provider(ref, settings=settings.model_copy(update={"dimensions": dimensions}))
+    return get_provider(ref, dimensions=dimensions, **section)
+
+
+@app.command()
+def embed(
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to embed.")] = None,
+    image: Annotated[Optional[list[Path]], typer.Option("--image", "-i", help="Image file (repeatable).")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Text file, one input per line.")] = None,
+    intent: Annotated[str, typer.Option(help=f"One of: {', '.join(INTENTS)}.")] = "document",
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="provider:model; default OMNIVEC_MODEL.")] = None,
+    dimensions: Annotated[Optional[int], typer.Option(help="Output size, if the model allows it.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write .jsonl or .npy (default: JSONL on stdout).")] = None,
+) -> None:
+    """Embed texts and images; vectors come out in input order."""
+    inputs: list[Input] = list(texts or [])
+    labels: list[str] = list(inputs)  # type: ignore[arg-type]
+    if file is not None:
+        lines = [line for line in file.read_text().splitlines() if line.strip()]
+        inputs += lines
+        labels += lines
+    try:
+        for path in image or []:
+            inputs.append(Image.from_path(path))
+            labels.append(str(path))
+        provider = _provider(model, dimensions)
+        with progress_bar(len(inputs), f"embedding with {provider.ref}") as bar:
+            task = bar.add_task("embed", total=len(inputs))
+            result = provider.embed_sync(inputs, intent=intent, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]
+    except EmbeddingError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if out is not None and out.suffix == ".npy":
+        np.save(out, result.vectors)
+    else:
+        lines_out = (
+            json.dumps({"index": i, "input": label, "embedding": vector.tolist()})
+            for i, (label, vector) in enumerate(zip(labels, result.vectors))
+        )
+        if out is None:
+            sys.stdout.write("\n".join(lines_out) + "\n")
+        else:
+            out.write_text("\n".join(lines_out) + "\n")
+    err.print(
+        f"{len(result)} × {result.dimensions} vectors from {provider.ref} "
+        f"(fingerprint {result.fingerprint.hash})" + (f" → {out}" if out else "")
+    )
+
+
+@app.command()
+def providers() -> None:
+    """List known providers, their models and capabilities, and whether their extra is installed."""
+    table = Table(title="omnivec providers")
+    for column in ("provider", "aliases", "default model", "installed", "modalities", "batch", "dimensions"):
+        table.add_column(column)
+    for name, info in known_providers().items():
+        aliases = ", ".join(a for a, target in ALIASES.items() if target == name)
+        installed = all(importlib.util.find_spec(m.partition(".")[0]) for m in info.requires)
+        extra = f"yes" if installed else f"no: pip install \"omnivec[{info.extra}]\""
+        caps = None
+        if installed and info.default_model:
+            try:
+                caps = get_provider(f"{name}:{info.default_model}").capabilities
+            except EmbeddingError:
+                caps = None
+        table.add_row(
+            name,
+            aliases,
+            info.default_model or "",
+            extra,
+            ", ".join(sorted(caps.modalities)) if caps else "?",
+            str(caps.max_batch_size) if caps else "?",
+            caps.describe_dimensions() if caps else "?",
+        )
+    Console().print(table)
+
+
+def _attach_optional_commands() -> None:
+    # The benchmark and emulator commands live with their own packages; attach them if present.
+    for module, attr in (("omnivec.benchmarks.cli", "register"), ("omnivec.providers.emulator.cli", "register")):
+        try:
+            register = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError:
+            continue
+        register(app)
+
+
+def main() -> None:
+    """Entry point of the ``omnivec`` script."""
+    _attach_optional_commands()
+    app()

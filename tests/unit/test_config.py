@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from omnivec.providers import DEFAULT_MODEL, InvalidOptionError, load_config, load_provider
+from omnivec.providers.testing import FakeProvider
+
+
+def app_code() -> np.ndarray:
+    """Application code that never names a provider: the config decides."""
+    provider = load_provider()
+    return provider.embed_documents_sync(["the same application code"]).vectors
+
+
+def test_default_is_the_local_model(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    assert load_config().model == DEFAULT_MODEL == "local:sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_one_env_line_switches_the_provider(isolated_cwd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OMNIVEC_MODEL", "fake:first")
+    first = load_provider()
+    assert isinstance(first, FakeProvider) and first.model == "first"
+    monkeypatch.setenv("OMNIVEC_FAKE__DEFAULT_DIMENSIONS", "16")
+    assert app_code().shape == (1, 16)
+
+
+def test_toml_file_then_env_precedence(isolated_cwd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    (isolated_cwd / "pyproject.toml").write_text('[tool.omnivec]\nmodel = "fake:from-pyproject"\n')
+    assert load_config().model == "fake:from-pyproject"
+    (isolated_cwd / "omnivec.toml").write_text('model = "fake:from-toml"\n[fake]\ndefault_dimensions = 8\n')
+    assert load_config().model == "fake:from-toml"
+    assert load_provider().dimensions == 8
+    monkeypatch.setenv("OMNIVEC_MODEL", "fake:from-env")
+    assert load_config().model == "fake:from-env"
+    assert load_config(model="fake:from-arg").model == "fake:from-arg"
+
+
+def test_explicit_toml_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "custom.toml"
+    path.write_text('model = "fake:custom"\n')
+    assert load_config(path).model == "fake:custom"
+    with pytest.raises(InvalidOptionError, match="does not exist"):
+        load_config(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OMNIVEC_MODLE": "fake"}, "Did you mean OMNIVEC_MODEL"),
+        ({"OMNIVEC_LOCAL__DEVIC": "cpu"}, "local.devic"),
+        ({"OMNIVEC_BEDROCK__TRUNCATION_MODE": "MIDDLE"}, "bedrock.truncation_mode"),
+    ],
+)
+def test_typos_fail_loudly(isolated_cwd, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:  # type: ignore[no-untyped-def]
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InvalidOptionError, match=message):
+        load_config()
+
+
+def test_toml_typo_fails(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    (isolated_cwd / "omnivec.toml").write_text(textwrap.dedent("""
+        model = "local"
+        [local]
+        batchsize = 8
+    """))
+    with pytest.raises(InvalidOptionError, match="local.batchsize"):
+        load_config()
+
+
+def test_secrets_never_show_in_reprs(isolated_cwd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OMNIVEC_GEMINI__API_KEY", "AIza-very-secret")
+    config = load_config()
+    assert config.gemini.api_key is not None
+    assert config.gemini.api_key.get_secret_value() == "AIza-very-secret"
+    for text in (repr(config), str(config), repr(config.gemini), config.model_dump_json()):
+        assert "very-secret" not in text
