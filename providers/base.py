@@ -174,11 +174,13 @@ class EmbeddingProvider(ABC, Generic[S]):
         self, batch: list[Input], start: int, intent: Intent
     ) -> tuple[BatchOutput, CallTiming]:
         policy = self.settings.retry
+        retried: list[str] = []
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.max_attempts),
             wait=_wait_for(policy),
             retry=retry_if_exception(_is_retryable),
             reraise=True,
+            before_sleep=lambda state: retried.append(type(state.outcome.exception()).__name__),  # type: ignore[union-attr]
         )
         async for attempt in retrying:
             with attempt:
@@ -186,7 +188,8 @@ class EmbeddingProvider(ABC, Generic[S]):
                 output = await self._embed_batch(batch, intent=intent)
                 elapsed = time.perf_counter() - began
                 tries = attempt.retry_state.attempt_number
-        return output, CallTiming(first_index=start, items=len(batch), seconds=elapsed, attempts=tries)
+        timing = CallTiming(first_index=start, items=len(batch), seconds=elapsed, attempts=tries, retried=tuple(retried))
+        return output, timing
 
     def _checked_matrix(self, output: BatchOutput, expected: int) -> np.ndarray:
         matrix = np.asarray(output.vectors, dtype=np.float32)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .config import load_config, load_provider
+from .config import load_provider
 from .errors import EmbeddingError
 from .inputs import Image, Input
 from .registry import ALIASES, get_provider, known_providers
@@ -35,20 +35,6 @@ def progress_bar(total: int, label: str) -> Progress:
         transient=True,
         disable=total < 2,
     )
-
-
-def _provider(model: str | None, dimensions: int | None) -> Any:
-    config = load_config()
-    if dimensions is None:
-        return load_provider(config, model=model)
-    from .registry import parse_model_ref
-
-    ref = model or config.model
-    section = config.settings_for(parse_model_ref(ref).provider)
-    settings = section.get("settings")
-    if settings is not None:
-        return get_provider(ref, settings=settings.model_copy(update={"dimensions": dimensions}))
-    return get_provider(ref, dimensions=dimensions, **section)
 
 
 @app.command()
@@ -72,7 +58,7 @@ def embed(
         for path in image or []:
             inputs.append(Image.from_path(path))
             labels.append(str(path))
-        provider = _provider(model, dimensions)
+        provider = load_provider(model=model, **({"dimensions": dimensions} if dimensions else {}))
         with progress_bar(len(inputs), f"embedding with {provider.ref}") as bar:
             task = bar.add_task("embed", total=len(inputs))
             result = provider.embed_sync(inputs, intent=intent, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]

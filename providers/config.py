@@ -117,8 +117,20 @@ def _refuse_unknown_env() -> None:
             raise InvalidOptionError(f"unknown setting {key} in the environment.{hint}")
 
 
-def load_provider(config: OmnivecConfig | None = None, *, model: str | None = None) -> EmbeddingProvider[Any]:
-    """The provider the configuration names (``OMNIVEC_MODEL`` unless ``model`` is given)."""
+def load_provider(
+    config: OmnivecConfig | None = None, *, model: str | None = None, **overrides: Any
+) -> EmbeddingProvider[Any]:
+    """The provider the configuration names (``OMNIVEC_MODEL`` unless ``model`` is given).
+
+    ``overrides`` replace fields of that provider's configured settings, e.g. ``dimensions=256``.
+    """
     config = config or load_config()
     ref = model or config.model
-    return get_provider(ref, **config.settings_for(parse_model_ref(ref).provider))
+    section = config.settings_for(parse_model_ref(ref).provider)
+    settings = section.get("settings")
+    if settings is not None:
+        if overrides:
+            merged = {**settings.model_dump(exclude_unset=True), **overrides}
+            settings = type(settings)(**merged)  # validated again, so a bad override fails loudly
+        return get_provider(ref, settings=settings)
+    return get_provider(ref, **{**section, **overrides})

@@ -143,6 +143,8 @@ class CallTiming:
     items: int
     seconds: float
     attempts: int
+    retried: tuple[str, ...] = ()
+    """Error class names of the failed attempts before the successful one (e.g. ``RateLimitError``)."""
 
 
 @dataclass(slots=True)

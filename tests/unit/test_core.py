@@ -82,6 +82,7 @@ async def test_retryable_errors_are_retried_and_counted() -> None:
     result = await provider.embed(["a b"], intent="document")
     assert len(provider.calls) == 3
     assert result.retries == 2 and result.timings[0].attempts == 3
+    assert result.timings[0].retried == ("RateLimitError", "ServiceUnavailableError")
 
 
 @pytest.mark.parametrize("error", [InvalidRequestError("bad"), AuthenticationError("denied")])
