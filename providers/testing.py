@@ -57,6 +57,7 @@ class FakeSettings(ProviderSettings):
     max_batch_size: int = Field(16, ge=1)
     default_concurrency: int = Field(4, ge=1)
     allowed_dimensions: tuple[int, ...] = ()
+    """Exact sizes allowed; empty allows any size from 1 to 4096."""
     max_input_chars: int | None = None
     query_prefix: str = "query: "
     """Prepended to query texts, so query and document vectors differ like real asymmetric models."""
@@ -104,6 +105,7 @@ class FakeProvider(EmbeddingProvider[FakeSettings]):
             max_concurrency=s.default_concurrency,
             default_dimensions=s.default_dimensions,
             dimensions=s.allowed_dimensions,
+            dimension_range=None if s.allowed_dimensions else (1, 4096),
             normalized=True,
             max_input_chars=s.max_input_chars,
             uri_schemes=frozenset({"s3", "gs"}),
