@@ -1,0 +1,28 @@
+"""Deterministic vectors with real signal: hashed word features for text, seeded noise for media."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import numpy as np
+
+from ..testing import hashed_features
+
+
+def text_vector(text: str, dims: int) -> list[float]:
+    return [float(x) for x in hashed_features(text, dims)]
+
+
+def media_vector(data: str | bytes, dims: int) -> list[float]:
+    raw = data.encode() if isinstance(data, str) else data
+    seed = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+    vector = np.random.default_rng(seed).standard_normal(dims)
+    return [float(x) for x in vector / np.linalg.norm(vector)]
+
+
+def decoded_size(b64: str) -> int:
+    try:
+        return len(base64.b64decode(b64, validate=True))
+    except ValueError:
+        return -1

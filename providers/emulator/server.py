@@ -1,0 +1,208 @@
+"""A local HTTP server that speaks the Bedrock Nova and Gemini embedding wire protocols.
+
+The real SDKs talk to it unchanged (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``GOOGLE_GEMINI_BASE_URL``).
+It validates requests as strictly as the services do, answers with their error shapes, returns
+deterministic unit vectors of hashed word features (retrieval over them beats chance; they are
+NOT the real models), and injects faults: a request-rate limit, a share of 429 / 5xx answers,
+added latency, hangs past the client's timeout and dropped connections.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from . import _bedrock, _gemini
+
+__all__ = ["Emulator", "EmulatorStats", "Faults"]
+
+_BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
+_GEMINI_PATH = re.compile(
+    r"^/(?:(?P<version>v1|v1beta|v1beta1)/)?(?:projects/[^/]+/locations/[^/]+/)?(?:publishers/google/)?"
+    r"models/(?P<model>[^/:]+):(?P<method>batchEmbedContents|embedContent)$"
+)
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and how often. All shares are of requests that passed the rate limit."""
+
+    rate_limit_rps: float | None = None
+    """Requests granted per second (token bucket, burst ``burst``); the rest get 429 throttling."""
+    burst: int = 1
+    error_rate: float = 0.0
+    """Share answered with an injected 429 or 5xx (half each)."""
+    latency_ms: float = 0.0
+    hang_rate: float = 0.0
+    """Share that sleeps ``hang_s`` before answering (client timeouts)."""
+    hang_s: float = 5.0
+    drop_rate: float = 0.0
+    """Share whose connection is closed without an answer."""
+    seed: int = 0
+
+
+@dataclass
+class EmulatorStats:
+    requests: int = 0
+    granted: int = 0
+    throttled: int = 0
+    injected: int = 0
+    ok: int = 0
+    items: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+
+class _Bucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.capacity = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and benchmarks own the output
+        return
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        emulator = self.server.emulator
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = self.path.split("?", 1)[0]
+        status, headers, payload = emulator.handle(path, dict(self.headers), body)
+        if status == 0:  # dropped connection
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        for key, value in {"Content-Type": "application/json", "Content-Length": str(len(data)), **headers}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: Emulator
+
+
+class Emulator:
+    """Start with ``with Emulator(faults) as emu:``; ``emu.url`` is its base URL on 127.0.0.1."""
+
+    def __init__(self, faults: Faults | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 require_auth: bool = True) -> None:
+        self.faults = faults or Faults()
+        self.require_auth = require_auth
+        self.stats = EmulatorStats()
+        self._rng = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+        self._queued: list[tuple[int, str]] = []
+        self._bucket = _Bucket(self.faults.rate_limit_rps, self.faults.burst) if self.faults.rate_limit_rps else None
+        self.requests_log: deque[dict[str, Any]] = deque(maxlen=2000)
+        """The most recent requests (path, status, body), for tests that check the wire."""
+        self._server = _Server((host, port), _Handler)
+        self._server.emulator = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Emulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="omnivec-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def fail_next(self, status: int, code: str = "") -> None:
+        """Answer the next request with this error (``code``: the vendor's error code/status)."""
+        with self._lock:
+            self._queued.append((status, code))
+
+    def _fault(self, protocol: str) -> tuple[int, dict[str, str], Any] | None:
+        f = self.faults
+        with self._lock:
+            queued = self._queued.pop(0) if self._queued else None
+            roll = self._rng.random()
+        if queued:
+            self.stats.injected += 1
+            return self._error(protocol, *queued)
+        if self._bucket is not None and not self._bucket.take():
+            self.stats.throttled += 1
+            return self._error(protocol, 429, "")
+        self.stats.granted += 1
+        if roll < f.error_rate:
+            self.stats.injected += 1
+            return self._error(protocol, 429 if roll < f.error_rate / 2 else 503, "")
+        roll -= f.error_rate
+        if roll < f.drop_rate:
+            self.stats.injected += 1
+            return 0, {}, None
+        roll -= f.drop_rate
+        if roll < f.hang_rate:
+            self.stats.injected += 1
+            time.sleep(f.hang_s)
+        return None
+
+    def _error(self, protocol: str, status: int, code: str) -> tuple[int, dict[str, str], Any]:
+        module = _bedrock if protocol == "bedrock" else _gemini
+        return module.error(status, code or None, "injected by the omnivec emulator")
+
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            self.stats.requests += 1
+        if (match := _BEDROCK_PATH.match(path)) is not None:
+            protocol, model = "bedrock", unquote(match["model"])
+        elif (match := _GEMINI_PATH.match(path)) is not None:
+            protocol, model = "gemini", match["model"]
+        else:
+            return 404, {}, {"message": f"no such route: {path}"}
+        result = self._fault(protocol)
+        if result is None:
+            if self.faults.latency_ms:
+                time.sleep(self.faults.latency_ms / 1000)
+            if protocol == "bedrock":
+                result = _bedrock.invoke(model, headers, body, require_auth=self.require_auth)
+            else:
+                result = _gemini.embed(model, match["method"], headers, body, require_auth=self.require_auth)
+        status = result[0]
+        with self._lock:
+            self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+            if status == 200:
+                self.stats.ok += 1
+                self.stats.items += int(result[1].pop("x-omnivec-items", "1"))
+            self.requests_log.append({"protocol": protocol, "model": model, "path": path, "status": status,
+                                      "body": body[:20000].decode("utf-8", "replace")})
+        return result
