@@ -112,13 +112,13 @@ def check_against(items: list[Input], caps: Capabilities, *, model: str) -> None
 
 
 def _check_media_length(item: Media, caps: Capabilities, *, model: str, index: int) -> None:
-    if caps.max_media_seconds is not None and item.duration_s is not None:
-        if item.duration_s > caps.max_media_seconds:
-            raise InvalidInputError(
-                f"inputs[{index}] lasts {item.duration_s:g} s; {model} takes at most "
-                f"{caps.max_media_seconds:g} s per item: cut it into segments",
-                index=index,
-            )
+    limit = caps.max_seconds.get(item.modality)
+    if limit is not None and item.duration_s is not None and item.duration_s > limit:
+        raise InvalidInputError(
+            f"inputs[{index}] lasts {item.duration_s:g} s; {model} takes at most {limit:g} s of "
+            f"{item.modality} per item: cut it into segments",
+            index=index,
+        )
     if caps.max_pdf_pages is not None and item.pages is not None and item.pages > caps.max_pdf_pages:
         raise InvalidInputError(
             f"inputs[{index}] has {item.pages} pages; {model} takes at most {caps.max_pdf_pages}: split the PDF",

@@ -51,7 +51,7 @@ _BUILTIN: Final[dict[str, ProviderInfo]] = {
         ),
         ProviderInfo(
             "bedrock",
-            ".bedrock:BedrockNovaProvider",
+            ".bedrock.provider:BedrockNovaProvider",
             "amazon.nova-2-multimodal-embeddings-v1:0",
             "bedrock",
             ("boto3",),
@@ -59,7 +59,7 @@ _BUILTIN: Final[dict[str, ProviderInfo]] = {
         ),
         ProviderInfo(
             "gemini",
-            ".gemini:GeminiProvider",
+            ".gemini.provider:GeminiProvider",
             "gemini-embedding-2",
             "gemini",
             ("google.genai",),

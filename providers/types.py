@@ -54,8 +54,8 @@ class Capabilities:
     """Accepted MIME types for images and media; None accepts any of an accepted modality."""
     uri_schemes: frozenset[str] = frozenset()
     """Storage URI schemes the provider reads itself (``s3``, ``gs``); others must be sent inline."""
-    max_media_seconds: float | None = None
-    """Longest audio/video accepted in one item, checked when ``Media.duration_s`` is given."""
+    max_seconds: Mapping[str, float] = field(default_factory=dict)
+    """Longest audio / video accepted in one item, by modality; checked when ``Media.duration_s`` is given."""
     max_pdf_pages: int | None = None
 
     def allows_dimensions(self, dims: int) -> bool:

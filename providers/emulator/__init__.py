@@ -11,7 +11,7 @@ from .server import Emulator, EmulatorStats, Faults
 __all__ = ["EMULATOR_ENV", "Emulator", "EmulatorStats", "Faults", "emulated_clouds", "emulator_env"]
 
 EMULATOR_ENV = ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "GOOGLE_GEMINI_BASE_URL", "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+                "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 
 def emulator_env(url: str) -> dict[str, str]:
@@ -22,6 +22,7 @@ def emulator_env(url: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "EMULATOR",
         "AWS_SECRET_ACCESS_KEY": "EMULATOR",
         "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
         "GEMINI_API_KEY": "emulator-key",
     }
 

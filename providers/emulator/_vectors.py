@@ -22,7 +22,10 @@ def media_vector(data: str | bytes, dims: int) -> list[float]:
 
 
 def decoded_size(b64: str) -> int:
-    try:
-        return len(base64.b64decode(b64, validate=True))
-    except ValueError:
-        return -1
+    """Bytes in a base64 string; proto-JSON accepts both the standard and the URL-safe alphabet."""
+    for decode in (lambda s: base64.b64decode(s, validate=True), base64.urlsafe_b64decode):
+        try:
+            return len(decode(b64))
+        except ValueError:
+            continue
+    return -1

@@ -125,7 +125,7 @@ def test_media_limits_are_checked_from_hints() -> None:
         def capabilities(self):  # type: ignore[no-untyped-def]
             from dataclasses import replace
 
-            return replace(super().capabilities, max_media_seconds=30, max_pdf_pages=6, max_input_bytes=1000)
+            return replace(super().capabilities, max_seconds={"video": 30, "audio": 30}, max_pdf_pages=6, max_input_bytes=1000)
 
     provider = Limited()
     too_long = Media(b"\x00" * 10, "video/mp4", duration_s=31)
