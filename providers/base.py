@@ -224,6 +224,16 @@ class EmbeddingProvider(ABC, Generic[S]):
     async def aclose(self) -> None:
         """Release clients and models. Override when the adapter holds any."""
 
+    def close(self) -> None:
+        """Blocking twin of :meth:`aclose`, for providers used through the ``_sync`` methods."""
+        run_sync(self.aclose())
+
+    def __enter__(self) -> EmbeddingProvider[S]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     async def __aenter__(self) -> EmbeddingProvider[S]:
         return self
 

@@ -26,3 +26,6 @@ def isolated_cwd(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     """Run in an empty folder so no omnivec.toml / pyproject.toml of ours is picked up."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+pytest_plugins = ["omnivec.providers.emulator.pytest_plugin"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from ._vectors import decoded_size, media_vector, text_vector
 
 NOVA = "amazon.nova-2-multimodal-embeddings-v1:0"
@@ -78,6 +80,15 @@ def _validate(params: dict[str, Any]) -> str | None:
     return _check_source(spec.get("source"), modality)
 
 
+def _with_purpose(vector: list[float], purpose: str) -> list[float]:
+    """Tilt non-index purposes slightly, so a wrong purpose mapping shows in the vectors as it would live."""
+    if purpose == "GENERIC_INDEX":
+        return vector
+    tilt = np.asarray(media_vector(purpose, len(vector))) * 0.2
+    mixed = np.asarray(vector) + tilt
+    return [float(x) for x in mixed / np.linalg.norm(mixed)]
+
+
 def invoke(model: str, headers: dict[str, str], body: bytes, *, require_auth: bool) -> Answer:
     if require_auth and not any(k.lower() == "authorization" for k in headers):
         return error(403, "AccessDeniedException", "Missing Authentication Token")
@@ -108,6 +119,7 @@ def invoke(model: str, headers: dict[str, str], body: bytes, *, require_auth: bo
     if "text" in params:
         text = params["text"].get("value") or params["text"]["source"]["s3Location"]["uri"]
         vector, kind, tokens = text_vector(text, dims), "TEXT", max(1, len(text.split()))
+        vector = _with_purpose(vector, params["embeddingPurpose"])
     else:
         kind = next(m for m in ("image", "audio", "video") if m in params)
         source = params[kind]["source"]

@@ -163,9 +163,7 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         )
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            try:
-                await client.aio.aclose()
-            except (AttributeError, RuntimeError):  # older SDKs have no aclose; other loops are gone
-                pass
+        """Close the client of the running loop (clients of other loops close with their loop)."""
+        client = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if client is not None:
+            await client.aio.aclose()

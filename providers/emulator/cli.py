@@ -1,0 +1,41 @@
+"""``omnivec emulate``: run the wire emulator in the foreground for local development and CI."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Optional
+
+import typer
+
+from .server import Emulator, Faults
+
+
+def emulate(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8765,
+    rate_limit: Annotated[Optional[float], typer.Option(help="Requests granted per second; the rest get 429.")] = None,
+    error_rate: Annotated[float, typer.Option(help="Share of granted requests answered 429/503 on purpose.")] = 0.0,
+    latency_ms: Annotated[float, typer.Option(help="Added latency per request.")] = 0.0,
+    hang_rate: Annotated[float, typer.Option(help="Share of requests that hang for --hang-s.")] = 0.0,
+    hang_s: Annotated[float, typer.Option(help="How long a hanging request sleeps.")] = 5.0,
+    drop_rate: Annotated[float, typer.Option(help="Share of requests whose connection is dropped.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the fault dice.")] = 0,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept requests without credentials.")] = False,
+) -> None:
+    """Serve the Bedrock and Gemini embedding wire protocols on 127.0.0.1 (vectors are NOT the real models')."""
+    faults = Faults(rate_limit_rps=rate_limit, error_rate=error_rate, latency_ms=latency_ms, hang_rate=hang_rate,
+                    hang_s=hang_s, drop_rate=drop_rate, seed=seed)
+    with Emulator(faults, port=port, require_auth=not no_auth) as emulator:
+        typer.echo(f"omnivec emulator on {emulator.url}\n"
+                   f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={emulator.url} GOOGLE_GEMINI_BASE_URL={emulator.url}\n"
+                   "  export AWS_ACCESS_KEY_ID=EMULATOR AWS_SECRET_ACCESS_KEY=EMULATOR AWS_DEFAULT_REGION=us-east-1 "
+                   "GEMINI_API_KEY=emulator-key\nCtrl-C stops it.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            s = emulator.stats
+            typer.echo(f"\n{s.requests} requests: {s.ok} ok, {s.throttled} throttled, {s.injected} injected faults")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="emulate")(emulate)

@@ -1,0 +1,129 @@
+"""Gemini through google-genai (httpx2) against the emulator: what reaches the wire, exactly."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from omnivec.providers import Image, InvalidInputError, Media, MissingCredentialsError, get_provider
+from omnivec.providers.emulator import Emulator
+
+
+def png(color: str = "red") -> bytes:
+    buf = io.BytesIO()
+    PILImage.new("RGB", (16, 16), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def requests_of(emulator: Emulator, n: int) -> list[dict[str, Any]]:
+    return [json.loads(e["body"]) for e in list(emulator.requests_log)[-n:]]
+
+
+def test_150_inputs_become_2_requests_in_order(omnivec_emulator: Emulator) -> None:
+    provider = get_provider("gemini:gemini-embedding-2", dimensions=256)
+    texts = [f"text number {i}" for i in range(150)]
+    result = provider.embed_sync(texts, intent="document")
+    first, second = requests_of(omnivec_emulator, 2)
+    assert (len(first["requests"]), len(second["requests"])) == (100, 50)
+    assert all(e["path"].endswith(":batchEmbedContents") for e in list(omnivec_emulator.requests_log)[-2:])
+    assert first["requests"][0]["content"]["parts"] == [{"text": "title: none | text: text number 0"}]
+    assert second["requests"][-1]["content"]["parts"] == [{"text": "title: none | text: text number 149"}]
+    assert result.vectors.shape == (150, 256) and result.usage.requests == 2
+
+
+def test_three_texts_become_three_vectors_never_one_fused(omnivec_emulator: Emulator) -> None:
+    result = get_provider("gemini:gemini-embedding-2", dimensions=128).embed_sync(["first", "second", "third"], intent="query")
+    (request,) = requests_of(omnivec_emulator, 1)
+    assert [len(r["content"]["parts"]) for r in request["requests"]] == [1, 1, 1]
+    assert result.vectors.shape == (3, 128)
+    assert not np.allclose(result.vectors[0], result.vectors[1])
+
+
+@pytest.mark.parametrize(
+    ("options", "intent", "text"),
+    [({}, "query", "task: search result | query: solar"),
+     ({}, "document", "title: none | text: solar"),
+     ({"task": "question_answering"}, "query", "task: question answering | query: solar"),
+     ({"task": "fact_checking"}, "query", "task: fact checking | query: solar"),
+     ({"task": "code_retrieval"}, "query", "task: code retrieval | query: solar"),
+     ({}, "classification", "task: classification | query: solar"),
+     ({}, "clustering", "task: clustering | query: solar"),
+     ({}, "similarity", "task: sentence similarity | query: solar"),
+     ({"query_template": "Q: {text}"}, "query", "Q: solar")],
+)
+def test_gemini_2_writes_the_task_into_the_text(omnivec_emulator: Emulator, options: dict[str, str], intent: str,
+                                                text: str) -> None:
+    provider = get_provider("gemini:gemini-embedding-2", dimensions=256, **options)
+    provider.embed_sync("solar", intent=intent)  # type: ignore[arg-type]
+    (request,) = requests_of(omnivec_emulator, 1)
+    entry = request["requests"][0]
+    assert entry["content"]["parts"] == [{"text": text}]
+    assert "taskType" not in entry and entry["outputDimensionality"] == 256
+    assert text.replace("solar", "{text}") in provider.fingerprint(intent).intent_mapping  # type: ignore[arg-type]
+
+
+def test_gemini_001_keeps_task_type_and_is_normalized_by_us(omnivec_emulator: Emulator) -> None:
+    provider = get_provider("gemini:gemini-embedding-001", dimensions=256)
+    result = provider.embed_sync(["a b", "c d"], intent="query")
+    (request,) = requests_of(omnivec_emulator, 1)
+    assert [r["taskType"] for r in request["requests"]] == ["RETRIEVAL_QUERY"] * 2
+    assert request["requests"][0]["content"]["parts"] == [{"text": "a b"}]
+    np.testing.assert_allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)  # the emulator sends 0.8
+    provider.embed_sync("a", intent="document")
+    assert requests_of(omnivec_emulator, 1)[0]["requests"][0]["taskType"] == "RETRIEVAL_DOCUMENT"
+
+
+def test_images_are_inline_parts_one_content_each(omnivec_emulator: Emulator) -> None:
+    provider = get_provider("gemini:gemini-embedding-2", dimensions=256)
+    result = provider.embed_sync([Image.from_bytes(png("red")), "caption", Image.from_bytes(png("blue"))], intent="document")
+    (request,) = requests_of(omnivec_emulator, 1)
+    parts = [r["content"]["parts"] for r in request["requests"]]
+    assert parts[0][0]["inline_data"]["mime_type"] == "image/png" and parts[1] == [{"text": "title: none | text: caption"}]
+    assert result.vectors.shape == (3, 256) and result.usage.images == 2
+
+
+def test_limits_are_checked_before_sending(omnivec_emulator: Emulator) -> None:
+    provider = get_provider("gemini:gemini-embedding-2", dimensions=256)
+    before = omnivec_emulator.stats.requests
+    for bad in (Media(b"%PDF-1.4", "application/pdf", pages=7), Media(b"ID3", "audio/mpeg", duration_s=181),
+                Media(b"\x00", "video/mp4", duration_s=121)):
+        with pytest.raises(InvalidInputError):
+            provider.embed_sync(bad, intent="document")
+    from omnivec.providers import InvalidOptionError, UnsupportedInputError
+
+    gif = Image.from_bytes(b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,"
+                           b"\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+    with pytest.raises(UnsupportedInputError, match="image/gif"):
+        provider.embed_sync(gif, intent="document")
+    with pytest.raises(InvalidOptionError, match="128–3072"):
+        get_provider("gemini:gemini-embedding-2", dimensions=64)
+    assert omnivec_emulator.stats.requests == before
+
+
+def test_vertex_express_mode_uses_the_vertex_path(omnivec_emulator: Emulator) -> None:
+    provider = get_provider("gemini:gemini-embedding-2", dimensions=256, vertexai=True, api_key="k",
+                            base_url=omnivec_emulator.url)
+    assert provider.embed_sync(["one"], intent="query").vectors.shape == (1, 256)
+    assert "/publishers/google/models/gemini-embedding-2:" in list(omnivec_emulator.requests_log)[-1]["path"]
+
+
+def test_missing_api_key_is_a_configuration_error(omnivec_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY")
+    with pytest.raises(MissingCredentialsError, match="GEMINI_API_KEY"):
+        get_provider("gemini:gemini-embedding-2").embed_sync("x", intent="query")
+
+
+def test_the_emulator_rejects_more_than_100_entries(omnivec_emulator: Emulator) -> None:
+    body = {"requests": [{"content": {"parts": [{"text": str(i)}]}} for i in range(101)]}
+    request = urllib.request.Request(f"{omnivec_emulator.url}/v1beta/models/gemini-embedding-2:batchEmbedContents",
+                                     data=json.dumps(body).encode(), headers={"x-goog-api-key": "k"}, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request)
+    error = json.loads(info.value.read())["error"]
+    assert info.value.code == 400 and error["status"] == "INVALID_ARGUMENT" and "at most 100" in error["message"]
