@@ -9,14 +9,31 @@ from pathlib import Path
 
 import pytest
 
+from omnivec.providers.emulator import Emulator, emulator_env
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("OMNIVEC_")}
+    return subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=cwd, env={**base, **env},
+                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_example_runs(script: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIVEC_")}
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
+    out = run(script, tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "model", ["local", "gemini:gemini-embedding-2", "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"]
+)
+def test_switch_provider_runs_unchanged_on_every_provider(model: str, tmp_path: Path) -> None:
+    with Emulator() as emulator:
+        out = run("switch_provider.py", tmp_path, OMNIVEC_MODEL=model, **emulator_env(emulator.url))
+        calls = emulator.stats.requests
+    assert out.returncode == 0, out.stderr
+    assert "30 days" in out.stdout  # the right FAQ entry, by whichever provider
+    assert (calls > 0) == (model != "local")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -86,6 +87,10 @@ class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
         super().__init__(model, **kwargs)
         self._client: Any = None
         self._client_lock = threading.Lock()
+        # Our own pool, sized to the concurrency limit: asyncio's default pool has min(32, cpus + 4)
+        # threads, which would silently cap concurrent boto3 calls at 6 on a 2-core machine.
+        self._pool = ThreadPoolExecutor(max_workers=self.settings.max_concurrency or self.capabilities.max_concurrency,
+                                        thread_name_prefix="omnivec-bedrock")
 
     @property
     def capabilities(self) -> Capabilities:
@@ -170,11 +175,12 @@ class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
         if len(body) > _wire.MAX_BODY_BYTES:
             raise InvalidInputError(f"request body is {len(body):,} bytes; Bedrock takes at most 25,000,000: "
                                     "shrink the item or pass an s3:// URI", provider=self.name, model=self.model)
-        vector, tokens = await asyncio.to_thread(self._invoke, body)
+        vector, tokens = await asyncio.get_running_loop().run_in_executor(self._pool, self._invoke, body)
         images = 0 if isinstance(item, str) else int(item.mime_type.startswith("image/"))
         return BatchOutput(vectors=[vector], usage=Usage(input_tokens=tokens, images=images, requests=1))
 
     async def aclose(self) -> None:
+        self._pool.shutdown(wait=False)
         if self._client is not None:
             self._client.close()
             self._client = None

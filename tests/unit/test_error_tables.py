@@ -1,0 +1,58 @@
+"""Every SDK error code / class we know of reaches a class of the omnivec tree."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnivec.providers import errors
+
+
+def test_every_bedrock_code_of_the_service_model_is_mapped() -> None:
+    import botocore.session
+
+    from omnivec.providers.bedrock import ERROR_CODES
+
+    model = botocore.session.get_session().get_service_model("bedrock-runtime")
+    invoke_errors = {shape.name for shape in model.operation_model("InvokeModel").error_shapes}
+    assert invoke_errors <= set(ERROR_CODES), invoke_errors - set(ERROR_CODES)
+    assert all(issubclass(cls, errors.ProviderError) for cls in ERROR_CODES.values())
+
+
+@pytest.mark.parametrize(
+    ("code", "retryable"),
+    [("ThrottlingException", True), ("ModelNotReadyException", True), ("ServiceUnavailableException", True),
+     ("InternalServerException", True), ("ModelTimeoutException", True), ("ValidationException", False),
+     ("AccessDeniedException", False), ("ResourceNotFoundException", False)],
+)
+def test_bedrock_retryability(code: str, retryable: bool) -> None:
+    from omnivec.providers.bedrock import ERROR_CODES
+
+    assert ERROR_CODES[code].retryable is retryable
+
+
+def test_every_genai_error_class_reaches_the_tree() -> None:
+    from google.genai import errors as genai_errors
+
+    from omnivec.providers.gemini import GOOGLE_STATUS
+
+    api_errors = [c for c in vars(genai_errors).values() if isinstance(c, type) and issubclass(c, genai_errors.APIError)]
+    assert {c.__name__ for c in api_errors} >= {"APIError", "ClientError", "ServerError"}
+    for status in ("INVALID_ARGUMENT", "PERMISSION_DENIED", "UNAUTHENTICATED", "NOT_FOUND", "RESOURCE_EXHAUSTED",
+                   "UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED"):
+        assert issubclass(GOOGLE_STATUS[status], errors.ProviderError), status
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(400, errors.InvalidRequestError), (401, errors.AuthenticationError), (403, errors.AuthenticationError),
+     (404, errors.ModelNotFoundError), (408, errors.ProviderTimeoutError), (409, errors.InvalidRequestError),
+     (429, errors.RateLimitError), (500, errors.ServiceUnavailableError), (502, errors.ServiceUnavailableError),
+     (503, errors.ServiceUnavailableError), (504, errors.ProviderTimeoutError), (None, errors.ProviderError)],
+)
+def test_status_table(status: int | None, cls: type) -> None:
+    assert errors.error_for_status(status) is cls
+
+
+def test_only_transient_errors_are_retryable() -> None:
+    retryable = {c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.EmbeddingError) and c.retryable}
+    assert retryable == {errors.RateLimitError, errors.ProviderTimeoutError, errors.ServiceUnavailableError}
