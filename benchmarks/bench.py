@@ -55,7 +55,8 @@ class BenchConfig(BaseModel):
 
 def load_bench_config(path: Path, **overrides: Any) -> BenchConfig:
     raw = tomllib.loads(Path(path).read_text())
-    return BenchConfig(**{**raw, **{k: v for k, v in overrides.items() if v is not None}})
+    # None means "not given" for every flag except cache, where None means --no-cache.
+    return BenchConfig(**{**raw, **{k: v for k, v in overrides.items() if v is not None or k == "cache"}})
 
 
 def _versions() -> dict[str, str]:

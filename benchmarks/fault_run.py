@@ -3,7 +3,8 @@
     python -m omnivec.benchmarks.fault_run [--n 2000] [--rate 100] [--error-rate 0.2] [--latency-ms 40]
                                            [--provider bedrock|gemini] [--concurrency 16] [--skip-raw]
 
-The emulator grants ``--rate`` requests per second (token bucket; the rest get 429 throttling),
+The emulator grants ``--rate`` requests per second (token bucket holding 100 ms of tokens; the rest
+get 429 throttling),
 fails ``--error-rate`` of the granted ones on purpose (429 / 503, half each) and adds latency.
 The most it can grant is ``rate × (1 − error_rate)`` successful requests per second. The script
 checks every input came back in order exactly once (or is reported failed by index), prints items,
@@ -61,7 +62,7 @@ def main() -> None:
 
     dims = 256
     texts = [f"input {i}: a sentence about topic {i % 37} and item {i}" for i in range(args.n)]
-    faults = Faults(rate_limit_rps=args.rate, burst=5, error_rate=args.error_rate, latency_ms=args.latency_ms, seed=7)
+    faults = Faults(rate_limit_rps=args.rate, burst=max(1, int(args.rate / 10)), error_rate=args.error_rate, latency_ms=args.latency_ms, seed=7)
     with Emulator(faults) as emulator, allow_remote_calls():
         os.environ.update(emulator_env(emulator.url))
         provider = get_provider(REFS[args.provider], dimensions=dims, max_concurrency=args.concurrency)

@@ -59,3 +59,48 @@ def run_sync(coro: Coroutine[Any, Any, R]) -> R:
     stay usable across calls, and the sync API also works where a loop already runs (notebooks).
     """
     return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
+
+
+class AdaptiveLimit:
+    """Provider calls in flight, under a limit that backs off while the provider throttles (AIMD).
+
+    A call holds its slot through its retries and their backoff sleeps, so a throttled call keeps
+    its place instead of letting a fresh call fire into the same 429. The limit is revised once per
+    window of ``limit`` attempts: if more than ``THROTTLED_SHARE`` were rate-limited it is cut to 3/4,
+    otherwise it grows by one, up to the ceiling. Judging a window rather than single answers keeps
+    occasional 429s from shrinking it. With ``adaptive=False`` it is a plain semaphore.
+    """
+
+    THROTTLED_SHARE = 0.3
+
+    def __init__(self, ceiling: int, *, adaptive: bool) -> None:
+        self.ceiling = ceiling
+        self.limit = float(ceiling)
+        self.adaptive = adaptive
+        self.in_flight = 0
+        self._window = 0
+        self._throttled = 0
+        self._changed = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight < max(1, int(self.limit)))
+            self.in_flight += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
+
+    def record(self, *, throttled: bool) -> None:
+        """Feedback from one attempt (called from the event loop, never concurrently)."""
+        if not self.adaptive:
+            return
+        self._window += 1
+        self._throttled += throttled
+        if self._window >= self.limit:
+            if self._throttled > self.THROTTLED_SHARE * self._window:
+                self.limit = max(1.0, self.limit * 0.75)
+            else:
+                self.limit = min(float(self.ceiling), self.limit + 1)
+            self._window = self._throttled = 0

@@ -16,7 +16,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.wait import wait_random_exponential
 
 from . import _guard
-from ._concurrency import map_bounded, run_sync
+from ._concurrency import AdaptiveLimit, map_bounded, run_sync
 from ._validation import check_against, check_dimensions, check_intent, normalize_inputs
 from .errors import EmbeddingError, RateLimitError, RemoteCallsBlockedError, UnexpectedResponseError
 from .inputs import Input
@@ -144,11 +144,13 @@ class EmbeddingProvider(ABC, Generic[S]):
         vectors = np.full((len(items), self.dimensions), np.nan, dtype=np.float32)
         result = EmbeddingResult(vectors=vectors, fingerprint=fingerprint)
         limit = self.settings.max_concurrency or caps.max_concurrency
+        gate = AdaptiveLimit(limit, adaptive=self.settings.adaptive_concurrency)
 
         async def run_chunk(chunk: tuple[int, list[Input]]) -> None:
             start, batch = chunk
             try:
-                output, timing = await self._call_with_retries(batch, start, fingerprint.intent)
+                async with gate:
+                    output, timing = await self._call_with_retries(batch, start, fingerprint.intent, gate)
             except EmbeddingError as exc:
                 if errors == "raise":
                     raise
@@ -171,7 +173,7 @@ class EmbeddingProvider(ABC, Generic[S]):
         return result
 
     async def _call_with_retries(
-        self, batch: list[Input], start: int, intent: Intent
+        self, batch: list[Input], start: int, intent: Intent, gate: AdaptiveLimit
     ) -> tuple[BatchOutput, CallTiming]:
         policy = self.settings.retry
         retried: list[str] = []
@@ -185,7 +187,12 @@ class EmbeddingProvider(ABC, Generic[S]):
         async for attempt in retrying:
             with attempt:
                 began = time.perf_counter()
-                output = await self._embed_batch(batch, intent=intent)
+                try:
+                    output = await self._embed_batch(batch, intent=intent)
+                except RateLimitError:
+                    gate.record(throttled=True)
+                    raise
+                gate.record(throttled=False)
                 elapsed = time.perf_counter() - began
                 tries = attempt.retry_state.attempt_number
         timing = CallTiming(first_index=start, items=len(batch), seconds=elapsed, attempts=tries, retried=tuple(retried))

@@ -20,9 +20,9 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_attempts: int = Field(6, ge=1, le=50)
+    max_attempts: int = Field(8, ge=1, le=50)
     """Total tries per provider call, the first included. 1 disables retries."""
-    initial_backoff_s: float = Field(0.25, ge=0)
+    initial_backoff_s: float = Field(0.1, ge=0)
     max_backoff_s: float = Field(20.0, ge=0)
 
 
@@ -37,4 +37,6 @@ class ProviderSettings(BaseModel):
     """L2-normalize vectors. None keeps the provider's behaviour; True normalizes when it does not."""
     max_concurrency: int | None = Field(None, ge=1)
     """Provider calls in flight at once; None uses the model's capability default."""
+    adaptive_concurrency: bool = True
+    """Lower the calls in flight while the provider throttles (AIMD), then climb back to the maximum."""
     retry: RetryPolicy = RetryPolicy()

@@ -105,3 +105,15 @@ def test_cli_reports_bad_input_cleanly(tmp_path, monkeypatch) -> None:  # type: 
     _attach_optional_commands()
     out = CliRunner().invoke(app, ["bench", "--dataset", "no-such-set"])
     assert out.exit_code == 2 and "no-such-set" in out.output
+
+
+def test_cli_no_cache_overrides_a_config_file(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    _attach_optional_commands()
+    (tmp_path / "bench.toml").write_text('providers = ["fake"]\nlatency_queries = 2\nplots = false\n')
+    runner = CliRunner()
+    assert runner.invoke(app, ["bench", "--config", "bench.toml"]).exit_code == 0
+    assert runner.invoke(app, ["bench", "--config", "bench.toml", "--no-cache"]).exit_code == 0
+    first, second = sorted((tmp_path / "results").iterdir())
+    assert BenchmarkResult.load(second / "results.json").runs[0].cached == {"queries": 0, "corpus": 0}
+    assert BenchmarkResult.load(first / "results.json").manifest["cache"] != "off"

@@ -202,3 +202,45 @@ def test_sync_and_async_signatures_match() -> None:
         async_sig = inspect.signature(getattr(EmbeddingProvider, name))
         sync_sig = inspect.signature(getattr(EmbeddingProvider, f"{name}_sync"))
         assert list(async_sig.parameters)[:2] == list(sync_sig.parameters)[:2], name
+
+
+class Quota(FakeProvider):
+    """Throttles any call beyond 2 in flight, like a provider's concurrency quota."""
+
+    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.throttled = 0
+
+    async def _embed_batch(self, batch, *, intent):  # type: ignore[no-untyped-def]
+        if self.in_flight >= 2:
+            self.throttled += 1
+            raise RateLimitError("quota")
+        return await super()._embed_batch(batch, intent=intent)
+
+
+async def test_adaptive_concurrency_backs_off_under_throttling() -> None:
+    retry = {"max_attempts": 30, "initial_backoff_s": 0.001, "max_backoff_s": 0.005}
+    runs = {}
+    for adaptive in (True, False):
+        provider = Quota(max_batch_size=1, default_concurrency=16, latency_s=0.005, retry=retry,
+                         adaptive_concurrency=adaptive)
+        result = await provider.embed(texts(200), intent="document", errors="collect")
+        runs[adaptive] = (provider.throttled, len(result.failures))
+    assert runs[True][1] == 0  # settles near the quota: nothing lost
+    assert runs[True][0] * 3 < runs[False][0]  # and far fewer throttled calls than hammering at 16
+
+
+async def test_adaptive_limit_climbs_back_without_throttling() -> None:
+    from omnivec.providers._concurrency import AdaptiveLimit
+
+    gate = AdaptiveLimit(8, adaptive=True)
+    for _ in range(8):
+        gate.record(throttled=True)
+    assert gate.limit == 6
+    for _ in range(60):
+        gate.record(throttled=False)
+    assert gate.limit == 8
+    plain = AdaptiveLimit(8, adaptive=False)
+    for _ in range(50):
+        plain.record(throttled=True)
+    assert plain.limit == 8
