@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..providers import Fingerprint, Image, Input, Media
+from ..providers import Fingerprint, Fused, Image, Input, Media
 
 __all__ = ["EmbeddingCache", "content_key"]
 
@@ -24,7 +24,9 @@ __all__ = ["EmbeddingCache", "content_key"]
 def content_key(item: Input) -> str:
     """sha256 of what is embedded: the text, or the media's MIME type and bytes (or URI)."""
     digest = hashlib.sha256()
-    if isinstance(item, str):
+    if isinstance(item, Fused):
+        digest.update(b"fused\0" + "\0".join(content_key(part) for part in item.parts).encode())
+    elif isinstance(item, str):
         digest.update(b"text\0" + item.encode("utf-8"))
     else:
         assert isinstance(item, (Image, Media))

@@ -155,7 +155,8 @@ def write_outputs(result: BenchmarkResult, folder: Path, *, plots: bool = True) 
     writer = csv.writer(buf)
     writer.writerow(["provider", "task", "dims", "emulated", *sorted({k for r in result.runs for k in r.scores}),
                      "ci95_low", "ci95_high", "p_value", "query_p50_ms", "query_p95_ms", "query_p99_ms",
-                     "index_items_per_s", "cost_per_1k_docs", "cost_per_1k_queries", "bytes_per_vector"])
+                     "index_items_per_s", "cost_per_1k_docs", "cost_per_1k_queries", "cost_corpus", "tokens",
+                     "bytes_per_vector"])
     metric_names = sorted({k for r in result.runs for k in r.scores})
     for r in result.runs:
         lat, idx = r.query_latency, r.index_throughput
@@ -163,7 +164,8 @@ def write_outputs(result: BenchmarkResult, folder: Path, *, plots: bool = True) 
                          r.ci95[0], r.ci95[1], r.p_value if r.p_value is not None else "",
                          lat.p50_ms if lat else "", lat.p95_ms if lat else "", lat.p99_ms if lat else "",
                          idx.items_per_s if idx else "", r.cost.get("per_1k_documents", ""),
-                         r.cost.get("per_1k_queries", ""), r.storage_bytes_per_vector])
+                         r.cost.get("per_1k_queries", ""), r.cost.get("corpus", ""), r.usage.get("tokens", ""),
+                         r.storage_bytes_per_vector])
     (folder / "summary.csv").write_text(buf.getvalue())
     for key, run in result.trec_runs.items():
         with (folder / f"run.{_slug(key)}.trec").open("w") as f:

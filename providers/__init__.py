@@ -31,7 +31,7 @@ from .errors import (
     UnknownProviderError,
     UnsupportedInputError,
 )
-from .inputs import Image, Input, Media, Modality
+from .inputs import Fused, Image, Input, Media, Modality
 from .registry import get_provider, known_providers, parse_model_ref
 from .settings import ProviderSettings, RetryPolicy
 from .types import BatchOutput, CallTiming, Capabilities, EmbeddingResult, Fingerprint, Intent, Usage
@@ -49,6 +49,7 @@ __all__ = [
     "EmbeddingProvider",
     "EmbeddingResult",
     "Fingerprint",
+    "Fused",
     "Image",
     "Input",
     "InputError",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Set as AbstractSet
 from typing import Any
 
 from .errors import InvalidInputError, InvalidOptionError, UnsupportedInputError
-from .inputs import Image, Input, Media, modality_of
+from .inputs import Fused, Image, Input, Media, Part, modality_of
 from .types import INTENTS, Capabilities, Intent
 
 
@@ -28,7 +28,7 @@ def check_dimensions(dims: int | None, caps: Capabilities, *, model: str) -> int
 
 
 def _coerce(item: Any, index: int) -> Input:
-    if isinstance(item, (str, Image, Media)):
+    if isinstance(item, (str, Image, Media, Fused)):
         return item
     if item is None:
         raise InvalidInputError(f"inputs[{index}] is None: pass a str, Image or Media", index=index)
@@ -54,7 +54,7 @@ def normalize_inputs(inputs: object) -> list[Input]:
     """Turn what the caller passed into a non-empty list of inputs, refusing anything odd."""
     if inputs is None:
         raise InvalidInputError("inputs is None: pass a str, an Image/Media, or a list of them")
-    if isinstance(inputs, (str, Image, Media)):
+    if isinstance(inputs, (str, Image, Media, Fused)):
         return [inputs]
     if isinstance(inputs, (AbstractSet, Mapping)):
         raise InvalidInputError(
@@ -71,44 +71,63 @@ def normalize_inputs(inputs: object) -> list[Input]:
 def check_against(items: list[Input], caps: Capabilities, *, model: str) -> None:
     """Refuse inputs this model cannot take, naming the index and the fix."""
     for i, item in enumerate(items):
-        modality = modality_of(item)
-        if modality not in caps.modalities:
-            accepted = ", ".join(sorted(caps.modalities))
-            raise UnsupportedInputError(
-                f"inputs[{i}] is {modality}, which {model} does not accept (it takes: {accepted})",
-                index=i,
-            )
-        if isinstance(item, str):
-            if not item.strip():
-                raise InvalidInputError(f"inputs[{i}] is an empty or blank string: remove it", index=i)
-            if caps.max_input_chars is not None and len(item) > caps.max_input_chars:
-                raise InvalidInputError(
-                    f"inputs[{i}] has {len(item):,} characters; {model} takes at most "
-                    f"{caps.max_input_chars:,}: split or shorten it",
-                    index=i,
-                )
-            continue
-        if caps.mime_types is not None and item.mime_type not in caps.mime_types:
-            raise UnsupportedInputError(
-                f"inputs[{i}] is {item.mime_type}; {model} accepts {', '.join(sorted(caps.mime_types))}",
-                index=i,
-            )
-        if isinstance(item, Media):
-            _check_media_length(item, caps, model=model, index=i)
-        if item.uri is not None:
-            scheme = item.uri.split("://", 1)[0]
-            if scheme not in caps.uri_schemes:
-                raise UnsupportedInputError(
-                    f"inputs[{i}] is a {scheme}:// URI, which {model} cannot read: pass the bytes instead",
-                    index=i,
-                )
-            continue
-        if caps.max_input_bytes is not None and item.size > caps.max_input_bytes:
+        if isinstance(item, Fused):
+            _check_fused(item, caps, model=model, index=i)
+        else:
+            _check_one(item, caps, model=model, index=i)
+
+
+def _check_fused(item: Fused, caps: Capabilities, *, model: str, index: int) -> None:
+    if not caps.fuses_parts:
+        raise UnsupportedInputError(
+            f"inputs[{index}] is Fused, but {model} makes one vector per input: pass the parts separately",
+            index=index,
+        )
+    images = sum(isinstance(part, Image) for part in item.parts)
+    if caps.max_images_per_item is not None and images > caps.max_images_per_item:
+        raise InvalidInputError(
+            f"inputs[{index}] fuses {images} images; {model} takes at most {caps.max_images_per_item} per item",
+            index=index,
+        )
+    for part in item.parts:
+        _check_one(part, caps, model=model, index=index)
+
+
+def _check_one(item: Part, caps: Capabilities, *, model: str, index: int) -> None:
+    modality = modality_of(item)
+    if modality not in caps.modalities:
+        accepted = ", ".join(sorted(caps.modalities))
+        raise UnsupportedInputError(
+            f"inputs[{index}] is {modality}, which {model} does not accept (it takes: {accepted})", index=index
+        )
+    if isinstance(item, str):
+        if not item.strip():
+            raise InvalidInputError(f"inputs[{index}] is an empty or blank string: remove it", index=index)
+        if caps.max_input_chars is not None and len(item) > caps.max_input_chars:
             raise InvalidInputError(
-                f"inputs[{i}] is {item.size:,} bytes; {model} takes at most {caps.max_input_bytes:,} "
-                "inline: shrink it or pass a storage URI",
-                index=i,
+                f"inputs[{index}] has {len(item):,} characters; {model} takes at most "
+                f"{caps.max_input_chars:,}: split or shorten it",
+                index=index,
             )
+        return
+    if caps.mime_types is not None and item.mime_type not in caps.mime_types:
+        raise UnsupportedInputError(
+            f"inputs[{index}] is {item.mime_type}; {model} accepts {', '.join(sorted(caps.mime_types))}", index=index
+        )
+    if isinstance(item, Media):
+        _check_media_length(item, caps, model=model, index=index)
+    if item.uri is not None:
+        scheme = item.uri.split("://", 1)[0]
+        if scheme not in caps.uri_schemes:
+            raise UnsupportedInputError(
+                f"inputs[{index}] is a {scheme}:// URI, which {model} cannot read: pass the bytes instead", index=index
+            )
+    elif caps.max_input_bytes is not None and item.size > caps.max_input_bytes:
+        raise InvalidInputError(
+            f"inputs[{index}] is {item.size:,} bytes; {model} takes at most {caps.max_input_bytes:,} "
+            "inline: shrink it or pass a storage URI",
+            index=index,
+        )
 
 
 def _check_media_length(item: Media, caps: Capabilities, *, model: str, index: int) -> None:

@@ -18,7 +18,7 @@ from .errors import InvalidInputError
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["Image", "Input", "Media", "Modality", "modality_of"]
+__all__ = ["Fused", "Image", "Input", "Media", "Modality", "modality_of"]
 
 Modality = Literal["text", "image", "audio", "video", "pdf"]
 
@@ -166,11 +166,37 @@ class Media:
         return cls(data=data, mime_type=mime_type, **hints)
 
 
-Input = Union[str, Image, Media]
+Part = Union[str, Image, Media]
 
 
-def modality_of(item: Input) -> Modality:
-    """The modality of one (already validated) input."""
+@dataclass(frozen=True, slots=True)
+class Fused:
+    """Several parts embedded as ONE vector on purpose, e.g. a product photo and its caption.
+
+    Only models that fuse parts accept it (Gemini Embedding 2); others refuse it before any call.
+    To get one vector per part, pass the parts as separate inputs instead.
+    """
+
+    parts: tuple[Part, ...]
+
+    def __init__(self, *parts: Part) -> None:
+        if len(parts) == 1 and isinstance(parts[0], (list, tuple)):
+            parts = tuple(parts[0])
+        if not parts:
+            raise InvalidInputError("Fused() needs at least one part")
+        for i, part in enumerate(parts):
+            if not isinstance(part, (str, Image, Media)):
+                raise InvalidInputError(f"Fused part {i} has type {type(part).__name__}: use str, Image or Media")
+            if isinstance(part, str) and not part.strip():
+                raise InvalidInputError(f"Fused part {i} is an empty string")
+        object.__setattr__(self, "parts", tuple(parts))
+
+
+Input = Union[str, Image, Media, Fused]
+
+
+def modality_of(item: Part) -> Modality:
+    """The modality of one (already validated) input or fused part."""
     if isinstance(item, str):
         return "text"
     if isinstance(item, Image):

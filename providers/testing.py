@@ -19,7 +19,7 @@ from pydantic import Field
 from . import _guard
 from .base import EmbeddingProvider
 from .errors import EmbeddingError
-from .inputs import Image, Input, Media, Modality
+from .inputs import Fused, Image, Input, Media, Modality
 from .settings import ProviderSettings
 from .types import BatchOutput, Capabilities, Intent, Usage
 
@@ -109,6 +109,8 @@ class FakeProvider(EmbeddingProvider[FakeSettings]):
             normalized=True,
             max_input_chars=s.max_input_chars,
             uri_schemes=frozenset({"s3", "gs"}),
+            fuses_parts=True,
+            max_images_per_item=6,
         )
 
     def intent_mapping(self, intent: Intent) -> str:
@@ -116,6 +118,9 @@ class FakeProvider(EmbeddingProvider[FakeSettings]):
 
     def embed_one(self, item: Input, intent: Intent) -> np.ndarray:
         """The vector this fake gives ``item``; tests compare results against it."""
+        if isinstance(item, Fused):
+            total = np.sum([self.embed_one(part, intent) for part in item.parts], axis=0)
+            return total / np.linalg.norm(total)
         if isinstance(item, str):
             text = self.settings.query_prefix + item if intent == "query" else item
             return hashed_features(text, self.dimensions)

@@ -57,6 +57,9 @@ class Capabilities:
     max_seconds: Mapping[str, float] = field(default_factory=dict)
     """Longest audio / video accepted in one item, by modality; checked when ``Media.duration_s`` is given."""
     max_pdf_pages: int | None = None
+    fuses_parts: bool = False
+    """Whether :class:`Fused` inputs (several parts → one vector) are accepted."""
+    max_images_per_item: int | None = None
 
     def allows_dimensions(self, dims: int) -> bool:
         if self.dimensions:

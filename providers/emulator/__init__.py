@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..testing import allow_remote_calls
 from .server import Emulator, EmulatorStats, Faults
 
 __all__ = ["EMULATOR_ENV", "Emulator", "EmulatorStats", "Faults", "emulated_clouds", "emulator_env"]
@@ -29,9 +30,12 @@ def emulator_env(url: str) -> dict[str, str]:
 
 @contextmanager
 def emulated_clouds(faults: Faults | None = None) -> Iterator[Emulator]:
-    """Run an emulator and point the SDKs at it through their own environment variables, then restore them."""
+    """Run an emulator and point the SDKs at it through their own environment variables, then restore them.
+
+    Remote providers may call out inside (the calls stay on 127.0.0.1), even where tests block them.
+    """
     saved = {name: os.environ.get(name) for name in EMULATOR_ENV}
-    with Emulator(faults) as emulator:
+    with Emulator(faults) as emulator, allow_remote_calls():
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.pop("GOOGLE_API_KEY", None)  # google-genai prefers it over GEMINI_API_KEY
         os.environ.update(emulator_env(emulator.url))

@@ -31,7 +31,7 @@ from ..errors import (
     UnexpectedResponseError,
     error_for_status,
 )
-from ..inputs import Image, Input, Media
+from ..inputs import Fused, Image, Input, Media, Part
 from ..types import BatchOutput, Capabilities, Intent, Usage
 from . import _wire
 from .settings import GeminiSettings
@@ -94,6 +94,8 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
             uri_schemes=frozenset({"gs", "https"}),
             max_seconds={"audio": 180, "video": 120},
             max_pdf_pages=6,
+            fuses_parts=not text_only,
+            max_images_per_item=6,
         )
 
     def intent_mapping(self, intent: Intent) -> str:
@@ -139,14 +141,18 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         except httpx2.TransportError as exc:
             raise ServiceUnavailableError(f"cannot reach Gemini: {exc!r}", **where) from exc
 
-    def _content(self, item: Input, intent: Intent) -> types.Content:
+    def _part(self, item: Part, intent: Intent) -> types.Part:
         if isinstance(item, str):
             text = item if _wire.uses_task_type(self.model) else _wire.render(_wire.text_template(intent, self.settings), item)
-            return types.Content(parts=[types.Part(text=text)])
-        assert isinstance(item, (Image, Media))
+            return types.Part(text=text)
         if item.uri is not None:
-            return types.Content(parts=[types.Part.from_uri(file_uri=item.uri, mime_type=item.mime_type)])
-        return types.Content(parts=[types.Part.from_bytes(data=item.data, mime_type=item.mime_type)])
+            return types.Part.from_uri(file_uri=item.uri, mime_type=item.mime_type)
+        return types.Part.from_bytes(data=item.data, mime_type=item.mime_type)
+
+    def _content(self, item: Input, intent: Intent) -> types.Content:
+        """ONE Content per input; only a Fused input puts several parts in it (one fused vector)."""
+        parts = item.parts if isinstance(item, Fused) else (item,)
+        return types.Content(parts=[self._part(part, intent) for part in parts])
 
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
         config = types.EmbedContentConfig(
@@ -156,7 +162,7 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         contents = [self._content(item, intent) for item in batch]
         with self._translated():
             response = await self._client().aio.models.embed_content(model=self.model, contents=contents, config=config)
-        images = sum(isinstance(item, Image) for item in batch)
+        images = sum(isinstance(p, Image) for item in batch for p in (item.parts if isinstance(item, Fused) else (item,)))
         return BatchOutput(
             vectors=_wire.vectors_from(response, len(batch)),
             usage=Usage(input_tokens=_wire.tokens_from(response), images=images, requests=1),

@@ -117,3 +117,22 @@ def test_cli_no_cache_overrides_a_config_file(tmp_path, monkeypatch) -> None:  #
     first, second = sorted((tmp_path / "results").iterdir())
     assert BenchmarkResult.load(second / "results.json").runs[0].cached == {"queries": 0, "corpus": 0}
     assert BenchmarkResult.load(first / "results.json").manifest["cache"] != "off"
+
+
+def test_emulated_runs_are_labelled_everywhere(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    _attach_optional_commands()
+    out = CliRunner().invoke(app, ["bench", "--providers", "fake,gemini:gemini-embedding-2", "--emulate",
+                                   "--latency-queries", "2", "--no-plots"])
+    assert out.exit_code == 0, out.output
+    assert "EMULATED" in out.output
+    (folder,) = (tmp_path / "results").iterdir()
+    result = BenchmarkResult.load(folder / "results.json")
+    flags = {r.label: r.emulated for r in result.runs}
+    assert flags == {"fake": False, "gemini:gemini-embedding-2": True}
+    assert result.manifest["emulated"] is True
+    assert "EMULATED" in (folder / "report.md").read_text()
+    rows = (folder / "summary.csv").read_text().splitlines()
+    assert rows[0].split(",")[3] == "emulated" and rows[2].split(",")[3] == "True"
+    gemini = next(r for r in result.runs if r.emulated)
+    assert gemini.usage["tokens"] == "counted" and gemini.cost["per_1k_documents"] > 0

@@ -127,3 +127,30 @@ def test_the_emulator_rejects_more_than_100_entries(omnivec_emulator: Emulator) 
         urllib.request.urlopen(request)
     error = json.loads(info.value.read())["error"]
     assert info.value.code == 400 and error["status"] == "INVALID_ARGUMENT" and "at most 100" in error["message"]
+
+
+def test_fused_item_is_one_content_with_several_parts_and_one_vector(omnivec_emulator: Emulator) -> None:
+    from omnivec.providers import Fused
+
+    provider = get_provider("gemini:gemini-embedding-2", dimensions=256)
+    photo = Image.from_bytes(png("green"))
+    result = provider.embed_sync([Fused(photo, "a green square"), "a green square", photo], intent="document")
+    (request,) = requests_of(omnivec_emulator, 1)
+    fused_parts = request["requests"][0]["content"]["parts"]
+    assert len(request["requests"]) == 3 and len(fused_parts) == 2
+    assert "inline_data" in fused_parts[0] and fused_parts[1] == {"text": "title: none | text: a green square"}
+    assert result.vectors.shape == (3, 256) and result.usage.images == 2
+    assert not np.allclose(result.vectors[0], result.vectors[1]) and not np.allclose(result.vectors[0], result.vectors[2])
+
+
+def test_fused_limits_and_refusals_before_sending(omnivec_emulator: Emulator) -> None:
+    from omnivec.providers import Fused, UnsupportedInputError
+
+    before = omnivec_emulator.stats.requests
+    seven = Fused(*[Image.from_bytes(png(c)) for c in ("red", "blue", "green", "white", "black", "yellow", "gray")])
+    with pytest.raises(InvalidInputError, match="at most 6"):
+        get_provider("gemini:gemini-embedding-2", dimensions=256).embed_sync(seven, intent="document")
+    for ref in ("bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "gemini:gemini-embedding-001", "local"):
+        with pytest.raises(UnsupportedInputError, match="Fused"):
+            get_provider(ref).embed_sync(Fused("a", "b"), intent="document")
+    assert omnivec_emulator.stats.requests == before

@@ -118,3 +118,15 @@ def test_clip_text_naming_an_image_file_stays_text(tiny_clip_path: Path, tmp_pat
     as_text = provider.embed_sync([str(path)], intent="document").vectors[0]
     as_image = provider.embed_sync([Image.from_path(path)], intent="document").vectors[0]
     assert not np.allclose(as_text, as_image, atol=1e-4)
+
+
+def test_only_the_env_line_switches_between_local_and_fake(isolated_cwd, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def app() -> tuple[str, int]:  # application code: never names a provider
+        provider = load_provider()
+        return provider.name, provider.embed_documents_sync(["same code"]).dimensions
+
+    assert app() == ("sentence-transformers", 384)
+    monkeypatch.setenv("OMNIVEC_MODEL", "fake")
+    assert app() == ("fake", 64)
+    monkeypatch.setenv("OMNIVEC_MODEL", "local")
+    assert app() == ("sentence-transformers", 384)
