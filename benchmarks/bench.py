@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..providers import load_provider
 from ..providers.errors import InvalidOptionError
 from .cache import EmbeddingCache
-from .costs import _table as price_table
+from .costs import price_table
 from .datasets import load_tasks
 from .results import BenchmarkResult, TaskRun
 from .runner import BenchOptions, Progress, run_task

@@ -7,20 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRICES", "CostEstimate", "estimate_tokens", "estimate_cost", "price_for"]
+__all__ = ["PRICES", "CostEstimate", "estimate_cost", "estimate_tokens", "price_for", "price_table"]
 
 PRICES = Path(__file__).parent / "prices.toml"
 CHARS_PER_TOKEN = 4.0
 """Rough English average, used only when the provider reports no token count (labelled 'estimated')."""
 
 
-def _table() -> dict[str, Any]:
+def price_table() -> dict[str, Any]:
     return tomllib.loads(PRICES.read_text())
 
 
 def price_for(provider: str, model: str) -> dict[str, Any] | None:
     """The price row for a model: exact ``provider:model``, a geo-prefixed/preview variant, or the provider row."""
-    table = _table()
+    table = price_table()
     models: dict[str, Any] = table.get("models", {})
     bare = model.split("/")[-1]
     for prefix in ("us.", "eu.", "apac.", "global."):

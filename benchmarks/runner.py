@@ -54,6 +54,10 @@ def _inputs(task: RetrievalTask, side: str) -> tuple[list[str], list[Input]]:
     return ids, [source[i] for i in ids]
 
 
+def _texts(items: list[Input]) -> list[str]:
+    return [item for item in items if isinstance(item, str)]
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -213,9 +217,8 @@ async def run_task(
     names = list(next(iter(per_query.values())).keys()) if per_query else []
     main = {qid: m[options.main_metric] for qid, m in per_query.items()}
 
-    text_of = lambda items: [i for i in items if isinstance(i, str)]  # noqa: E731
-    doc_tokens, doc_images, source = _tokens_per_item(corpus, text_of(doc_items), f"tokens:{corpus.fingerprint.hash}:{tag}")
-    q_tokens, q_images, _ = _tokens_per_item(queries, text_of(query_items), f"tokens:{queries.fingerprint.hash}:{tag}")
+    doc_tokens, doc_images, source = _tokens_per_item(corpus, _texts(doc_items), f"tokens:{corpus.fingerprint.hash}:{tag}")
+    q_tokens, q_images, _ = _tokens_per_item(queries, _texts(query_items), f"tokens:{queries.fingerprint.hash}:{tag}")
     cost = estimate_cost(
         price_for(provider.name, provider.model), doc_tokens=doc_tokens, query_tokens=q_tokens,
         doc_images=doc_images, query_images=q_images, corpus_size=len(doc_items), tokens_source=source,

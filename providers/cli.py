@@ -91,7 +91,7 @@ def providers() -> None:
     for name, info in known_providers().items():
         aliases = ", ".join(a for a, target in ALIASES.items() if target == name)
         installed = all(importlib.util.find_spec(m.partition(".")[0]) for m in info.requires)
-        extra = f"yes" if installed else f"no: pip install \"omnivec[{info.extra}]\""
+        extra = "yes" if installed else f"no: pip install \"omnivec[{info.extra}]\""
         caps = None
         if installed and info.default_model:
             try:

@@ -113,6 +113,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     emulator: Emulator
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out or that we drop on purpose close mid-answer: expected, not news.
+        return
+
 
 class Emulator:
     """Start with ``with Emulator(faults) as emu:``; ``emu.url`` is its base URL on 127.0.0.1."""

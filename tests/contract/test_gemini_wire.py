@@ -29,10 +29,11 @@ def test_150_inputs_become_2_requests_in_order(omnivec_emulator: Emulator) -> No
     provider = get_provider("gemini:gemini-embedding-2", dimensions=256)
     texts = [f"text number {i}" for i in range(150)]
     result = provider.embed_sync(texts, intent="document")
-    first, second = requests_of(omnivec_emulator, 2)
+    first, second = sorted(requests_of(omnivec_emulator, 2), key=lambda r: -len(r["requests"]))  # sent concurrently
     assert (len(first["requests"]), len(second["requests"])) == (100, 50)
     assert all(e["path"].endswith(":batchEmbedContents") for e in list(omnivec_emulator.requests_log)[-2:])
     assert first["requests"][0]["content"]["parts"] == [{"text": "title: none | text: text number 0"}]
+    np.testing.assert_allclose(result.vectors[149], provider.embed_sync("text number 149", intent="document").vectors[0])
     assert second["requests"][-1]["content"]["parts"] == [{"text": "title: none | text: text number 149"}]
     assert result.vectors.shape == (150, 256) and result.usage.requests == 2
 

@@ -1,0 +1,22 @@
+"""The Python snippets in the README and docs run as written (writing-a-provider's is a sketch of a
+third-party client and is only compiled)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+BLOCKS = [(path, i, code) for path in DOCS
+          for i, code in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(), re.S))]
+
+
+@pytest.mark.parametrize(("path", "index", "code"), BLOCKS, ids=[f"{p.relative_to(ROOT)}#{i}" for p, i, _ in BLOCKS])
+def test_doc_snippet(path: Path, index: int, code: str, isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    compiled = compile(code, f"{path.name}#{index}", "exec")
+    if path.name == "writing-a-provider.md":
+        return
+    exec(compiled, {"__name__": "__main__"})
