@@ -151,13 +151,14 @@ class EmbeddingProvider(ABC, Generic[S]):
             try:
                 async with gate:
                     output, timing = await self._call_with_retries(batch, start, fingerprint.intent, gate)
+                matrix = self._checked_matrix(output, len(batch))
             except EmbeddingError as exc:
                 if errors == "raise":
                     raise
                 for offset in range(len(batch)):
                     result.failures[start + offset] = exc
             else:
-                vectors[start : start + len(batch)] = self._checked_matrix(output, len(batch))
+                vectors[start : start + len(batch)] = matrix
                 result.usage.add(output.usage)
                 result.timings.append(timing)
             if progress is not None:

@@ -139,6 +139,8 @@ async def test_wrong_vector_count_is_an_unexpected_response() -> None:
 
     with pytest.raises(UnexpectedResponseError, match="expected 3 vectors"):
         await Lossy().embed(["a", "b", "c"], intent="document")
+    collected = await Lossy(max_batch_size=2).embed(["a", "b", "c"], intent="document", errors="collect")
+    assert sorted(collected.failures) == [0, 1, 2]  # a short answer never leaves rows silently empty
 
 
 async def test_core_normalizes_when_asked_and_provider_does_not() -> None:
