@@ -162,28 +162,26 @@ class Emulator:
             self._queued.append((status, code))
 
     def _fault(self, protocol: str) -> tuple[int, dict[str, str], Any] | None:
+        """Decide this request's fate. Counting happens under the lock: handlers run in many threads."""
         f = self.faults
         with self._lock:
-            queued = self._queued.pop(0) if self._queued else None
+            if self._queued:
+                self.stats.injected += 1
+                return self._error(protocol, *self._queued.pop(0))
+            if self._bucket is not None and not self._bucket.take():
+                self.stats.throttled += 1
+                return self._error(protocol, 429, "")
+            self.stats.granted += 1
             roll = self._rng.random()
-        if queued:
-            self.stats.injected += 1
-            return self._error(protocol, *queued)
-        if self._bucket is not None and not self._bucket.take():
-            self.stats.throttled += 1
-            return self._error(protocol, 429, "")
-        self.stats.granted += 1
+            if roll < f.error_rate + f.drop_rate + f.hang_rate:
+                self.stats.injected += 1
         if roll < f.error_rate:
-            self.stats.injected += 1
             return self._error(protocol, 429 if roll < f.error_rate / 2 else 503, "")
         roll -= f.error_rate
         if roll < f.drop_rate:
-            self.stats.injected += 1
             return 0, {}, None
-        roll -= f.drop_rate
-        if roll < f.hang_rate:
-            self.stats.injected += 1
-            time.sleep(f.hang_s)
+        if roll - f.drop_rate < f.hang_rate:
+            time.sleep(f.hang_s)  # outside the lock: other requests go on meanwhile
         return None
 
     def _error(self, protocol: str, status: int, code: str) -> tuple[int, dict[str, str], Any]:
