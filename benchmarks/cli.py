@@ -58,16 +58,14 @@ def bench(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     began = time.perf_counter()
-    bars: list = []
+    bar = progress_bar("bench")
 
     def progress(label: str, total: int, done: int) -> Callable[[int], None]:
-        bar = bars[0]
         task = bar.add_task(label, total=total, completed=done)
         return lambda n: bar.advance(task, n)
 
     try:
-        with progress_bar(2, "bench") as bar:
-            bars.append(bar)
+        with bar:
             result = asyncio.run(run_benchmark(settings, progress=progress))
     except (EmbeddingError, FileNotFoundError) as exc:
         err.print(f"[red]error:[/red] {exc}")

@@ -24,7 +24,7 @@ app = typer.Typer(help="One embedding interface for Bedrock Nova, Gemini and loc
 err = Console(stderr=True)
 
 
-def progress_bar(total: int, label: str) -> Progress:
+def progress_bar(label: str, *, enabled: bool = True) -> Progress:
     """The one progress bar style used by the CLI and the benchmark (rendered on stderr)."""
     return Progress(
         TextColumn(f"[bold]{label}"),
@@ -33,7 +33,7 @@ def progress_bar(total: int, label: str) -> Progress:
         TimeRemainingColumn(),
         console=err,
         transient=True,
-        disable=total < 2,
+        disable=not enabled,
     )
 
 
@@ -59,7 +59,7 @@ def embed(
             inputs.append(Image.from_path(path))
             labels.append(str(path))
         provider = load_provider(model=model, **({"dimensions": dimensions} if dimensions else {}))
-        with progress_bar(len(inputs), f"embedding with {provider.ref}") as bar:
+        with progress_bar(f"embedding with {provider.ref}", enabled=len(inputs) > 1) as bar:
             task = bar.add_task("embed", total=len(inputs))
             result = provider.embed_sync(inputs, intent=intent, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]
     except EmbeddingError as exc:
