@@ -7,6 +7,7 @@ provider call for at most ``capabilities.max_batch_size`` already-validated inpu
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -19,9 +20,9 @@ from . import _guard
 from ._concurrency import AdaptiveLimit, map_bounded, run_sync
 from ._validation import check_against, check_dimensions, check_intent, normalize_inputs
 from .errors import EmbeddingError, RateLimitError, RemoteCallsBlockedError, UnexpectedResponseError
-from .inputs import Input
+from .inputs import Input, image_count
 from .settings import ProviderSettings, RetryPolicy
-from .types import BatchOutput, CallTiming, Capabilities, EmbeddingResult, Fingerprint, Intent, Usage
+from .types import BatchOutput, CallTiming, Capabilities, EmbeddingResult, Fingerprint, Intent
 
 __all__ = ["EmbeddingProvider"]
 
@@ -159,7 +160,8 @@ class EmbeddingProvider(ABC, Generic[S]):
                     result.failures[start + offset] = exc
             else:
                 vectors[start : start + len(batch)] = matrix
-                result.usage.add(output.usage)
+                # Calls and images are counted here, the same way for every adapter.
+                result.usage.add(replace(output.usage, images=image_count(batch), requests=1))
                 result.timings.append(timing)
             if progress is not None:
                 progress(len(batch))

@@ -195,6 +195,11 @@ class Fused:
 Input = Union[str, Image, Media, Fused]
 
 
+def image_count(items: list[Input]) -> int:
+    """Images among the inputs, parts of Fused inputs included (what image pricing counts)."""
+    return sum(isinstance(part, Image) for item in items for part in (item.parts if isinstance(item, Fused) else (item,)))
+
+
 def modality_of(item: Part) -> Modality:
     """The modality of one (already validated) input or fused part."""
     if isinstance(item, str):

@@ -143,8 +143,7 @@ class FakeProvider(EmbeddingProvider[FakeSettings]):
                     raise self._fail_items[item]
             vectors = np.stack([self.embed_one(item, intent) for item in batch])
             tokens = sum(len(_WORD.findall(i)) for i in batch if isinstance(i, str))
-            images = sum(isinstance(i, Image) for i in batch)
-            return BatchOutput(vectors=vectors, usage=Usage(input_tokens=tokens, images=images, requests=1))
+            return BatchOutput(vectors=vectors, usage=Usage(input_tokens=tokens))
         finally:
             self.in_flight -= 1
 

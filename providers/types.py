@@ -114,7 +114,8 @@ class Fingerprint:
 
 @dataclass(slots=True)
 class Usage:
-    """What a call consumed, as far as the provider reports it (None = not reported)."""
+    """What a call consumed. Tokens and media seconds as far as the provider reports them (None = not
+    reported); ``images`` and ``requests`` (successful provider calls) are counted by the core."""
 
     input_tokens: int | None = None
     images: int = 0

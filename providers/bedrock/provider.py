@@ -176,8 +176,7 @@ class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
             raise InvalidInputError(f"request body is {len(body):,} bytes; Bedrock takes at most 25,000,000: "
                                     "shrink the item or pass an s3:// URI", provider=self.name, model=self.model)
         vector, tokens = await asyncio.get_running_loop().run_in_executor(self._pool, self._invoke, body)
-        images = 0 if isinstance(item, str) else int(item.mime_type.startswith("image/"))
-        return BatchOutput(vectors=[vector], usage=Usage(input_tokens=tokens, images=images, requests=1))
+        return BatchOutput(vectors=[vector], usage=Usage(input_tokens=tokens))
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False)

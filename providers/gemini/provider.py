@@ -31,7 +31,7 @@ from ..errors import (
     UnexpectedResponseError,
     error_for_status,
 )
-from ..inputs import Fused, Image, Input, Media, Part
+from ..inputs import Fused, Input, Part
 from ..types import BatchOutput, Capabilities, Intent, Usage
 from . import _wire
 from .settings import GeminiSettings
@@ -162,10 +162,9 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         contents = [self._content(item, intent) for item in batch]
         with self._translated():
             response = await self._client().aio.models.embed_content(model=self.model, contents=contents, config=config)
-        images = sum(isinstance(p, Image) for item in batch for p in (item.parts if isinstance(item, Fused) else (item,)))
         return BatchOutput(
             vectors=_wire.vectors_from(response, len(batch)),
-            usage=Usage(input_tokens=_wire.tokens_from(response), images=images, requests=1),
+            usage=Usage(input_tokens=_wire.tokens_from(response)),
         )
 
     async def aclose(self) -> None:

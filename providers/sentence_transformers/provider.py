@@ -19,7 +19,7 @@ import numpy as np
 from ..base import EmbeddingProvider
 from ..errors import ConfigurationError, InvalidInputError, ModelNotFoundError
 from ..inputs import Image, Input, Modality
-from ..types import BatchOutput, Capabilities, Intent, Usage
+from ..types import BatchOutput, Capabilities, Intent
 from .settings import SentenceTransformersSettings
 
 if TYPE_CHECKING:
@@ -169,9 +169,7 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
         await asyncio.to_thread(self._load, self.settings)
 
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
-        vectors = await asyncio.to_thread(self._encode, list(batch), intent)
-        images = sum(isinstance(item, Image) for item in batch)
-        return BatchOutput(vectors=vectors, usage=Usage(images=images, requests=1))
+        return BatchOutput(vectors=await asyncio.to_thread(self._encode, list(batch), intent))
 
     def _encode(self, batch: list[Input], intent: Intent) -> np.ndarray:
         model = self._load(self.settings)
