@@ -12,7 +12,7 @@ from typing import Annotated, Callable, Optional
 import typer
 from rich.console import Console
 
-from ..providers.cli import err, progress_bar
+from ..providers._console import err, print_error, progress_bar
 from ..providers.errors import EmbeddingError
 from .bench import BenchConfig, load_bench_config, run_benchmark
 from .report import rich_table, write_outputs
@@ -55,7 +55,7 @@ def bench(
     try:
         settings = load_bench_config(config, **given) if config else BenchConfig(**given)
     except (ValueError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        print_error(exc)
         raise typer.Exit(2) from exc
     began = time.perf_counter()
     bar = progress_bar("bench")
@@ -68,7 +68,7 @@ def bench(
         with bar:
             result = asyncio.run(run_benchmark(settings, progress=progress))
     except (EmbeddingError, FileNotFoundError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        print_error(exc)
         raise typer.Exit(2) from exc
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{datetime.now():%Y%m%d-%H%M%S}-{'+'.join(settings.datasets)}")
     folder, n = settings.out / name, 1

@@ -1,19 +1,26 @@
-"""The ``omnivec`` command: ``embed``, ``providers`` (plus ``bench`` and ``emulate`` when present)."""
+"""The ``omnivec`` command: ``embed`` and ``providers`` here; every other subcommand plugs in.
+
+Subcommands such as ``bench`` and ``emulate`` register through the ``omnivec.cli`` entry-point group
+(name -> ``module:register``, where ``register(app)`` adds its commands). This module therefore knows
+none of its consumers: ``omnivec.benchmarks`` depends on ``omnivec.providers``, never the reverse.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import sys
+import warnings
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ._console import err, print_error, progress_bar
 from .config import load_provider
 from .errors import EmbeddingError
 from .inputs import Image, Input
@@ -21,20 +28,7 @@ from .registry import ALIASES, get_provider, known_providers
 from .types import INTENTS
 
 app = typer.Typer(help="One embedding interface for Bedrock Nova, Gemini and local models.", no_args_is_help=True)
-err = Console(stderr=True)
-
-
-def progress_bar(label: str, *, enabled: bool = True) -> Progress:
-    """The one progress bar style used by the CLI and the benchmark (rendered on stderr)."""
-    return Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not enabled,
-    )
+COMMAND_GROUP = "omnivec.cli"
 
 
 @app.command()
@@ -63,7 +57,7 @@ def embed(
             task = bar.add_task("embed", total=len(inputs))
             result = provider.embed_sync(inputs, intent=intent, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]
     except EmbeddingError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        print_error(exc)
         raise typer.Exit(2) from exc
     if out is not None and out.suffix == ".npy":
         np.save(out, result.vectors)
@@ -110,17 +104,20 @@ def providers() -> None:
     Console().print(table)
 
 
-def _attach_optional_commands() -> None:
-    # The benchmark and emulator commands live with their own packages; attach them if present.
-    for module, attr in (("omnivec.benchmarks.cli", "register"), ("omnivec.providers.emulator.cli", "register")):
+def attach_commands(target: typer.Typer = app) -> typer.Typer:
+    """Add every subcommand registered in the ``omnivec.cli`` entry-point group to ``target``.
+
+    A plugin that fails to load costs only its own commands (with a warning), never the CLI.
+    """
+    for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name):
         try:
-            register = getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError:
-            continue
-        register(app)
+            ep.load()(target)
+        except ImportError as exc:  # its optional extra is not installed
+            warnings.warn(f"omnivec command {ep.name!r} unavailable: {exc}", stacklevel=2)
+    return target
 
 
 def main() -> None:
     """Entry point of the ``omnivec`` script."""
-    _attach_optional_commands()
+    attach_commands()
     app()

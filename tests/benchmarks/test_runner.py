@@ -13,7 +13,7 @@ from omnivec.benchmarks.datasets import load_tasks
 from omnivec.benchmarks.metrics import evaluate, mean
 from omnivec.benchmarks.results import BenchmarkResult
 from omnivec.benchmarks.retrieval import search
-from omnivec.providers.cli import _attach_optional_commands, app
+from omnivec.providers.cli import attach_commands, app
 from omnivec.providers.testing import FakeProvider
 
 from .conftest import shared_set
@@ -84,7 +84,7 @@ async def test_image_sets_run_both_directions_and_skip_text_only_models(tmp_path
 
 def test_cli_writes_every_output(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
-    _attach_optional_commands()
+    attach_commands()
     out = CliRunner().invoke(app, ["bench", "--providers", "fake,fake:other", "--latency-queries", "3"])
     assert out.exit_code == 0, out.output
     (folder,) = (tmp_path / "results").iterdir()
@@ -102,14 +102,14 @@ def test_cli_writes_every_output(tmp_path, monkeypatch) -> None:  # type: ignore
 
 def test_cli_reports_bad_input_cleanly(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
-    _attach_optional_commands()
+    attach_commands()
     out = CliRunner().invoke(app, ["bench", "--dataset", "no-such-set"])
     assert out.exit_code == 2 and "no-such-set" in out.output
 
 
 def test_cli_no_cache_overrides_a_config_file(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
-    _attach_optional_commands()
+    attach_commands()
     (tmp_path / "bench.toml").write_text('providers = ["fake"]\nlatency_queries = 2\nplots = false\n')
     runner = CliRunner()
     assert runner.invoke(app, ["bench", "--config", "bench.toml"]).exit_code == 0
@@ -121,7 +121,7 @@ def test_cli_no_cache_overrides_a_config_file(tmp_path, monkeypatch) -> None:  #
 
 def test_emulated_runs_are_labelled_everywhere(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
-    _attach_optional_commands()
+    attach_commands()
     out = CliRunner().invoke(app, ["bench", "--providers", "fake,gemini:gemini-embedding-2", "--emulate",
                                    "--latency-queries", "2", "--no-plots"])
     assert out.exit_code == 0, out.output
