@@ -9,6 +9,8 @@ Importing this package loads no cloud SDK and no torch; adapters load when first
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .base import EmbeddingProvider
 from .config import DEFAULT_MODEL, OmnivecConfig, load_config, load_provider
 from .errors import (
@@ -36,7 +38,10 @@ from .registry import get_provider, known_providers, parse_model_ref
 from .settings import ProviderSettings, RetryPolicy
 from .types import BatchOutput, CallTiming, Capabilities, EmbeddingResult, Fingerprint, Intent, Usage
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("omnivec")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_MODEL",

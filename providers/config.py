@@ -2,7 +2,9 @@
 
 ``OMNIVEC_MODEL=gemini:gemini-embedding-2`` in the environment, or ``model = "..."`` in
 ``omnivec.toml`` (or ``[tool.omnivec]`` in ``pyproject.toml``). Sections per provider hold their
-settings: ``[local]``, ``[bedrock]``, ``[gemini]``, or ``OMNIVEC_BEDROCK__REGION=...``.
+settings: ``[local]``, ``[bedrock]``, ``[gemini]``, or ``OMNIVEC_BEDROCK__REGION=...``. The sections
+come from the provider registry's rows, so this module names no adapter; third-party providers'
+settings live under ``[plugins.<name>]``.
 
 Precedence, highest first: arguments, environment, ``omnivec.toml``, ``pyproject.toml``, defaults.
 This is the only module that reads the environment; SDK credential chains stay inside the SDKs.
@@ -11,11 +13,13 @@ This is the only module that reads the environment; SDK credential chains stay i
 from __future__ import annotations
 
 import difflib
+import functools
 import os
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,22 +29,22 @@ from pydantic_settings import (
 )
 
 from .base import EmbeddingProvider
-from .bedrock.settings import BedrockSettings
 from .errors import InvalidOptionError
-from .gemini.settings import GeminiSettings
-from .registry import get_provider, parse_model_ref
-from .sentence_transformers.settings import SentenceTransformersSettings
-from .testing import FakeSettings
+from .registry import builtin_providers, get_provider, parse_model_ref
+from .settings import ProviderSettings
 
 __all__ = ["DEFAULT_MODEL", "OmnivecConfig", "load_config", "load_provider"]
 
 DEFAULT_MODEL = "local:sentence-transformers/all-MiniLM-L6-v2"
 _OTHER_ENV = {"BLOCK_REMOTE_CALLS"}  # read elsewhere (the test guard), not config fields
-_SECTION_OF = {"sentence-transformers": "local", "bedrock": "bedrock", "gemini": "gemini", "fake": "fake"}
 
 
 class OmnivecConfig(BaseSettings):
-    """Everything omnivec reads from the environment and config files."""
+    """Everything omnivec reads from the environment and config files.
+
+    :func:`load_config` returns a subclass with one typed section per built-in provider (``local``,
+    ``bedrock``, ``gemini``...), read from the registry; :meth:`section` reaches them by name.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="OMNIVEC_",
@@ -52,10 +56,6 @@ class OmnivecConfig(BaseSettings):
 
     model: str = DEFAULT_MODEL
     """``provider:model`` — the one line that switches provider."""
-    local: SentenceTransformersSettings = SentenceTransformersSettings()
-    bedrock: BedrockSettings = BedrockSettings()
-    gemini: GeminiSettings = GeminiSettings()
-    fake: FakeSettings = FakeSettings()
     plugins: dict[str, dict[str, Any]] = {}
     """Settings of third-party providers, by provider name."""
 
@@ -75,28 +75,50 @@ class OmnivecConfig(BaseSettings):
             PyprojectTomlConfigSettingsSource(settings_cls),
         )
 
+    def section(self, name: str) -> ProviderSettings:
+        """A built-in provider's settings section by section name (``"local"``, ``"bedrock"``...)."""
+        value = getattr(self, name, None)
+        if not isinstance(value, ProviderSettings):
+            raise InvalidOptionError(f"no settings section {name!r}: known {', '.join(_sections())}")
+        return value
+
     def settings_for(self, provider: str) -> dict[str, Any]:
-        """The settings section that applies to ``provider`` (a registry name)."""
-        section = _SECTION_OF.get(provider)
-        if section is None:
+        """The settings that apply to ``provider`` (a registry name), as provider options."""
+        info = builtin_providers().get(provider)
+        if info is None or info.settings is None:
             return dict(self.plugins.get(provider, {}))
-        return {"settings": getattr(self, section)}
+        return {"settings": getattr(self, info.config_section)}
+
+
+def _sections() -> dict[str, type[ProviderSettings]]:
+    return {info.config_section: info.settings for info in builtin_providers().values() if info.settings}
+
+
+@functools.cache
+def config_class() -> type[OmnivecConfig]:
+    """OmnivecConfig with one typed section per built-in provider that declares settings."""
+    fields: dict[str, Any] = {name: (cls, cls()) for name, cls in _sections().items()}
+    return create_model("OmnivecConfig", __base__=OmnivecConfig, __doc__=OmnivecConfig.__doc__, **fields)
 
 
 def load_config(toml_file: str | Path | None = None, **overrides: Any) -> OmnivecConfig:
     """Read the configuration; ``toml_file`` replaces ``./omnivec.toml``. Bad names fail loudly."""
     _refuse_unknown_env()
+    base = config_class()
     try:
         if toml_file is None:
-            return OmnivecConfig(**overrides)
+            return base(**overrides)
         path = Path(toml_file)
         if not path.is_file():
             raise InvalidOptionError(f"config file {str(path)!r} does not exist")
 
-        class _FromFile(OmnivecConfig):
+        class _FromFile(base):  # type: ignore[valid-type,misc]
             model_config = SettingsConfigDict(toml_file=path)
 
         return _FromFile(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        where = toml_file or "omnivec.toml / pyproject.toml"
+        raise InvalidOptionError(f"config file {str(where)!r} is not valid TOML: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
@@ -106,7 +128,7 @@ def load_config(toml_file: str | Path | None = None, **overrides: Any) -> Omnive
 
 def _refuse_unknown_env() -> None:
     """pydantic-settings ignores unknown top-level variables; a typo there must not pass silently."""
-    fields = {name.upper() for name in OmnivecConfig.model_fields}
+    fields = {name.upper() for name in config_class().model_fields}
     for key in os.environ:
         if not key.startswith("OMNIVEC_"):
             continue
@@ -117,20 +139,39 @@ def _refuse_unknown_env() -> None:
             raise InvalidOptionError(f"unknown setting {key} in the environment.{hint}")
 
 
+@overload
+def load_provider(model: str | None = None, /, **overrides: Any) -> EmbeddingProvider[Any]: ...
+@overload
+def load_provider(config: OmnivecConfig, /, *, model: str | None = None, **overrides: Any) -> EmbeddingProvider[Any]: ...
 def load_provider(
-    config: OmnivecConfig | None = None, *, model: str | None = None, **overrides: Any
+    config: OmnivecConfig | str | None = None, /, *, model: str | None = None, **overrides: Any
 ) -> EmbeddingProvider[Any]:
-    """The provider the configuration names (``OMNIVEC_MODEL`` unless ``model`` is given).
+    """The provider the configuration names (``OMNIVEC_MODEL`` unless a model reference is given).
 
-    ``overrides`` replace fields of that provider's configured settings, e.g. ``dimensions=256``.
+    ``load_provider("gemini:gemini-embedding-2")`` picks the model and still applies its configured
+    section; ``load_provider(config, model=...)`` uses a config you loaded. ``overrides`` replace
+    fields of that provider's configured settings, e.g. ``dimensions=256``.
     """
+    if isinstance(config, str):
+        if model is not None:
+            raise InvalidOptionError("load_provider got a model reference twice: positionally and as model=")
+        config, model = None, config
     config = config or load_config()
-    ref = model or config.model
+    ref = config.model if model is None else model
     section = config.settings_for(parse_model_ref(ref).provider)
     settings = section.get("settings")
     if settings is not None:
         if overrides:
             merged = {**settings.model_dump(exclude_unset=True), **overrides}
-            settings = type(settings)(**merged)  # validated again, so a bad override fails loudly
+            settings = _validated(type(settings), merged)
         return get_provider(ref, settings=settings)
     return get_provider(ref, **{**section, **overrides})
+
+
+def _validated(cls: type[ProviderSettings], values: dict[str, Any]) -> ProviderSettings:
+    """Build settings again so a bad override fails loudly, as one line that shows no value."""
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidOptionError(f"invalid option for {cls.__name__}: {problems}") from None

@@ -7,67 +7,98 @@ providers register in the ``omnivec.providers`` entry-point group (name -> ``mod
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.util
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from .errors import ConfigurationError, MissingDependencyError, UnknownProviderError
 
 if TYPE_CHECKING:
     from .base import EmbeddingProvider
+    from .settings import ProviderSettings
 
-__all__ = ["ENTRY_POINT_GROUP", "ModelRef", "ProviderInfo", "get_provider", "known_providers", "parse_model_ref"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ModelRef",
+    "ProviderInfo",
+    "builtin_providers",
+    "get_provider",
+    "known_providers",
+    "parse_model_ref",
+    "sdk_distributions",
+]
 
 ENTRY_POINT_GROUP: Final = "omnivec.providers"
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderInfo:
-    """A registered provider: where its class lives and what it needs installed."""
+    """A provider's registry row: where its class lives and what it needs.
+
+    Built-in adapters declare theirs as ``PROVIDER`` in their SDK-free ``settings.py``; config
+    sections, ``omnivec providers``, the benchmark's version manifest and the shipped contract
+    suite all read these rows, so nothing else lists the adapters.
+    """
 
     name: str
     target: str
     """``"module:Class"``; modules starting with ``.`` are relative to ``omnivec.providers``."""
     default_model: str | None
-    extra: str | None
+    extra: str | None = None
     """The omnivec extra that installs its SDK, named in the error when it is missing."""
     requires: tuple[str, ...] = ()
+    """Importable modules the adapter needs (checked before import, to name the extra)."""
     models: tuple[str, ...] = ()
+    """Known model names, for ``omnivec providers``."""
+    settings: type[ProviderSettings] | None = None
+    """Its settings class; gives it a typed section in the configuration (``[section]``)."""
+    section: str | None = None
+    """Config section name (an identifier); defaults to ``name``."""
+    distributions: tuple[str, ...] = ()
+    """pip distributions whose versions decide its vectors (the benchmark's version manifest)."""
+    contract_options: Mapping[str, Any] | None = None
+    """Options the shipped contract suite runs it with; None leaves it out of our own suite run."""
+    emulated: bool = False
+    """The contract suite runs it through its real SDK against omnivec's local wire emulator."""
+
+    @property
+    def config_section(self) -> str:
+        return self.section or self.name
 
 
-_BUILTIN: Final[dict[str, ProviderInfo]] = {
-    info.name: info
-    for info in (
-        ProviderInfo(
-            "sentence-transformers",
-            ".sentence_transformers:SentenceTransformersProvider",
-            "sentence-transformers/all-MiniLM-L6-v2",
-            "local",
-            ("sentence_transformers",),
-            ("sentence-transformers/all-MiniLM-L6-v2", "any Sentence Transformers name or local path"),
-        ),
-        ProviderInfo(
-            "bedrock",
-            ".bedrock.provider:BedrockNovaProvider",
-            "amazon.nova-2-multimodal-embeddings-v1:0",
-            "bedrock",
-            ("boto3",),
-            ("amazon.nova-2-multimodal-embeddings-v1:0", "us./eu./apac./global. prefixed ids", "ARNs"),
-        ),
-        ProviderInfo(
-            "gemini",
-            ".gemini.provider:GeminiProvider",
-            "gemini-embedding-2",
-            "gemini",
-            ("google.genai",),
-            ("gemini-embedding-2", "gemini-embedding-2-preview", "gemini-embedding-001"),
-        ),
-        ProviderInfo("fake", ".testing:FakeProvider", "fake-embedding", None, (), ("any name",)),
-    )
-}
+# THE list of built-in adapters: one row each, ``module:attribute`` of its ProviderInfo.
+_BUILTIN_ROWS: Final = (
+    ".sentence_transformers.settings:PROVIDER",
+    ".bedrock.settings:PROVIDER",
+    ".gemini.settings:PROVIDER",
+    ".testing:FAKE_PROVIDER",
+)
+
+
+@functools.cache
+def builtin_providers() -> dict[str, ProviderInfo]:
+    """Built-in rows by name (imports only SDK-free settings modules)."""
+    rows = (_import_target(target) for target in _BUILTIN_ROWS)
+    return {info.name: info for info in rows}
+
+
+def sdk_distributions() -> tuple[str, ...]:
+    """pip distributions that decide built-in providers' vectors, for version manifests."""
+    names = (dist for info in builtin_providers().values() for dist in info.distributions)
+    return tuple(dict.fromkeys(names))
+
+
+def _import_target(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    package = __name__.rpartition(".")[0] if module_name.startswith(".") else None
+    return getattr(importlib.import_module(module_name, package), attr)
+
+
 ALIASES: Final = {"local": "sentence-transformers", "st": "sentence-transformers"}
 
 
@@ -95,7 +126,7 @@ def parse_model_ref(ref: str) -> ModelRef:
 def _entry_point_providers() -> dict[str, ProviderInfo]:
     found: dict[str, ProviderInfo] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _BUILTIN or ep.name in ALIASES:
+        if ep.name in builtin_providers() or ep.name in ALIASES:
             warnings.warn(f"entry point {ep.name!r} clashes with a built-in provider; ignored", stacklevel=3)
             continue
         found[ep.name] = ProviderInfo(ep.name, ep.value, None, None)
@@ -104,7 +135,7 @@ def _entry_point_providers() -> dict[str, ProviderInfo]:
 
 def known_providers() -> dict[str, ProviderInfo]:
     """Built-in and entry-point providers by name."""
-    return {**_BUILTIN, **_entry_point_providers()}
+    return {**builtin_providers(), **_entry_point_providers()}
 
 
 def _load_class(info: ProviderInfo) -> type[EmbeddingProvider[Any]]:

@@ -6,9 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..registry import ProviderInfo
 from ..settings import ProviderSettings
 
-__all__ = ["BedrockSettings", "IndexModality"]
+__all__ = ["PROVIDER", "BedrockSettings", "IndexModality"]
 
 IndexModality = Literal["mixed", "text", "image", "video", "document", "audio"]
 
@@ -35,3 +36,17 @@ class BedrockSettings(ProviderSettings):
     """botocore's own retry attempts. 1 (off) by default so they never stack with omnivec's retries."""
     connect_timeout_s: float = Field(10.0, gt=0)
     read_timeout_s: float = Field(120.0, gt=0)
+
+
+PROVIDER = ProviderInfo(
+    name="bedrock",
+    target=".bedrock.provider:BedrockNovaProvider",
+    default_model="amazon.nova-2-multimodal-embeddings-v1:0",
+    extra="bedrock",
+    requires=("boto3",),
+    models=("amazon.nova-2-multimodal-embeddings-v1:0", "us./eu./apac./global. prefixed ids", "ARNs"),
+    settings=BedrockSettings,
+    distributions=("boto3", "botocore"),
+    contract_options={"dimensions": 256},
+    emulated=True,
+)

@@ -6,9 +6,10 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from ..registry import ProviderInfo
 from ..settings import ProviderSettings
 
-__all__ = ["GeminiSettings", "RetrievalTask"]
+__all__ = ["PROVIDER", "GeminiSettings", "RetrievalTask"]
 
 RetrievalTask = Literal["search", "question_answering", "fact_checking", "code_retrieval"]
 
@@ -31,3 +32,17 @@ class GeminiSettings(ProviderSettings):
     document_template: str | None = None
     """Override the document template (``{title}`` and ``{text}``)."""
     timeout_s: float = Field(60.0, gt=0)
+
+
+PROVIDER = ProviderInfo(
+    name="gemini",
+    target=".gemini.provider:GeminiProvider",
+    default_model="gemini-embedding-2",
+    extra="gemini",
+    requires=("google.genai",),
+    models=("gemini-embedding-2", "gemini-embedding-2-preview", "gemini-embedding-001"),
+    settings=GeminiSettings,
+    distributions=("google-genai",),
+    contract_options={"dimensions": 256},
+    emulated=True,
+)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 
 from ..inputs import Modality
+from ..registry import ProviderInfo
 from ..settings import ProviderSettings
 
-__all__ = ["SentenceTransformersSettings"]
+__all__ = ["PROVIDER", "SentenceTransformersSettings"]
 
 
 class SentenceTransformersSettings(ProviderSettings):
@@ -27,3 +28,17 @@ class SentenceTransformersSettings(ProviderSettings):
     """Override what the model takes; None detects CLIP-style text+image models from their files."""
     trust_remote_code: bool = False
     cache_folder: str | None = None
+
+
+PROVIDER = ProviderInfo(
+    name="sentence-transformers",
+    target=".sentence_transformers.provider:SentenceTransformersProvider",
+    default_model="sentence-transformers/all-MiniLM-L6-v2",
+    extra="local",
+    requires=("sentence_transformers",),
+    models=("sentence-transformers/all-MiniLM-L6-v2", "any Sentence Transformers name or local path"),
+    settings=SentenceTransformersSettings,
+    section="local",
+    distributions=("sentence-transformers", "transformers", "torch"),
+    contract_options={"dimensions": 128, "normalize": True},
+)

@@ -23,14 +23,14 @@ def test_one_env_line_switches_the_provider(isolated_cwd, monkeypatch: pytest.Mo
     monkeypatch.setenv("OMNIVEC_MODEL", "fake:first")
     first = load_provider()
     assert isinstance(first, FakeProvider) and first.model == "first"
-    monkeypatch.setenv("OMNIVEC_FAKE__DEFAULT_DIMENSIONS", "16")
+    monkeypatch.setenv("OMNIVEC_PLUGINS__FAKE__DEFAULT_DIMENSIONS", "16")
     assert app_code().shape == (1, 16)
 
 
 def test_toml_file_then_env_precedence(isolated_cwd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     (isolated_cwd / "pyproject.toml").write_text('[tool.omnivec]\nmodel = "fake:from-pyproject"\n')
     assert load_config().model == "fake:from-pyproject"
-    (isolated_cwd / "omnivec.toml").write_text('model = "fake:from-toml"\n[fake]\ndefault_dimensions = 8\n')
+    (isolated_cwd / "omnivec.toml").write_text('model = "fake:from-toml"\n[plugins.fake]\ndefault_dimensions = 8\n')
     assert load_config().model == "fake:from-toml"
     assert load_provider().dimensions == 8
     monkeypatch.setenv("OMNIVEC_MODEL", "fake:from-env")
@@ -78,3 +78,32 @@ def test_secrets_never_show_in_reprs(isolated_cwd, monkeypatch: pytest.MonkeyPat
     assert config.gemini.api_key.get_secret_value() == "AIza-very-secret"
     for text in (repr(config), str(config), repr(config.gemini), config.model_dump_json()):
         assert "very-secret" not in text
+
+
+def test_the_test_fake_has_no_production_config_section(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    config = load_config()
+    assert "fake" not in type(config).model_fields
+    assert {"local", "bedrock", "gemini"} <= set(type(config).model_fields)
+    with pytest.raises(InvalidOptionError, match="no settings section 'fake'"):
+        config.section("fake")
+
+
+def test_a_model_reference_can_be_given_positionally(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    (isolated_cwd / "omnivec.toml").write_text('[plugins.fake]\ndefault_dimensions = 8\n')
+    provider = load_provider("fake:positional")
+    assert isinstance(provider, FakeProvider) and provider.model == "positional" and provider.dimensions == 8
+    with pytest.raises(InvalidOptionError, match="twice"):
+        load_provider("fake:a", model="fake:b")
+
+
+def test_a_toml_syntax_error_is_one_line(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    (isolated_cwd / "omnivec.toml").write_text('model = "local\n[local\n')
+    with pytest.raises(InvalidOptionError, match="not valid TOML") as info:
+        load_config()
+    assert "\n" not in str(info.value) and info.value.__cause__ is None
+
+
+def test_a_bad_override_is_one_line_without_the_value(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidOptionError, match="dimensions") as info:
+        load_provider("gemini:gemini-embedding-2", dimensions=-256)
+    assert "-256" not in str(info.value) and "\n" not in str(info.value)

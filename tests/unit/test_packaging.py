@@ -30,6 +30,15 @@ def test_wheel_maps_folders_under_omnivec(wheel: Path) -> None:
     assert not any(n.startswith(("providers/", "benchmarks/", "tests/")) for n in names)
 
 
+def test_every_package_folder_is_in_the_wheel(wheel: Path) -> None:
+    # setuptools cannot discover packages under the remapped ``omnivec.`` prefix, so pyproject.toml
+    # lists them; this catches a new folder that was not added there.
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for top in ("providers", "benchmarks"):
+        for init in (ROOT / top).rglob("__init__.py"):
+            assert f"omnivec/{init.relative_to(ROOT).as_posix()}" in names, f"add {init.parent} to pyproject packages"
+
+
 def test_installed_wheel_imports_and_runs(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(

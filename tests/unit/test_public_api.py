@@ -21,3 +21,9 @@ def test_importing_the_package_loads_no_sdk_and_no_torch() -> None:
     loaded = set(json.loads(subprocess.check_output([sys.executable, "-c", code], text=True)))
     for heavy in ("torch", "boto3", "botocore", "google.genai", "sentence_transformers", "transformers", "PIL"):
         assert heavy not in loaded, f"importing omnivec.providers imported {heavy}"
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    assert api.__version__ == version("omnivec")
