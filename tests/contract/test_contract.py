@@ -1,7 +1,7 @@
-"""ONE behavioural suite over all three adapters, each through its real SDK or library.
+"""Our adapters through the SHIPPED contract suite, plus emulator-only cloud error tests.
 
-Bedrock runs through boto3 and Gemini through google-genai against the local wire emulator;
-the local adapter runs the real all-MiniLM-L6-v2.
+The cases come from the registry rows (``contract_options``): Bedrock runs through boto3 and Gemini
+through google-genai against the local wire emulator; the local adapter runs the real all-MiniLM-L6-v2.
 """
 
 from __future__ import annotations
@@ -22,74 +22,39 @@ from omnivec.providers import (
     get_provider,
 )
 from omnivec.providers.emulator import Emulator
+from omnivec.providers.testing.contract import ContractCase, ProviderContract, builtin_contract_cases
 
-REFS = {
-    "local": ("local", {"dimensions": 128, "normalize": True}),
-    "bedrock": ("bedrock:amazon.nova-2-multimodal-embeddings-v1:0", {"dimensions": 256}),
-    "gemini": ("gemini:gemini-embedding-2", {"dimensions": 256}),
-}
-CLOUD = ["bedrock", "gemini"]
+CASES = builtin_contract_cases()
+CLOUD = [case for case in CASES if case.emulated]
 FAST_RETRY = {"max_attempts": 3, "initial_backoff_s": 0.0, "max_backoff_s": 0.0}
-TEXTS = [f"passage {i}: the {['cat', 'dog', 'bird', 'fish'][i % 4]} sat near item {i}" for i in range(23)]
 
 Factory = Callable[..., EmbeddingProvider[Any]]
 
 
-@pytest.fixture(params=list(REFS))
-def make(request: pytest.FixtureRequest, omnivec_emulator: Emulator) -> Factory:
-    ref, defaults = REFS[request.param]
-
-    def factory(**options: Any) -> EmbeddingProvider[Any]:
-        return get_provider(ref, **{**defaults, **options})
-
-    factory.kind = request.param  # type: ignore[attr-defined]
-    return factory
+def _factory(case: ContractCase) -> Factory:
+    return lambda **options: get_provider(case.ref, **{**case.options, **options})
 
 
-@pytest.fixture(params=CLOUD)
+class TestBuiltinProviders(ProviderContract):
+    @pytest.fixture(params=CASES, ids=[case.name for case in CASES])
+    def make_provider(self, request: pytest.FixtureRequest) -> Factory:
+        if request.param.emulated:
+            request.getfixturevalue("omnivec_emulator")
+        return _factory(request.param)
+
+    def asymmetric_intents(self, provider: EmbeddingProvider[Any]) -> bool:
+        # MiniLM has no query prompt, so its query and document vectors are the same on purpose.
+        return "prompt=None" not in provider.intent_mapping("query")
+
+
+def test_every_builtin_adapter_is_in_the_suite() -> None:
+    assert {case.name for case in CASES} >= {"sentence-transformers", "bedrock", "gemini", "fake"}
+    assert {case.name for case in CLOUD} == {"bedrock", "gemini"}
+
+
+@pytest.fixture(params=CLOUD, ids=[case.name for case in CLOUD])
 def make_cloud(request: pytest.FixtureRequest, omnivec_emulator: Emulator) -> Factory:
-    ref, defaults = REFS[request.param]
-    return lambda **options: get_provider(ref, **{**defaults, **options})
-
-
-def test_order_is_preserved(make: Factory) -> None:
-    provider = make()
-    result = provider.embed_sync(TEXTS, intent="document")
-    for i in (0, 7, 22):
-        single = provider.embed_sync(TEXTS[i], intent="document").vectors[0]
-        np.testing.assert_allclose(result.vectors[i], single, atol=1e-5)
-
-
-def test_batch_equals_single(make: Factory) -> None:
-    provider = make()
-    batch = provider.embed_sync(TEXTS[:5], intent="query").vectors
-    singles = np.stack([provider.embed_sync(t, intent="query").vectors[0] for t in TEXTS[:5]])
-    np.testing.assert_allclose(batch, singles, atol=1e-5)
-    assert len({tuple(np.round(v, 4)) for v in batch}) == 5  # never fused into one vector
-
-
-def test_intent_changes_the_request(make: Factory) -> None:
-    provider = make()
-    q = provider.embed_sync("what sat near the cat", intent="query")
-    d = provider.embed_sync("what sat near the cat", intent="document")
-    assert q.fingerprint.intent_mapping != d.fingerprint.intent_mapping
-    if make.kind != "local":  # type: ignore[attr-defined]  # MiniLM has no query prompt by default
-        assert not np.allclose(q.vectors, d.vectors, atol=1e-4)
-
-
-def test_dimensions_are_honoured_and_vectors_are_unit_length(make: Factory) -> None:
-    result = make().embed_sync(TEXTS[:3], intent="document")
-    assert result.vectors.shape == (3, REFS[make.kind][1]["dimensions"])  # type: ignore[attr-defined]
-    np.testing.assert_allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
-    assert result.fingerprint.normalized
-
-
-def test_retrieval_over_the_adapter_beats_chance(make: Factory) -> None:
-    provider = make()
-    docs = provider.embed_sync(["the cat sat on the mat", "stock prices fell sharply", "rain is expected tomorrow"],
-                               intent="document").vectors
-    query = provider.embed_sync("cat on a mat", intent="query").vectors[0]
-    assert int(np.argmax(docs @ query)) == 0
+    return _factory(request.param)
 
 
 @pytest.mark.parametrize(

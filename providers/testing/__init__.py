@@ -1,4 +1,5 @@
-"""Test helpers shipped for users' tests and ours: a deterministic fake provider and the remote-call guard.
+"""Test helpers shipped for users' tests and ours: a deterministic fake provider, the remote-call guard,
+and the provider contract suite (:mod:`omnivec.providers.testing.contract`, needs pytest).
 
 ``FakeProvider`` makes vectors from hashed word features, so equal texts give equal vectors,
 similar texts give similar vectors (retrieval over it beats chance), and every run is identical.
@@ -16,14 +17,15 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from . import _guard
-from .base import EmbeddingProvider
-from .errors import EmbeddingError
-from .inputs import Fused, Image, Input, Media, Modality
-from .settings import ProviderSettings
-from .types import BatchOutput, Capabilities, Intent, Usage
+from .. import _guard
+from ..base import EmbeddingProvider
+from ..errors import EmbeddingError
+from ..inputs import Fused, Image, Input, Media, Modality
+from ..registry import ProviderInfo
+from ..settings import ProviderSettings
+from ..types import BatchOutput, Capabilities, Intent, Usage
 
-__all__ = ["FakeProvider", "FakeSettings", "allow_remote_calls", "block_remote_calls", "hashed_features"]
+__all__ = ["FAKE_PROVIDER", "FakeProvider", "FakeSettings", "allow_remote_calls", "block_remote_calls", "hashed_features"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -161,3 +163,14 @@ def block_remote_calls(blocked: bool = True) -> Iterator[None]:
 def allow_remote_calls() -> Any:
     """Within the block, remote providers may call out (for emulator and live tests)."""
     return block_remote_calls(False)
+
+
+# Registered so ``fake:`` refs work in apps' tests and benchmarks; it has no config section (its
+# options go under ``[plugins.fake]``), so production configuration never names a test double.
+FAKE_PROVIDER = ProviderInfo(
+    name="fake",
+    target=".testing:FakeProvider",
+    default_model="fake-embedding",
+    models=("any name",),
+    contract_options={"default_dimensions": 64},
+)
