@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -104,3 +105,29 @@ class AdaptiveLimit:
             else:
                 self.limit = min(float(self.ceiling), self.limit + 1)
             self._window = self._throttled = 0
+
+
+class ProviderLimits:
+    """One :class:`AdaptiveLimit` per event loop for a provider, shared by all its calls on that loop.
+
+    The limit a provider is configured with must hold however many ``embed`` calls share it (a web
+    server handling 50 requests at once on one provider gets 4 calls in flight with
+    ``max_concurrency=4``, not 4 per request). asyncio primitives belong to one loop, so a provider
+    used from several loops (``asyncio.run`` in a loop, the sync methods' background loop) keeps
+    one limit per loop; a loop that goes away takes its limit with it.
+    """
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AdaptiveLimit] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def current(self, ceiling: int, *, adaptive: bool) -> AdaptiveLimit:
+        """The limit for the running loop, created on first use."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            limit = self._by_loop.get(loop)
+            if limit is None:
+                limit = self._by_loop[loop] = AdaptiveLimit(ceiling, adaptive=adaptive)
+            return limit

@@ -26,7 +26,11 @@ def print_warning(message: object) -> None:
 
 
 def progress_bar(label: str, *, enabled: bool = True) -> Progress:
-    """The one progress bar style used by every command (rendered on stderr, gone when done)."""
+    """The one progress bar style used by every command (rendered on stderr, gone when done).
+
+    Shown only when stderr is a terminal: in a log file or a pipe a live bar is noise, and even a
+    transient one leaves a stray blank line before the next message.
+    """
     return Progress(
         TextColumn(f"[bold]{escape(label)}"),
         BarColumn(),
@@ -34,5 +38,5 @@ def progress_bar(label: str, *, enabled: bool = True) -> Progress:
         TimeRemainingColumn(),
         console=err,
         transient=True,
-        disable=not enabled,
+        disable=not enabled or not err.is_terminal,
     )

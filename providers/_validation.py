@@ -2,13 +2,88 @@
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Iterable, Mapping, Set as AbstractSet
-from typing import Any
+import re
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from ._checks import text_problem
 from .errors import InvalidInputError, InvalidOptionError, UnsupportedInputError
 from .inputs import Fused, Image, Input, Media, Part, modality_of
 from .types import INTENTS, Capabilities, Intent
+
+M = TypeVar("M", bound=BaseModel)
+_SECRET_NAME = re.compile(r"key|secret|token|passw|credential|auth", re.IGNORECASE)
+ERROR_MODES = ("raise", "collect")
+
+
+def resolve_settings(cls: type[M], settings: object, options: Mapping[str, Any], *, where: str) -> M:
+    """The settings object for a provider: ``settings=`` as given, or built from keyword options.
+
+    Pydantic's own error is multi-line and echoes every value it rejects; this one is one line,
+    names each bad field and its fix, and never shows the value of a secret-like or unknown field
+    (a misspelt ``apikey=...`` is most likely a key).
+    """
+    if settings is not None:
+        if options:
+            raise InvalidOptionError(
+                f"{where}: pass either settings=... or keyword options ({', '.join(sorted(options))}), not both"
+            )
+        if not isinstance(settings, cls):
+            raise InvalidOptionError(
+                f"{where}: settings= must be a {cls.__name__}, got {type(settings).__name__}: "
+                f"build it as {cls.__name__}(...) or pass the options as keywords"
+            )
+        return settings
+    try:
+        built = cls(**options)
+    except ValidationError as exc:
+        raise InvalidOptionError(describe_validation_error(exc, where, cls)) from None  # no values chained
+    for name, value in options.items():
+        # pydantic's lax mode reads True as 1: dimensions=True would silently mean 1 dimension.
+        if isinstance(value, bool) and not isinstance(getattr(built, name, value), bool):
+            raise InvalidOptionError(f"invalid option for {where}: {name}={value!r} is a bool: pass a number")
+    return built
+
+
+def describe_validation_error(exc: ValidationError, where: str, cls: type[BaseModel] | None = None) -> str:
+    """One line for a pydantic error: each bad field and what it should be, secret values never shown."""
+    problems = "; ".join(_describe(error, cls) for error in exc.errors())
+    return "invalid option for " + where + ": " + " ".join(problems.split())  # one line, whatever a validator wrote
+
+
+def _describe(error: Mapping[str, Any], cls: type[BaseModel] | None) -> str:
+    path = ".".join(str(part) for part in error.get("loc", ())) or "settings"
+    if error.get("type") == "extra_forbidden":
+        if cls is None or len(error.get("loc", ())) != 1:
+            return f"{path!r} is not an option"
+        names = sorted({*cls.model_fields, *(f.alias for f in cls.model_fields.values() if f.alias)})
+        close = difflib.get_close_matches(path.rpartition(".")[2], names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(names)}"
+        return f"{path!r} is not an option ({hint})"
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    value = error.get("input")
+    if error.get("type") == "missing" or _SECRET_NAME.search(path) or isinstance(value, Mapping):
+        return f"{path}: {message}"  # a missing field's "input" is every option given, secrets included
+    shown = repr(value)
+    return f"{path}={shown if len(shown) <= 60 else shown[:57] + '...'}: {message}"
+
+
+def check_call_options(errors: object, progress: object) -> None:
+    """Refuse bad ``embed`` keywords up front, so a mistake never surfaces after a request was made."""
+    if errors not in ERROR_MODES:
+        raise InvalidOptionError(
+            f"errors={errors!r} is not allowed: use 'raise' (stop at the first failure) or 'collect' "
+            "(finish the rest, failures listed by index)"
+        )
+    if progress is not None and not callable(progress):
+        raise InvalidOptionError(
+            f"progress= must be a callable taking the number of inputs done, got {type(progress).__name__}"
+        )
 
 
 def check_intent(intent: object) -> Intent:
@@ -101,8 +176,9 @@ def _check_one(item: Part, caps: Capabilities, *, model: str, index: int) -> Non
             f"inputs[{index}] is {modality}, which {model} does not accept (it takes: {accepted})", index=index
         )
     if isinstance(item, str):
-        if not item.strip():
-            raise InvalidInputError(f"inputs[{index}] is an empty or blank string: remove it", index=index)
+        problem = text_problem(item)
+        if problem is not None:
+            raise InvalidInputError(f"inputs[{index}] {problem}", index=index)
         if caps.max_input_chars is not None and len(item) > caps.max_input_chars:
             raise InvalidInputError(
                 f"inputs[{index}] has {len(item):,} characters; {model} takes at most "

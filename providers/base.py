@@ -6,22 +6,27 @@ provider call for at most ``capabilities.max_batch_size`` already-validated inpu
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_random_exponential
 
 from . import _guard
-from ._concurrency import AdaptiveLimit, map_bounded, run_sync
-from ._validation import check_against, check_dimensions, check_intent, normalize_inputs
-from .errors import EmbeddingError, RateLimitError, RemoteCallsBlockedError, UnexpectedResponseError
+from ._concurrency import AdaptiveLimit, ProviderLimits, map_bounded, run_sync
+from ._retry import call_with_retries
+from ._validation import (
+    check_against,
+    check_call_options,
+    check_dimensions,
+    check_intent,
+    normalize_inputs,
+    resolve_settings,
+)
+from .errors import EmbeddingError, RemoteCallsBlockedError, UnexpectedResponseError
 from .inputs import Input, image_count
-from .settings import ProviderSettings, RetryPolicy
+from .settings import ProviderSettings
 from .types import BatchOutput, CallTiming, Capabilities, EmbeddingResult, Fingerprint, Intent
 
 __all__ = ["EmbeddingProvider"]
@@ -29,23 +34,6 @@ __all__ = ["EmbeddingProvider"]
 S = TypeVar("S", bound=ProviderSettings)
 Progress = Callable[[int], None]
 """Called with the number of inputs finished after each provider call."""
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, EmbeddingError) and exc.retryable
-
-
-def _wait_for(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
-    jittered = wait_random_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s)
-
-    def wait(state: RetryCallState) -> float:
-        delay = jittered(state)
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimitError) and exc.retry_after:
-            delay = max(delay, exc.retry_after)  # the provider's hint wins over a shorter backoff
-        return delay
-
-    return wait
 
 
 class EmbeddingProvider(ABC, Generic[S]):
@@ -59,10 +47,9 @@ class EmbeddingProvider(ABC, Generic[S]):
 
     def __init__(self, model: str, *, settings: S | None = None, **options: Any) -> None:
         """Create a provider for ``model``; ``options`` are the fields of ``settings_class``."""
-        if settings is not None and options:
-            raise TypeError("pass either settings=... or keyword options, not both")
         self.model = model
-        self.settings: S = settings if settings is not None else self.settings_class(**options)  # type: ignore[assignment]
+        self.settings: S = resolve_settings(self.settings_class, settings, options, where=self.ref)  # type: ignore[assignment]
+        self._limits = ProviderLimits()
         self.dimensions = check_dimensions(self.settings.dimensions, self.capabilities, model=self.ref)
 
     @property
@@ -91,7 +78,8 @@ class EmbeddingProvider(ABC, Generic[S]):
 
     @property
     def normalizes(self) -> bool:
-        """Whether results are unit length, by the provider or by the core."""
+        """Whether results are unit length: ``normalize=True`` always (the core normalizes the vectors
+        whatever the model claims), ``None`` when the model's capabilities say it returns unit vectors."""
         return bool(self.settings.normalize) or (
             self.capabilities.normalized and self.settings.normalize is not False
         )
@@ -122,17 +110,17 @@ class EmbeddingProvider(ABC, Generic[S]):
         Args:
             inputs: one item or a sequence of ``str`` / :class:`Image` / :class:`Media`.
             intent: ``query``, ``document``, ``similarity``, ``classification`` or ``clustering``.
-            errors: ``raise`` stops at the first call that fails for good and raises its error;
-                ``collect`` finishes everything else, leaves failed rows NaN and lists them in
-                ``result.failures`` by input index.
+            errors: ``raise`` stops at the first call that fails for good and raises its error,
+                with what was done on ``error.partial`` (vectors finished, NaN rows elsewhere,
+                the failed call's inputs in ``failures``); ``collect`` finishes everything else,
+                leaves failed rows NaN and lists them in ``result.failures`` by input index.
             progress: called with the count of inputs done after each provider call.
         """
+        check_call_options(errors, progress)
         fingerprint = self.fingerprint(intent)
         items = normalize_inputs(inputs)
         caps = self.capabilities
         check_against(items, caps, model=self.ref)
-        if errors not in ("raise", "collect"):
-            raise ValueError(f"errors={errors!r}: use 'raise' or 'collect'")
         if self.is_remote and _guard.remote_calls_blocked():
             raise RemoteCallsBlockedError(
                 "remote calls are blocked (tests block them by default): use the emulator or "
@@ -145,19 +133,20 @@ class EmbeddingProvider(ABC, Generic[S]):
         vectors = np.full((len(items), self.dimensions), np.nan, dtype=np.float32)
         result = EmbeddingResult(vectors=vectors, fingerprint=fingerprint)
         limit = self.settings.max_concurrency or caps.max_concurrency
-        gate = AdaptiveLimit(limit, adaptive=self.settings.adaptive_concurrency)
+        # Shared by every call on this provider, so the configured limit holds across concurrent calls.
+        gate = self._limits.current(limit, adaptive=self.settings.adaptive_concurrency)
 
         async def run_chunk(chunk: tuple[int, list[Input]]) -> None:
             start, batch = chunk
             try:
                 async with gate:
-                    output, timing = await self._call_with_retries(batch, start, fingerprint.intent, gate)
+                    output, timing = await self._call(batch, start, fingerprint.intent, gate)
                 matrix = self._checked_matrix(output, len(batch))
             except EmbeddingError as exc:
-                if errors == "raise":
-                    raise
                 for offset in range(len(batch)):
                     result.failures[start + offset] = exc
+                if errors == "raise":
+                    raise
             else:
                 vectors[start : start + len(batch)] = matrix
                 # Calls and images are counted here, the same way for every adapter.
@@ -166,40 +155,27 @@ class EmbeddingProvider(ABC, Generic[S]):
             if progress is not None:
                 progress(len(batch))
 
-        await map_bounded(chunks, run_chunk, limit)
+        try:
+            await map_bounded(chunks, run_chunk, limit)
+        except EmbeddingError as exc:
+            exc.partial = self._finish(result)  # what was done is not thrown away
+            raise
+        return self._finish(result)
+
+    def _finish(self, result: EmbeddingResult) -> EmbeddingResult:
         result.timings.sort(key=lambda t: t.first_index)
-        if self.settings.normalize and not caps.normalized:
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            np.divide(vectors, norms, out=vectors, where=norms > 0)
-        if self.settings.normalize is False and caps.normalized:
+        if self.settings.normalize:  # even when the model claims unit vectors: asked is asked
+            norms = np.linalg.norm(result.vectors, axis=1, keepdims=True)
+            np.divide(result.vectors, norms, out=result.vectors, where=norms > 0)
+        if self.settings.normalize is False and self.capabilities.normalized:
             result.warnings.append(f"{self.ref} always returns normalized vectors; normalize=False has no effect")
         return result
 
-    async def _call_with_retries(
-        self, batch: list[Input], start: int, intent: Intent, gate: AdaptiveLimit
-    ) -> tuple[BatchOutput, CallTiming]:
-        policy = self.settings.retry
-        retried: list[str] = []
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts),
-            wait=_wait_for(policy),
-            retry=retry_if_exception(_is_retryable),
-            reraise=True,
-            before_sleep=lambda state: retried.append(type(state.outcome.exception()).__name__),  # type: ignore[union-attr]
+    async def _call(self, batch: list[Input], start: int, intent: Intent, gate: AdaptiveLimit) -> tuple[BatchOutput, CallTiming]:
+        output, seconds, tries, retried = await call_with_retries(
+            lambda: self._embed_batch(batch, intent=intent), self.settings.retry, gate
         )
-        async for attempt in retrying:
-            with attempt:
-                began = time.perf_counter()
-                try:
-                    output = await self._embed_batch(batch, intent=intent)
-                except RateLimitError:
-                    gate.record(throttled=True)
-                    raise
-                gate.record(throttled=False)
-                elapsed = time.perf_counter() - began
-                tries = attempt.retry_state.attempt_number
-        timing = CallTiming(first_index=start, items=len(batch), seconds=elapsed, attempts=tries, retried=tuple(retried))
-        return output, timing
+        return output, CallTiming(first_index=start, items=len(batch), seconds=seconds, attempts=tries, retried=retried)
 
     def _checked_matrix(self, output: BatchOutput, expected: int) -> np.ndarray:
         matrix = np.asarray(output.vectors, dtype=np.float32)

@@ -28,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ._validation import describe_validation_error
 from .base import EmbeddingProvider
 from .errors import InvalidOptionError
 from .registry import builtin_providers, get_provider, parse_model_ref
@@ -120,10 +121,8 @@ def load_config(toml_file: str | Path | None = None, **overrides: Any) -> Omnive
         where = toml_file or "omnivec.toml / pyproject.toml"
         raise InvalidOptionError(f"config file {str(where)!r} is not valid TOML: {exc}") from None
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidOptionError(f"invalid omnivec configuration: {problems}") from exc
+        # from None: the pydantic error would show the values, secrets (a misspelt api_key) included.
+        raise InvalidOptionError(describe_validation_error(exc, "omnivec configuration")) from None
 
 
 def _refuse_unknown_env() -> None:
@@ -173,5 +172,4 @@ def _validated(cls: type[ProviderSettings], values: dict[str, Any]) -> ProviderS
     try:
         return cls(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidOptionError(f"invalid option for {cls.__name__}: {problems}") from None
+        raise InvalidOptionError(describe_validation_error(exc, cls.__name__, cls)) from None

@@ -26,6 +26,11 @@ original with ``raise ... from exc``. The single retry policy in the core reads 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .types import EmbeddingResult
+
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
@@ -58,9 +63,13 @@ class EmbeddingError(Exception):
         status_code: HTTP status of the failed call, when there was one.
         code: the provider's own error code (e.g. ``ThrottlingException``, ``RESOURCE_EXHAUSTED``).
         index: position of the offending input in the caller's list, for input errors.
+        partial: for an ``embed(..., errors="raise")`` that failed part-way, the result so far:
+            finished rows hold their vectors, the others are NaN, ``failures`` maps the failed
+            call's input indices to this error. None for errors raised before any call.
     """
 
     retryable: bool = False
+    partial: EmbeddingResult | None = None
 
     def __init__(
         self,

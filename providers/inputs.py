@@ -13,56 +13,68 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
+from ._checks import (
+    checked_bytes,
+    checked_mime,
+    checked_number,
+    checked_uri,
+    decode_images,
+    ensure_decodable,
+    is_blank_text,
+    sniff_image,
+)
 from .errors import InvalidInputError
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["Fused", "Image", "Input", "Media", "Modality", "modality_of"]
+__all__ = ["Fused", "Image", "Input", "Media", "Modality", "is_blank_text", "modality_of"]
 
 Modality = Literal["text", "image", "audio", "video", "pdf"]
-
-_IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
-)
-_MEDIA_PREFIXES: dict[str, Modality] = {"image/": "image", "audio/": "audio", "video/": "video"}
-_REMOTE_SCHEMES = ("s3://", "gs://", "https://")
-
-
-def _sniff_image(data: bytes) -> str | None:
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return next((mime for magic, mime in _IMAGE_MAGIC if data.startswith(magic)), None)
-
-
-def _check_decodable(data: bytes, mime: str) -> None:
-    """Decode the image fully when Pillow is installed, so truncated files fail before any call."""
-    try:
-        from PIL import Image as PILImageModule
-    except ImportError:  # Pillow is optional; the magic-number check already ran.
-        return
-    try:
-        with PILImageModule.open(io.BytesIO(data)) as img:
-            img.load()
-    except Exception as exc:  # Pillow raises many unrelated types for corrupt data.
-        raise InvalidInputError(
-            f"image bytes claim to be {mime} but cannot be decoded ({type(exc).__name__}): "
-            "pass a complete, valid image file"
-        ) from exc
+MEDIA_PREFIXES: dict[str, Modality] = {"image/": "image", "audio/": "audio", "video/": "video"}
 
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    """An image to embed. Build it with :meth:`from_path`, :meth:`from_bytes`, :meth:`from_pil` or :meth:`from_uri`."""
+    """An image to embed. Build it with :meth:`from_path`, :meth:`from_bytes`, :meth:`from_pil` or :meth:`from_uri`.
+
+    Built directly, it is checked the same way: bytes that are a PNG, JPEG, GIF, WEBP or BMP whose
+    header agrees with ``mime_type`` (and that decode, when Pillow is installed), or an ``image/*``
+    storage URI and no bytes.
+    """
 
     data: bytes = field(repr=False)
     mime_type: str
     uri: str | None = None
     """A cloud storage URI (``s3://`` for Bedrock, ``gs://`` for Vertex) used instead of bytes."""
+
+    def __post_init__(self) -> None:
+        data = checked_bytes(self.data, "Image")
+        mime = checked_mime(self.mime_type, "Image", "'image/png'")
+        if not mime.startswith("image/"):
+            raise InvalidInputError(
+                f"Image.mime_type {mime!r} is not an image type: use Media(data, mime_type) for other content"
+            )
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "mime_type", mime)
+        if self.uri is not None:
+            checked_uri(self.uri, "Image", bool(data))
+            return
+        if not data:
+            raise InvalidInputError("Image got empty bytes and no uri: pass the encoded image file")
+        sniffed = sniff_image(data)
+        if sniffed is None:
+            raise InvalidInputError(
+                "bytes are not a PNG, JPEG, GIF, WEBP or BMP image (unknown header): "
+                "pass an encoded image file, or use Media(data, mime_type) for other content"
+            )
+        if sniffed != mime:
+            raise InvalidInputError(
+                f"Image.mime_type is {mime!r} but the bytes are {sniffed}: pass mime_type={sniffed!r}, "
+                "or use Image.from_bytes(data), which reads the type from the bytes"
+            )
+        if decode_images.get():
+            ensure_decodable(data, mime)
 
     @property
     def modality(self) -> Modality:
@@ -74,21 +86,19 @@ class Image:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, validate: bool = True) -> Image:
-        """Wrap encoded image bytes (PNG, JPEG, GIF, WEBP, BMP); the format is read from the bytes."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise InvalidInputError(f"Image.from_bytes needs bytes, got {type(data).__name__}")
-        data = bytes(data)
+        """Wrap encoded image bytes (PNG, JPEG, GIF, WEBP, BMP); the format is read from the bytes.
+
+        ``validate=False`` skips the full decode (the header is still checked).
+        """
+        data = checked_bytes(data, "Image.from_bytes")
         if not data:
             raise InvalidInputError("Image.from_bytes got empty bytes: pass the encoded image file")
-        mime = _sniff_image(data)
-        if mime is None:
-            raise InvalidInputError(
-                "bytes are not a PNG, JPEG, GIF, WEBP or BMP image (unknown header): "
-                "pass an encoded image file, or use Media(data, mime_type) for other content"
-            )
-        if validate:
-            _check_decodable(data, mime)
-        return cls(data=data, mime_type=mime)
+        mime = sniff_image(data) or "image/unknown"  # an unknown header fails in the constructor
+        token = decode_images.set(validate)
+        try:
+            return cls(data=data, mime_type=mime)
+        finally:
+            decode_images.reset(token)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> Image:
@@ -104,14 +114,15 @@ class Image:
     def from_pil(cls, image: PILImage, *, format: str = "PNG") -> Image:
         """Encode a PIL image (PNG by default, lossless)."""
         buf = io.BytesIO()
-        image.save(buf, format=format)
+        try:
+            image.save(buf, format=format)
+        except (OSError, ValueError, KeyError) as exc:  # e.g. an RGBA image saved as JPEG
+            raise InvalidInputError(f"cannot encode the PIL image as {format}: {exc}") from exc
         return cls.from_bytes(buf.getvalue(), validate=False)
 
     @classmethod
     def from_uri(cls, uri: str, *, mime_type: str) -> Image:
         """Refer to an image in cloud storage; only providers that read that store accept it."""
-        if not uri.startswith(_REMOTE_SCHEMES):
-            raise InvalidInputError(f"image URI {uri!r} must start with one of {', '.join(_REMOTE_SCHEMES)}")
         return cls(data=b"", mime_type=mime_type, uri=uri)
 
     def to_pil(self) -> PILImage:
@@ -136,15 +147,16 @@ class Media:
     uri: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.data, (bytes, bytearray)):
-            raise InvalidInputError(f"Media.data must be bytes, got {type(self.data).__name__}")
-        if not self.data and not self.uri:
+        data = checked_bytes(self.data, "Media")
+        if not data and not self.uri:
             raise InvalidInputError("Media got empty bytes and no uri: pass the file's content")
-        if not isinstance(self.mime_type, str) or "/" not in self.mime_type:
-            raise InvalidInputError(
-                f"Media.mime_type {self.mime_type!r} is not a MIME type such as 'application/pdf' or 'audio/mpeg'"
-            )
-        object.__setattr__(self, "mime_type", self.mime_type.lower())
+        mime = checked_mime(self.mime_type, "Media", "'application/pdf' or 'audio/mpeg'")
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "mime_type", mime)
+        object.__setattr__(self, "duration_s", checked_number(self.duration_s, "duration_s", integer=False))
+        object.__setattr__(self, "pages", checked_number(self.pages, "pages", integer=True))
+        if self.uri is not None:
+            checked_uri(self.uri, "Media", bool(data))
         modality_of(self)  # refuse unknown families at construction
 
     @property
@@ -187,8 +199,8 @@ class Fused:
         for i, part in enumerate(parts):
             if not isinstance(part, (str, Image, Media)):
                 raise InvalidInputError(f"Fused part {i} has type {type(part).__name__}: use str, Image or Media")
-            if isinstance(part, str) and not part.strip():
-                raise InvalidInputError(f"Fused part {i} is an empty string")
+            if isinstance(part, str) and is_blank_text(part):
+                raise InvalidInputError(f"Fused part {i} is an empty or blank string: remove it")
         object.__setattr__(self, "parts", tuple(parts))
 
 
@@ -209,7 +221,7 @@ def modality_of(item: Part) -> Modality:
     mime = item.mime_type
     if mime == "application/pdf":
         return "pdf"
-    for prefix, modality in _MEDIA_PREFIXES.items():
+    for prefix, modality in MEDIA_PREFIXES.items():
         if mime.startswith(prefix):
             return modality
     raise InvalidInputError(

@@ -6,7 +6,7 @@ Settings modules import no SDK, so the config layer can type every section witho
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["ProviderSettings", "RetryPolicy"]
 
@@ -30,6 +30,14 @@ class ProviderSettings(BaseModel):
     """Settings every provider understands."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("dimensions", "max_concurrency", mode="before", check_fields=False)
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: object) -> object:
+        # pydantic's lax mode reads `dimensions = true` as 1; a boolean here is always a mistake.
+        if isinstance(value, bool):
+            raise ValueError("expects a whole number, not true/false")
+        return value
 
     dimensions: int | None = Field(None, ge=1)
     """Output vector size; None uses the model's default. Must be one the model allows."""

@@ -7,7 +7,9 @@ the event loop never blocks. torch is imported only then, never at import time.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._validation import resolve_settings
 from ..base import EmbeddingProvider
 from ..errors import ConfigurationError, InvalidInputError, ModelNotFoundError
 from ..inputs import Image, Input, Modality
@@ -66,6 +69,28 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
+def _weights_signature(path: str) -> str | None:
+    """A digest of every file's name, size and modification time in a local model folder.
+
+    It goes into the fingerprint, so weights (or tokenizer, config) replaced in place give a new
+    vector space and a cache never serves vectors of the old model. Sizes and mtimes, not content
+    hashes, keep this instant for multi-GB models; a copy that changes mtimes only costs a re-embed.
+    """
+    if not os.path.isdir(path):
+        return None
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .git, .cache: not the model
+        for name in sorted(f for f in files if not f.startswith(".")):
+            full = os.path.join(root, name)
+            try:
+                info = os.stat(full)
+            except OSError:
+                continue
+            digest.update(f"{os.path.relpath(full, path)}\t{info.st_size}\t{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def _model_facts(path: str) -> _ModelFacts | None:
     folder = Path(path)
     if not folder.is_dir():
@@ -92,18 +117,26 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
     settings_class = SentenceTransformersSettings
     is_remote = False
 
-    def __init__(self, model: str = DEFAULT_LOCAL_MODEL, **kwargs: Any) -> None:
+    def __init__(
+        self, model: str = DEFAULT_LOCAL_MODEL, *, settings: SentenceTransformersSettings | None = None, **options: Any
+    ) -> None:
+        # Options are checked before anything is read or loaded, with the core's one-line errors.
+        settings = resolve_settings(self.settings_class, settings, options, where=f"{self.name}:{model}")
         self._path = _resolve_path(model)
         self._model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
+        self._weights = _weights_signature(self._path)
         self._facts = _model_facts(self._path)
         if self._facts is None or self._facts.dimensions is None:
             # Not a local folder we can read: only loading tells its size (may download).
-            self._facts = self._facts_from_loaded(kwargs)
-        super().__init__(model, **kwargs)
+            self._facts = self._facts_from_loaded(settings)
+        super().__init__(model, settings=settings)
 
-    def _facts_from_loaded(self, kwargs: dict[str, Any]) -> _ModelFacts:
-        settings = kwargs.get("settings") or SentenceTransformersSettings(**kwargs)
+    def vector_space_options(self) -> dict[str, Any]:
+        # The weights' signature, for local folders: a model replaced in place is another space.
+        return {"weights": self._weights} if self._weights else {}
+
+    def _facts_from_loaded(self, settings: SentenceTransformersSettings) -> _ModelFacts:
         model = self._load(settings)
         modalities = set(getattr(model, "modalities", None) or ["text"])
         normalized = any(type(m).__name__ == "Normalize" for m in model)

@@ -130,3 +130,24 @@ def test_only_the_env_line_switches_between_local_and_fake(isolated_cwd, monkeyp
     assert app() == ("fake", 64)
     monkeypatch.setenv("OMNIVEC_MODEL", "local")
     assert app() == ("sentence-transformers", 384)
+
+
+def test_weights_replaced_in_place_give_a_new_fingerprint(tiny_clip_path: Path, tmp_path: Path) -> None:
+    # A benchmark cache keyed on the fingerprint must never serve vectors of the old weights.
+    import shutil
+
+    import torch
+    from transformers import CLIPModel
+
+    folder = tmp_path / "clip"
+    shutil.copytree(tiny_clip_path, folder)
+    old = get_provider(f"local:{folder}").embed_sync(["a red square"], intent="document")
+    model = CLIPModel.from_pretrained(folder)
+    with torch.no_grad():  # "fine-tuned" in place: same files, same sizes, new values
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    model.save_pretrained(folder)
+    new = get_provider(f"local:{folder}").embed_sync(["a red square"], intent="document")
+    assert not np.allclose(new.vectors, old.vectors, atol=1e-4)
+    assert new.fingerprint.hash != old.fingerprint.hash
+    assert new.fingerprint.options["weights"] != old.fingerprint.options["weights"]

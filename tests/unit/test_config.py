@@ -103,7 +103,16 @@ def test_a_toml_syntax_error_is_one_line(isolated_cwd) -> None:  # type: ignore[
     assert "\n" not in str(info.value) and info.value.__cause__ is None
 
 
-def test_a_bad_override_is_one_line_without_the_value(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_override_is_one_line_and_hides_secrets(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidOptionError, match="dimensions") as info:
         load_provider("gemini:gemini-embedding-2", dimensions=-256)
-    assert "-256" not in str(info.value) and "\n" not in str(info.value)
+    assert "\n" not in str(info.value)
+    with pytest.raises(InvalidOptionError, match="api_kye") as info:
+        load_provider("gemini:gemini-embedding-2", api_kye="AIza-very-secret")
+    assert "very-secret" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_boolean_is_not_a_dimension_count(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    (isolated_cwd / "omnivec.toml").write_text("[gemini]\ndimensions = true\n")
+    with pytest.raises(InvalidOptionError, match="whole number"):
+        load_config()
