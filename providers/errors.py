@@ -185,7 +185,7 @@ _STATUS_TABLE: dict[int, type[ProviderError]] = {
     408: ProviderTimeoutError,
     413: InvalidRequestError,
     422: InvalidRequestError,
-    424: ServiceUnavailableError,
+    424: InvalidRequestError,
     429: RateLimitError,
     504: ProviderTimeoutError,
 }

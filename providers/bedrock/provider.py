@@ -8,10 +8,10 @@ they never multiply with the core's retry policy.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -25,9 +25,13 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
     ParamValidationError,
+    PartialCredentialsError,
+    ProfileNotFound,
     ReadTimeoutError,
+    SSOError,
 )
 
+from .._translate import ErrorTable, translated
 from ..base import EmbeddingProvider
 from ..errors import (
     AuthenticationError,
@@ -40,14 +44,13 @@ from ..errors import (
     ProviderTimeoutError,
     RateLimitError,
     ServiceUnavailableError,
-    error_for_status,
 )
 from ..inputs import Input
 from ..types import BatchOutput, Capabilities, Intent, Usage
 from . import _wire
 from .settings import BedrockSettings
 
-__all__ = ["BedrockNovaProvider", "ERROR_CODES"]
+__all__ = ["ERROR_CODES", "ERROR_TABLE", "BedrockNovaProvider"]
 
 ERROR_CODES: dict[str, type[ProviderError]] = {
     "ValidationException": InvalidRequestError,
@@ -58,7 +61,8 @@ ERROR_CODES: dict[str, type[ProviderError]] = {
     "IncompleteSignature": AuthenticationError,
     "ResourceNotFoundException": ModelNotFoundError,
     "ModelTimeoutException": ProviderTimeoutError,
-    "ModelErrorException": ServiceUnavailableError,
+    # 424: the model failed on THIS input; the same input fails again (botocore does not retry it either).
+    "ModelErrorException": InvalidRequestError,
     "ThrottlingException": RateLimitError,
     "ModelNotReadyException": ServiceUnavailableError,
     "InternalServerException": ServiceUnavailableError,
@@ -67,14 +71,29 @@ ERROR_CODES: dict[str, type[ProviderError]] = {
 }
 """botocore error codes → omnivec errors. Codes not listed fall back to the HTTP status."""
 
+_CREDENTIALS = (
+    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the bedrock `profile` option "
+    "(boto3's credential chain)"
+)
 
-def _retry_after(exc: ClientError) -> float | None:
-    headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    if "x-amz-retry-after" in headers:  # milliseconds, as botocore's standard retryer reads it
-        return float(headers["x-amz-retry-after"]) / 1000
-    if "retry-after" in headers and headers["retry-after"].isdigit():
-        return float(headers["retry-after"])
-    return None
+ERROR_TABLE = ErrorTable(
+    codes=ERROR_CODES,
+    api_errors={ClientError: lambda exc: _wire.upstream(exc.response, str(exc))},
+    exceptions={
+        NoCredentialsError: (MissingCredentialsError, f"no AWS credentials found: {_CREDENTIALS}"),
+        PartialCredentialsError: (MissingCredentialsError, f"incomplete AWS credentials ({{exc}}): {_CREDENTIALS}"),
+        ProfileNotFound: (MissingCredentialsError, "{exc}: name a profile of ~/.aws/config (AWS_PROFILE or `profile`)"),
+        SSOError: (MissingCredentialsError, "AWS SSO credentials unusable ({exc}): run `aws sso login`"),
+        NoRegionError: (ConfigurationError, "no AWS region: set AWS_REGION or the bedrock `region` option"),
+        ReadTimeoutError: (ProviderTimeoutError, "Bedrock call timed out: {exc}"),
+        ConnectTimeoutError: (ProviderTimeoutError, "Bedrock call timed out: {exc}"),
+        EndpointConnectionError: (ServiceUnavailableError, "cannot reach Bedrock: {exc}"),
+        ConnectionClosedError: (ServiceUnavailableError, "cannot reach Bedrock: {exc}"),
+        ParamValidationError: (InvalidRequestError, "{exc}"),
+        BotoCoreError: (ServiceUnavailableError, "botocore failed: {exc}"),
+    },
+)
+"""Everything boto3 raises, by class (most specific first) and, for service answers, by error code."""
 
 
 class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
@@ -89,8 +108,10 @@ class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
         self._client_lock = threading.Lock()
         # Our own pool, sized to the concurrency limit: asyncio's default pool has min(32, cpus + 4)
         # threads, which would silently cap concurrent boto3 calls at 6 on a 2-core machine.
-        self._pool = ThreadPoolExecutor(max_workers=self.settings.max_concurrency or self.capabilities.max_concurrency,
-                                        thread_name_prefix="omnivec-bedrock")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.settings.max_concurrency or self.capabilities.max_concurrency,
+            thread_name_prefix="omnivec-bedrock",
+        )
 
     @property
     def capabilities(self) -> Capabilities:
@@ -114,8 +135,13 @@ class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
 
     def vector_space_options(self) -> dict[str, Any]:
         s = self.settings
-        return {"truncation_mode": s.truncation_mode, "detail_level": s.detail_level,
-                "video_embedding_mode": s.video_embedding_mode}
+        return {
+            "truncation_mode": s.truncation_mode,
+            "detail_level": s.detail_level,
+            "video_embedding_mode": s.video_embedding_mode,
+            # None = AWS itself; "emulator" or a URL otherwise, so their vectors never share a cache.
+            "endpoint": _wire.endpoint(s.endpoint_url, os.environ),
+        }
 
     def _make_client(self) -> Any:
         s = self.settings
@@ -127,43 +153,17 @@ class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
                     read_timeout=s.read_timeout_s,
                     max_pool_connections=max(10, s.max_concurrency or self.capabilities.max_concurrency),
                 )
-                session = boto3.Session(profile_name=s.profile, region_name=s.region)
-                with self._translated():
+                with translated(ERROR_TABLE, provider=self.name, model=self.model):  # profile and credentials load here
+                    session = boto3.Session(profile_name=s.profile, region_name=s.region)
                     self._client = session.client("bedrock-runtime", endpoint_url=s.endpoint_url, config=config)
             return self._client
 
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        where = {"provider": self.name, "model": self.model}
-        try:
-            yield
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = error.get("Code", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            cls = ERROR_CODES.get(code) or error_for_status(status)
-            extra = {"retry_after": _retry_after(exc)} if cls is RateLimitError else {}
-            raise cls(error.get("Message") or str(exc), status_code=status, code=code, **where, **extra) from exc
-        except NoCredentialsError as exc:
-            raise MissingCredentialsError(
-                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the "
-                "bedrock `profile` option (boto3's credential chain)", **where) from exc
-        except NoRegionError as exc:
-            raise ConfigurationError("no AWS region: set AWS_REGION or the bedrock `region` option", **where) from exc
-        except (ReadTimeoutError, ConnectTimeoutError) as exc:
-            raise ProviderTimeoutError(f"Bedrock call timed out: {exc}", **where) from exc
-        except (EndpointConnectionError, ConnectionClosedError) as exc:
-            raise ServiceUnavailableError(f"cannot reach Bedrock: {exc}", **where) from exc
-        except ParamValidationError as exc:
-            raise InvalidRequestError(str(exc), **where) from exc
-        except BotoCoreError as exc:
-            raise ServiceUnavailableError(f"botocore failed: {exc}", **where) from exc
-
     def _invoke(self, body: bytes) -> tuple[list[float], int | None]:
         client = self._make_client()
-        with self._translated():
-            response = client.invoke_model(modelId=self.model, body=body, contentType="application/json",
-                                           accept="application/json")
+        with translated(ERROR_TABLE, provider=self.name, model=self.model):
+            response = client.invoke_model(
+                modelId=self.model, body=body, contentType="application/json", accept="application/json"
+            )
             raw = response["body"].read()
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         tokens = headers.get("x-amzn-bedrock-input-token-count")
@@ -173,8 +173,12 @@ class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
         (item,) = batch
         body = _wire.request_body(item, intent=intent, dimensions=self.dimensions, settings=self.settings)
         if len(body) > _wire.MAX_BODY_BYTES:
-            raise InvalidInputError(f"request body is {len(body):,} bytes; Bedrock takes at most 25,000,000: "
-                                    "shrink the item or pass an s3:// URI", provider=self.name, model=self.model)
+            raise InvalidInputError(
+                f"request body is {len(body):,} bytes; Bedrock takes at most 25,000,000: "
+                "shrink the item or pass an s3:// URI",
+                provider=self.name,
+                model=self.model,
+            )
         vector, tokens = await asyncio.get_running_loop().run_in_executor(self._pool, self._invoke, body)
         return BatchOutput(vectors=[vector], usage=Usage(input_tokens=tokens))
 

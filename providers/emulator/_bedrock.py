@@ -10,22 +10,45 @@ import numpy as np
 from ._vectors import decoded_size, media_vector, text_vector
 
 NOVA = "amazon.nova-2-multimodal-embeddings-v1:0"
-PURPOSES = {"GENERIC_INDEX", "GENERIC_RETRIEVAL", "TEXT_RETRIEVAL", "IMAGE_RETRIEVAL", "VIDEO_RETRIEVAL",
-            "DOCUMENT_RETRIEVAL", "AUDIO_RETRIEVAL", "CLASSIFICATION", "CLUSTERING"}
+PURPOSES = {
+    "GENERIC_INDEX",
+    "GENERIC_RETRIEVAL",
+    "TEXT_RETRIEVAL",
+    "IMAGE_RETRIEVAL",
+    "VIDEO_RETRIEVAL",
+    "DOCUMENT_RETRIEVAL",
+    "AUDIO_RETRIEVAL",
+    "CLASSIFICATION",
+    "CLUSTERING",
+}
 DIMENSIONS = {256, 384, 1024, 3072}
-FORMATS = {"image": {"png", "jpeg", "gif", "webp"}, "audio": {"mp3", "wav", "ogg"},
-           "video": {"mp4", "mov", "mkv", "webm", "flv", "mpeg", "mpg", "wmv", "3gp"}}
+FORMATS = {
+    "image": {"png", "jpeg", "gif", "webp"},
+    "audio": {"mp3", "wav", "ogg"},
+    "video": {"mp4", "mov", "mkv", "webm", "flv", "mpeg", "mpg", "wmv", "3gp"},
+}
 MAX_BODY = 25_000_000
 MAX_TEXT_CHARS = 50_000
-_STATUS_CODES = {400: "ValidationException", 403: "AccessDeniedException", 404: "ResourceNotFoundException",
-                 408: "ModelTimeoutException", 424: "ModelErrorException", 429: "ThrottlingException",
-                 500: "InternalServerException", 503: "ServiceUnavailableException"}
+_STATUS_CODES = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
 Answer = tuple[int, dict[str, str], Any]
 
 
 def error(status: int, code: str | None, message: str) -> Answer:
     code = code or _STATUS_CODES.get(status, "InternalServerException")
-    return status, {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/"}, {"message": message}
+    return (
+        status,
+        {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/"},
+        {"message": message},
+    )
 
 
 def _invalid(message: str) -> Answer:
@@ -125,6 +148,9 @@ def invoke(model: str, headers: dict[str, str], body: bytes, *, require_auth: bo
         source = params[kind]["source"]
         vector = media_vector(source.get("bytes") or source["s3Location"]["uri"], dims)
         kind, tokens = ("AUDIO_VIDEO_COMBINED" if kind == "video" else kind.upper()), 0
-    headers_out = {"x-amzn-RequestId": "emulated", "x-amzn-bedrock-input-token-count": str(tokens),
-                   "x-amzn-bedrock-invocation-latency": "1"}
+    headers_out = {
+        "x-amzn-RequestId": "emulated",
+        "x-amzn-bedrock-input-token-count": str(tokens),
+        "x-amzn-bedrock-invocation-latency": "1",
+    }
     return 200, headers_out, {"embeddings": [{"embeddingType": kind, "embedding": vector}]}

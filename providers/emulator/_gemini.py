@@ -12,9 +12,26 @@ from ._vectors import decoded_size, media_vector, text_vector
 MODELS = {"gemini-embedding-2", "gemini-embedding-2-preview", "gemini-embedding-001"}
 MAX_BATCH = 100
 MAX_IMAGES = 6
-MIME = {"image/png", "image/jpeg", "application/pdf", "audio/mpeg", "audio/mp3", "audio/wav", "video/mp4", "video/quicktime"}
-_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-           429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+MIME = {
+    "image/png",
+    "image/jpeg",
+    "application/pdf",
+    "audio/mpeg",
+    "audio/mp3",
+    "audio/wav",
+    "video/mp4",
+    "video/quicktime",
+}
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 Answer = tuple[int, dict[str, str], Any]
 
 
@@ -31,8 +48,11 @@ def _get(obj: dict[str, Any], snake: str, camel: str) -> Any:
 
 def _embed_one(model: str, request: dict[str, Any]) -> tuple[list[float] | None, int, str | None]:
     config = request.get("embedContentConfig") or {}
-    dims = _get(request, "output_dimensionality", "outputDimensionality") or _get(
-        config, "output_dimensionality", "outputDimensionality") or 3072
+    dims = (
+        _get(request, "output_dimensionality", "outputDimensionality")
+        or _get(config, "output_dimensionality", "outputDimensionality")
+        or 3072
+    )
     if not isinstance(dims, int) or not 128 <= dims <= 3072:
         return None, 0, "outputDimensionality must be between 128 and 3072"
     content = request.get("content")
@@ -75,7 +95,9 @@ def embed(model: str, method: str, headers: dict[str, str], body: bytes, *, requ
     if require_auth and not (lowered.get("x-goog-api-key") or lowered.get("authorization", "").startswith("Bearer ")):
         return error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers. Please use an API key.")
     if model not in MODELS:
-        return error(404, "NOT_FOUND", f"models/{model} is not found for API version, or is not supported for embedContent.")
+        return error(
+            404, "NOT_FOUND", f"models/{model} is not found for API version, or is not supported for embedContent."
+        )
     try:
         payload = json.loads(body)
     except ValueError:
@@ -84,8 +106,11 @@ def embed(model: str, method: str, headers: dict[str, str], body: bytes, *, requ
     if not isinstance(requests, list) or not requests:
         return error(400, "INVALID_ARGUMENT", "requests must not be empty")
     if len(requests) > MAX_BATCH:
-        return error(400, "INVALID_ARGUMENT",
-                     f"BatchEmbedContentsRequest.requests: at most {MAX_BATCH} requests can be in one batch")
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            f"BatchEmbedContentsRequest.requests: at most {MAX_BATCH} requests can be in one batch",
+        )
     embeddings, tokens = [], 0
     for i, request in enumerate(requests):
         inner = request.get("model")

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from . import emulator_environment
 from .server import Emulator, Faults
 
 
@@ -22,13 +23,20 @@ def emulate(
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept requests without credentials.")] = False,
 ) -> None:
     """Serve the Bedrock and Gemini embedding wire protocols on 127.0.0.1 (vectors are NOT the real models')."""
-    faults = Faults(rate_limit_rps=rate_limit, error_rate=error_rate, latency_ms=latency_ms, hang_rate=hang_rate,
-                    hang_s=hang_s, drop_rate=drop_rate, seed=seed)
+    faults = Faults(
+        rate_limit_rps=rate_limit,
+        error_rate=error_rate,
+        latency_ms=latency_ms,
+        hang_rate=hang_rate,
+        hang_s=hang_s,
+        drop_rate=drop_rate,
+        seed=seed,
+    )
     with Emulator(faults, port=port, require_auth=not no_auth) as emulator:
-        typer.echo(f"omnivec emulator on {emulator.url}\n"
-                   f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={emulator.url} GOOGLE_GEMINI_BASE_URL={emulator.url}\n"
-                   "  export AWS_ACCESS_KEY_ID=EMULATOR AWS_SECRET_ACCESS_KEY=EMULATOR AWS_DEFAULT_REGION=us-east-1 "
-                   "GEMINI_API_KEY=emulator-key\nCtrl-C stops it.")
+        env = emulator_environment(emulator.url)
+        exports = " ".join(f"{name}={value}" for name, value in env.items() if value is not None)
+        unsets = " ".join(name for name, value in env.items() if value is None)
+        typer.echo(f"omnivec emulator on {emulator.url}\n  export {exports}\n  unset {unsets}\nCtrl-C stops it.")
         try:
             while True:
                 time.sleep(3600)

@@ -10,12 +10,12 @@ added latency, hangs past the client's timeout and dropped connections.
 from __future__ import annotations
 
 import json
-from collections import deque
 import random
 import re
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -91,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and benchmarks own the output
         return
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         emulator = self.server.emulator
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = self.path.split("?", 1)[0]
@@ -121,8 +121,9 @@ class _Server(ThreadingHTTPServer):
 class Emulator:
     """Start with ``with Emulator(faults) as emu:``; ``emu.url`` is its base URL on 127.0.0.1."""
 
-    def __init__(self, faults: Faults | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 require_auth: bool = True) -> None:
+    def __init__(
+        self, faults: Faults | None = None, *, host: str = "127.0.0.1", port: int = 0, require_auth: bool = True
+    ) -> None:
         self.faults = faults or Faults()
         self.require_auth = require_auth
         self.stats = EmulatorStats()
@@ -139,7 +140,7 @@ class Emulator:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> Emulator:
         self._thread = threading.Thread(target=self._server.serve_forever, name="omnivec-emulator", daemon=True)
@@ -186,7 +187,8 @@ class Emulator:
 
     def _error(self, protocol: str, status: int, code: str) -> tuple[int, dict[str, str], Any]:
         module = _bedrock if protocol == "bedrock" else _gemini
-        return module.error(status, code or None, "injected by the omnivec emulator")
+        answer: tuple[int, dict[str, str], Any] = module.error(status, code or None, "injected by the omnivec emulator")
+        return answer
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
         with self._lock:
@@ -211,6 +213,13 @@ class Emulator:
             if status == 200:
                 self.stats.ok += 1
                 self.stats.items += int(result[1].pop("x-omnivec-items", "1"))
-            self.requests_log.append({"protocol": protocol, "model": model, "path": path, "status": status,
-                                      "body": body[:20000].decode("utf-8", "replace")})
+            self.requests_log.append(
+                {
+                    "protocol": protocol,
+                    "model": model,
+                    "path": path,
+                    "status": status,
+                    "body": body[:20000].decode("utf-8", "replace"),
+                }
+            )
         return result

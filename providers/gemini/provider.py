@@ -8,19 +8,22 @@ httpx2; its own retries stay off so the core's policy is the only one.
 from __future__ import annotations
 
 import asyncio
-import re
+import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import httpx2
 from google import genai
+from google.auth.exceptions import DefaultCredentialsError, RefreshError
+from google.auth.exceptions import TransportError as AuthTransportError
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from .._translate import ErrorTable, translated
 from ..base import EmbeddingProvider
 from ..errors import (
     AuthenticationError,
+    EmbeddingError,
     InvalidRequestError,
     MissingCredentialsError,
     ModelNotFoundError,
@@ -29,14 +32,13 @@ from ..errors import (
     RateLimitError,
     ServiceUnavailableError,
     UnexpectedResponseError,
-    error_for_status,
 )
-from ..inputs import Fused, Input, Part
-from ..types import BatchOutput, Capabilities, Intent, Usage
+from ..inputs import Fused, Image, Input, Media
+from ..types import BatchOutput, Capabilities, EmbeddingResult, Intent, Usage
 from . import _wire
 from .settings import GeminiSettings
 
-__all__ = ["GOOGLE_STATUS", "GeminiProvider"]
+__all__ = ["ERROR_TABLE", "GOOGLE_STATUS", "GeminiProvider"]
 
 GOOGLE_STATUS: dict[str, type[ProviderError]] = {
     "INVALID_ARGUMENT": InvalidRequestError,
@@ -52,18 +54,72 @@ GOOGLE_STATUS: dict[str, type[ProviderError]] = {
     "ABORTED": ServiceUnavailableError,
 }
 """google.rpc status strings → omnivec errors; unknown ones fall back to the HTTP status."""
-_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+_ADC = (
+    "no Google Application Default Credentials for Vertex AI: run `gcloud auth application-default login`, "
+    "set GOOGLE_APPLICATION_CREDENTIALS, or pass api_key (express mode)"
+)
 
 
-def _retry_after(exc: genai_errors.APIError) -> float | None:
-    details = exc.details.get("error", {}).get("details", []) if isinstance(exc.details, dict) else []
-    for detail in details if isinstance(details, list) else []:
-        if isinstance(detail, dict) and detail.get("@type", "").endswith("google.rpc.RetryInfo"):
-            match = _DELAY.match(str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    header = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after", "")
-    return float(header) if str(header).isdigit() else None
+def _answer(exc: genai_errors.APIError) -> Any:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    return _wire.upstream(
+        code=exc.code,
+        status=exc.status,
+        message=exc.message,
+        details=exc.details,
+        headers=dict(headers),
+        fallback=str(exc),
+    )
+
+
+def _aiohttp_errors() -> dict[type[BaseException], tuple[type[EmbeddingError], str]]:
+    """google-genai sends async calls through aiohttp instead of httpx2 whenever aiohttp is installed."""
+    try:
+        import aiohttp
+    except ImportError:
+        return {}
+    return {
+        aiohttp.ServerTimeoutError: (ProviderTimeoutError, "Gemini call timed out: {exc}"),
+        aiohttp.ClientError: (ServiceUnavailableError, "cannot reach Gemini: {exc}"),
+    }
+
+
+ERROR_TABLE = ErrorTable(
+    codes=GOOGLE_STATUS,
+    api_errors={genai_errors.APIError: _answer},
+    exceptions={
+        genai_errors.UnknownApiResponseError: (
+            UnexpectedResponseError,
+            "Gemini answered with something unparseable: {exc}",
+        ),
+        httpx2.TimeoutException: (ProviderTimeoutError, "Gemini call timed out: {exc}"),
+        httpx2.TransportError: (ServiceUnavailableError, "cannot reach Gemini: {exc}"),
+        **_aiohttp_errors(),
+        TimeoutError: (
+            ProviderTimeoutError,
+            "Gemini call timed out (no answer within timeout_s)",
+        ),  # aiohttp's total timeout
+        DefaultCredentialsError: (MissingCredentialsError, _ADC),
+        RefreshError: (AuthenticationError, "Google credentials could not be refreshed: {exc}"),
+        AuthTransportError: (ServiceUnavailableError, "cannot reach Google's token service: {exc}"),
+    },
+)
+"""Everything google-genai (httpx2, google-auth) raises around a call, by class, and by google.rpc status."""
+
+CLIENT_ERRORS = ErrorTable(
+    codes={},
+    exceptions={
+        # google-genai says "credentials or project missing" with a ValueError when the client is built.
+        ValueError: (
+            MissingCredentialsError,
+            "Gemini client not configured ({exc}): set GEMINI_API_KEY / "
+            "GOOGLE_API_KEY (or the gemini `api_key` option), or vertexai=true with project and location "
+            "and Application Default Credentials",
+        ),
+        DefaultCredentialsError: (MissingCredentialsError, _ADC),
+    },
+)
 
 
 class GeminiProvider(EmbeddingProvider[GeminiSettings]):
@@ -82,16 +138,30 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
     @property
     def capabilities(self) -> Capabilities:
         text_only = _wire.uses_task_type(self.model)
+        vertex = _wire.vertex_mode(self.settings, os.environ)
         return Capabilities(
             modalities=frozenset({"text"} if text_only else {"text", "image", "audio", "video", "pdf"}),
             max_batch_size=100,  # batchEmbedContents rejects more than 100 requests
             max_concurrency=4,
             default_dimensions=3072,
             dimension_range=(128, 3072),
-            normalized=not text_only,  # gemini-embedding-2 normalizes every size; 001 only 3072
-            mime_types=frozenset({"image/png", "image/jpeg", "application/pdf", "audio/mpeg", "audio/mp3",
-                                  "audio/wav", "video/mp4", "video/quicktime"}),
-            uri_schemes=frozenset({"gs", "https"}),
+            # gemini-embedding-2 normalizes every size; 001 only its full 3072 (the docs).
+            normalized=not text_only or self.settings.dimensions in (None, 3072),
+            max_input_chars=_wire.max_tokens(self.model) * _wire.CHARS_PER_TOKEN,
+            max_input_bytes=_wire.MAX_INLINE_BYTES,
+            mime_types=frozenset(
+                {
+                    "image/png",
+                    "image/jpeg",
+                    "application/pdf",
+                    "audio/mpeg",
+                    "audio/mp3",
+                    "audio/wav",
+                    "video/mp4",
+                    "video/quicktime",
+                }
+            ),
+            uri_schemes=frozenset({"gs", "https"} if vertex else {"https"}),  # gs:// is Vertex-only
             max_seconds={"audio": 180, "video": 120},
             max_pdf_pages=6,
             fuses_parts=not text_only,
@@ -104,68 +174,60 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         return f"prefix={_wire.text_template(intent, self.settings)!r}"
 
     def vector_space_options(self) -> dict[str, Any]:
-        return {"task": self.settings.task, "api": "vertex" if self.settings.vertexai else "developer"}
+        return {
+            "task": self.settings.task,
+            "api": "vertex" if self.settings.vertexai else "developer",
+            # None = Google itself; "emulator" or a URL otherwise, so their vectors never share a cache.
+            "endpoint": _wire.endpoint(self.settings, os.environ),
+        }
+
+    async def embed(self, inputs: Any, *args: Any, **kwargs: Any) -> EmbeddingResult:
+        """Check what only a whole Gemini content shows (token budget, request size, gs:// outside
+        Vertex) for every input before the core makes any call."""
+        if isinstance(inputs, Iterator):
+            inputs = list(inputs)  # looked at twice: here and by the core
+        items = [inputs] if isinstance(inputs, (str, Image, Media, Fused)) else inputs
+        if isinstance(items, (list, tuple)):
+            _wire.check_inputs(items, model=self.model, vertex=_wire.vertex_mode(self.settings, os.environ))
+        return await super().embed(inputs, *args, **kwargs)
 
     def _client(self) -> genai.Client:
         # httpx2's async pool belongs to one event loop: keep one client per loop.
         loop = id(asyncio.get_running_loop())
         if loop not in self._clients:
             s = self.settings
-            options = types.HttpOptions(timeout=int(s.timeout_s * 1000), base_url=s.base_url,
-                                        retry_options=types.HttpRetryOptions(attempts=1))
-            try:
+            options = types.HttpOptions(
+                timeout=int(s.timeout_s * 1000), base_url=s.base_url, retry_options=types.HttpRetryOptions(attempts=1)
+            )
+            with translated(CLIENT_ERRORS, provider=self.name, model=self.model):
                 self._clients[loop] = genai.Client(
                     api_key=s.api_key.get_secret_value() if s.api_key else None,
-                    vertexai=s.vertexai or None, project=s.project, location=s.location, http_options=options,
+                    vertexai=s.vertexai or None,
+                    project=s.project,
+                    location=s.location,
+                    http_options=options,
                 )
-            except ValueError as exc:  # google-genai's way of saying credentials or project are missing
-                raise MissingCredentialsError(
-                    "Gemini needs GEMINI_API_KEY / GOOGLE_API_KEY (or the gemini `api_key` option), or "
-                    "vertexai=true with project and location and Application Default Credentials",
-                    provider=self.name, model=self.model) from exc
         return self._clients[loop]
 
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        where = {"provider": self.name, "model": self.model}
-        try:
-            yield
-        except genai_errors.APIError as exc:
-            cls = GOOGLE_STATUS.get(str(exc.status)) or error_for_status(exc.code)
-            extra = {"retry_after": _retry_after(exc)} if cls is RateLimitError else {}
-            raise cls(exc.message or str(exc), status_code=exc.code, code=exc.status, **where, **extra) from exc
-        except genai_errors.UnknownApiResponseError as exc:
-            raise UnexpectedResponseError(f"Gemini answered with something unparseable: {exc}", **where) from exc
-        except httpx2.TimeoutException as exc:
-            raise ProviderTimeoutError(f"Gemini call timed out: {exc!r}", **where) from exc
-        except httpx2.TransportError as exc:
-            raise ServiceUnavailableError(f"cannot reach Gemini: {exc!r}", **where) from exc
-
-    def _part(self, item: Part, intent: Intent) -> types.Part:
-        if isinstance(item, str):
-            text = item if _wire.uses_task_type(self.model) else _wire.render(_wire.text_template(intent, self.settings), item)
-            return types.Part(text=text)
-        if item.uri is not None:
-            return types.Part.from_uri(file_uri=item.uri, mime_type=item.mime_type)
-        return types.Part.from_bytes(data=item.data, mime_type=item.mime_type)
-
-    def _content(self, item: Input, intent: Intent) -> types.Content:
-        """ONE Content per input; only a Fused input puts several parts in it (one fused vector)."""
-        parts = item.parts if isinstance(item, Fused) else (item,)
-        return types.Content(parts=[self._part(part, intent) for part in parts])
-
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
-        config = types.EmbedContentConfig(
-            output_dimensionality=self.dimensions,
-            task_type=_wire.task_type(intent, self.settings) if _wire.uses_task_type(self.model) else None,
+        request = _wire.build_request(
+            batch, model=self.model, intent=intent, dimensions=self.dimensions, settings=self.settings
         )
-        contents = [self._content(item, intent) for item in batch]
-        with self._translated():
-            response = await self._client().aio.models.embed_content(model=self.model, contents=contents, config=config)
-        return BatchOutput(
-            vectors=_wire.vectors_from(response, len(batch)),
-            usage=Usage(input_tokens=_wire.tokens_from(response)),
-        )
+        config = types.EmbedContentConfig(**request.config)
+        contents = [types.Content.model_validate(content) for content in request.contents]
+        client = self._client()
+        vectors: list[list[float]] = []
+        tokens: list[int | None] = []
+        # Normally one request; media-heavy batches are split to stay under the request size limit.
+        for group in _wire.request_groups(request.contents):
+            with translated(ERROR_TABLE, provider=self.name, model=self.model):
+                response = await client.aio.models.embed_content(
+                    model=self.model, contents=contents[group.start : group.stop], config=config
+                )
+            vectors += _wire.vectors_from(response, len(group))
+            tokens.append(_wire.tokens_from(response))
+        total = None if any(t is None for t in tokens) else sum(t for t in tokens if t is not None)
+        return BatchOutput(vectors=vectors, usage=Usage(input_tokens=total))
 
     async def aclose(self) -> None:
         """Close the client of the running loop (clients of other loops close with their loop)."""

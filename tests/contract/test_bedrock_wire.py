@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from omnivec.providers import Image, InvalidInputError, Media, MissingCredentialsError, UnsupportedInputError, get_provider
+from omnivec.providers import (
+    Image,
+    InvalidInputError,
+    Media,
+    MissingCredentialsError,
+    UnsupportedInputError,
+    get_provider,
+)
 from omnivec.providers.emulator import Emulator
 
 NOVA = "amazon.nova-2-multimodal-embeddings-v1:0"
@@ -32,7 +40,9 @@ def test_text_and_images_come_back_in_order_with_the_requested_dims(omnivec_emul
     result = provider.embed_sync(items, intent="document")
     assert result.vectors.shape == (4, 384)
     for i, item in enumerate(items):
-        np.testing.assert_allclose(provider.embed_sync([item], intent="document").vectors[0], result.vectors[i], atol=1e-6)
+        np.testing.assert_allclose(
+            provider.embed_sync([item], intent="document").vectors[0], result.vectors[i], atol=1e-6
+        )
     assert result.usage.requests == 4 and result.usage.images == 2
 
 
@@ -41,8 +51,11 @@ def test_query_and_document_payloads(omnivec_emulator: Emulator) -> None:
     provider.embed_sync("solar panels", intent="query")
     provider.embed_sync("solar panels", intent="document")
     query, doc = bodies(omnivec_emulator, 2)
-    assert query == {"embeddingPurpose": "GENERIC_RETRIEVAL", "embeddingDimension": 256,
-                     "text": {"truncationMode": "END", "value": "solar panels"}}
+    assert query == {
+        "embeddingPurpose": "GENERIC_RETRIEVAL",
+        "embeddingDimension": 256,
+        "text": {"truncationMode": "END", "value": "solar panels"},
+    }
     assert doc["embeddingPurpose"] == "GENERIC_INDEX" and doc["text"] == query["text"]
     body = json.loads(list(omnivec_emulator.requests_log)[-1]["body"])
     assert body["schemaVersion"] == "nova-multimodal-embed-v1" and body["taskType"] == "SINGLE_EMBEDDING"
@@ -50,9 +63,14 @@ def test_query_and_document_payloads(omnivec_emulator: Emulator) -> None:
 
 @pytest.mark.parametrize(
     ("options", "intent", "purpose"),
-    [({"index_modality": "image"}, "query", "IMAGE_RETRIEVAL"), ({"index_modality": "text"}, "query", "TEXT_RETRIEVAL"),
-     ({"index_modality": "document"}, "query", "DOCUMENT_RETRIEVAL"), ({}, "classification", "CLASSIFICATION"),
-     ({}, "clustering", "CLUSTERING"), ({"index_modality": "video"}, "document", "GENERIC_INDEX")],
+    [
+        ({"index_modality": "image"}, "query", "IMAGE_RETRIEVAL"),
+        ({"index_modality": "text"}, "query", "TEXT_RETRIEVAL"),
+        ({"index_modality": "document"}, "query", "DOCUMENT_RETRIEVAL"),
+        ({}, "classification", "CLASSIFICATION"),
+        ({}, "clustering", "CLUSTERING"),
+        ({"index_modality": "video"}, "document", "GENERIC_INDEX"),
+    ],
 )
 def test_purpose_mapping(omnivec_emulator: Emulator, options: dict[str, str], intent: str, purpose: str) -> None:
     get_provider(f"bedrock:{NOVA}", dimensions=256, **options).embed_sync("x", intent=intent)  # type: ignore[arg-type]
@@ -61,8 +79,10 @@ def test_purpose_mapping(omnivec_emulator: Emulator, options: dict[str, str], in
 
 def test_image_and_options_on_the_wire(omnivec_emulator: Emulator) -> None:
     provider = get_provider(f"bedrock:{NOVA}", dimensions=1024, detail_level="DOCUMENT_IMAGE", truncation_mode="START")
-    provider.embed_sync([Image.from_bytes(png()), "long text", Image.from_uri("s3://bucket/page.png", mime_type="image/png")],
-                        intent="document")
+    provider.embed_sync(
+        [Image.from_bytes(png()), "long text", Image.from_uri("s3://bucket/page.png", mime_type="image/png")],
+        intent="document",
+    )
     sent = bodies(omnivec_emulator, 3)  # the calls run concurrently: find each by content
     image = next(b for b in sent if "image" in b and "bytes" in b["image"]["source"])
     s3 = next(b for b in sent if "image" in b and "s3Location" in b["image"]["source"])
@@ -73,7 +93,9 @@ def test_image_and_options_on_the_wire(omnivec_emulator: Emulator) -> None:
     assert s3["image"]["source"] == {"s3Location": {"uri": "s3://bucket/page.png"}}
 
 
-@pytest.mark.parametrize("model", [f"us.{NOVA}", f"global.{NOVA}", f"arn:aws:bedrock:us-east-1::foundation-model/{NOVA}"])
+@pytest.mark.parametrize(
+    "model", [f"us.{NOVA}", f"global.{NOVA}", f"arn:aws:bedrock:us-east-1::foundation-model/{NOVA}"]
+)
 def test_geo_prefixed_ids_and_arns(omnivec_emulator: Emulator, model: str) -> None:
     assert get_provider(f"bedrock:{model}", dimensions=256).embed_sync("x", intent="query").vectors.shape == (1, 256)
     assert "%3A0/invoke" in list(omnivec_emulator.requests_log)[-1]["path"]
@@ -81,8 +103,10 @@ def test_geo_prefixed_ids_and_arns(omnivec_emulator: Emulator, model: str) -> No
 
 def test_audio_video_and_limits_before_sending(omnivec_emulator: Emulator) -> None:
     provider = get_provider(f"bedrock:{NOVA}", dimensions=256)
-    provider.embed_sync([Media(b"ID3\x03fake-mp3", "audio/mpeg", duration_s=5), Media(b"\x00\x00\x00 ftypmp4", "video/mp4")],
-                        intent="document")
+    provider.embed_sync(
+        [Media(b"ID3\x03fake-mp3", "audio/mpeg", duration_s=5), Media(b"\x00\x00\x00 ftypmp4", "video/mp4")],
+        intent="document",
+    )
     audio, video = sorted(bodies(omnivec_emulator, 2), key=lambda b: "video" in b)  # calls run concurrently
     assert audio["audio"]["format"] == "mp3" and video["video"]["embeddingMode"] == "AUDIO_VIDEO_COMBINED"
     before = omnivec_emulator.stats.requests
@@ -117,3 +141,64 @@ def test_missing_credentials_are_a_configuration_error(omnivec_emulator: Emulato
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(MissingCredentialsError, match="credential"):
         get_provider(f"bedrock:{NOVA}", dimensions=256, retry={"max_attempts": 1}).embed_sync("x", intent="query")
+
+
+FAST = {"max_attempts": 3, "initial_backoff_s": 0.0, "max_backoff_s": 0.0}
+
+
+def test_partial_credentials_are_missing_credentials_and_not_retried(
+    omnivec_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")  # the key id alone: botocore's PartialCredentialsError
+    provider = get_provider(f"bedrock:{NOVA}", dimensions=256, retry=FAST)
+    began = time.perf_counter()
+    with pytest.raises(MissingCredentialsError, match="AWS_SECRET_ACCESS_KEY") as info:
+        provider.embed_sync("x", intent="query")
+    assert time.perf_counter() - began < 1.0 and "\n" not in str(info.value)
+    assert omnivec_emulator.stats.requests == 0
+
+
+def test_model_error_424_is_tied_to_the_input_and_sent_once(omnivec_emulator: Emulator) -> None:
+    from omnivec.providers import InvalidRequestError
+
+    omnivec_emulator.fail_next(424)  # ModelErrorException
+    with pytest.raises(InvalidRequestError) as info:
+        get_provider(f"bedrock:{NOVA}", dimensions=256, retry=FAST).embed_sync("x", intent="query")
+    assert info.value.code == "ModelErrorException" and info.value.status_code == 424
+    assert omnivec_emulator.stats.requests == 1
+
+
+def test_a_429_without_a_hint_waits_about_a_second(omnivec_emulator: Emulator) -> None:
+    from omnivec.providers import RateLimitError
+
+    omnivec_emulator.fail_next(429)  # ThrottlingException, no x-amz-retry-after
+    with pytest.raises(RateLimitError) as info:
+        get_provider(f"bedrock:{NOVA}", dimensions=256, retry={"max_attempts": 1}).embed_sync("x", intent="query")
+    assert info.value.retry_after is not None and 0.5 <= info.value.retry_after <= 1.5
+    omnivec_emulator.fail_next(429)
+    began = time.perf_counter()
+    result = get_provider(f"bedrock:{NOVA}", dimensions=256, retry=FAST).embed_sync("x", intent="query")
+    assert result.timings[0].retried == ("RateLimitError",) and time.perf_counter() - began >= 0.45
+
+
+def test_the_fingerprint_knows_the_emulator_from_aws(
+    omnivec_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulated = get_provider(f"bedrock:{NOVA}", dimensions=256).fingerprint("document")
+    assert emulated.options["endpoint"] == "emulator"
+    for name in ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "EMULATED_BY_OMNIVEC"):
+        monkeypatch.delenv(name)
+    real = get_provider(f"bedrock:{NOVA}", dimensions=256).fingerprint("document")
+    assert real.options["endpoint"] is None and real.hash != emulated.hash
+    proxy = get_provider(f"bedrock:{NOVA}", dimensions=256, endpoint_url="http://10.0.0.7:8080").fingerprint("document")
+    assert proxy.options["endpoint"] == "http://10.0.0.7:8080" and len({real.hash, emulated.hash, proxy.hash}) == 3
+
+
+def test_an_unknown_profile_is_missing_credentials(
+    omnivec_emulator: Emulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    provider = get_provider(f"bedrock:{NOVA}", dimensions=256, profile="nope", retry=FAST)
+    with pytest.raises(MissingCredentialsError, match="nope"):
+        provider.embed_sync("x", intent="query")
+    assert omnivec_emulator.stats.requests == 0

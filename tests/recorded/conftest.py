@@ -8,22 +8,41 @@ credentials, which re-records against the real services).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from omnivec.providers.emulator import Emulator, emulator_env
+from omnivec.providers.emulator import Emulator, apply_emulator_environment
 from omnivec.providers.testing import allow_remote_calls
 
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing answers there
-SECRET_HEADERS = ["authorization", "x-goog-api-key", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256",
-                  "amz-sdk-invocation-id", "amz-sdk-request", "user-agent", "x-goog-api-client"]
+SECRET_HEADERS = [
+    "authorization",
+    "x-goog-api-key",
+    "x-amz-security-token",
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "amz-sdk-invocation-id",
+    "amz-sdk-request",
+    "user-agent",
+    "x-goog-api-client",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--record-against", choices=["emulator", "live"], default=None,
-                     help="where new cassettes are recorded (with --record-mode=rewrite)")
+    parser.addoption(
+        "--record-against",
+        choices=["emulator", "live"],
+        default=None,
+        help="where new cassettes are recorded (with --record-mode=rewrite)",
+    )
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    # google-genai sends through httpx2, or aiohttp when installed; VCR's aiohttp stub says "post".
+    vcr.register_matcher("any_case_method", lambda r1, r2: r1.method.upper() == r2.method.upper())
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +50,7 @@ def vcr_config() -> dict[str, object]:
     return {
         "filter_headers": SECRET_HEADERS,
         # Host and port differ between the recording endpoint and replay; the path and body identify a call.
-        "match_on": ["method", "path", "body"],
+        "match_on": ["any_case_method", "path", "body"],
         "decode_compressed_response": True,
     }
 
@@ -58,11 +77,12 @@ def cloud(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
             return
         if target == "emulator":
             with Emulator() as emulator:
-                for name, value in emulator_env(emulator.url).items():
-                    monkeypatch.setenv(name, value)
+                apply_emulator_environment(emulator.url, monkeypatch.setenv, _unset(monkeypatch))
                 yield Cloud("emulator", emulator)
             return
-        for name, value in emulator_env(DEAD_ENDPOINT).items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+        apply_emulator_environment(DEAD_ENDPOINT, monkeypatch.setenv, _unset(monkeypatch))
         yield Cloud("replay")
+
+
+def _unset(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    return lambda name: monkeypatch.delenv(name, raising=False)

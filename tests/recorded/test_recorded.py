@@ -65,7 +65,9 @@ def test_replay_without_a_cassette_fails_instead_of_reaching_the_network(cloud: 
     from omnivec.providers import ServiceUnavailableError
 
     with pytest.raises(ServiceUnavailableError, match="reach"):
-        get_provider("gemini:gemini-embedding-2", dimensions=128, retry={"max_attempts": 1}).embed_sync("x", intent="query")
+        get_provider("gemini:gemini-embedding-2", dimensions=128, retry={"max_attempts": 1}).embed_sync(
+            "x", intent="query"
+        )
 
 
 def test_cassettes_hold_no_secrets() -> None:
