@@ -4,6 +4,7 @@ third-party client and is only compiled)."""
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ BLOCKS = [(path, i, code) for path in DOCS
 
 @pytest.mark.parametrize(("path", "index", "code"), BLOCKS, ids=[f"{p.relative_to(ROOT)}#{i}" for p, i, _ in BLOCKS])
 def test_doc_snippet(path: Path, index: int, code: str, isolated_cwd) -> None:  # type: ignore[no-untyped-def]
-    compiled = compile(code, f"{path.name}#{index}", "exec")
+    compiled = compile(textwrap.dedent(code), f"{path.name}#{index}", "exec")  # list items indent their blocks
     if path.name == "writing-a-provider.md":
         return
     exec(compiled, {"__name__": "__main__"})
