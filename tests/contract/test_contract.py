@@ -100,14 +100,11 @@ def last_bodies(emulator: Emulator, n: int) -> list[dict[str, Any]]:
     return [json.loads(entry["body"]) for entry in list(emulator.requests_log)[-n:]]
 
 
-def test_hangs_past_the_timeout_become_timeouts_and_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hangs_past_the_timeout_become_timeouts_and_are_retried() -> None:
     from omnivec.providers import ProviderTimeoutError
-    from omnivec.providers.emulator import Faults, emulator_env
-    from omnivec.providers.testing import allow_remote_calls
+    from omnivec.providers.emulator import Faults, emulated_clouds
 
-    with Emulator(Faults(hang_rate=1.0, hang_s=1.5)) as emulator, allow_remote_calls():
-        for name, value in emulator_env(emulator.url).items():
-            monkeypatch.setenv(name, value)
+    with emulated_clouds(Faults(hang_rate=1.0, hang_s=1.5)) as emulator:
         for provider in (get_provider("gemini:gemini-embedding-2", dimensions=128, timeout_s=0.3, retry=FAST_RETRY),
                          get_provider("bedrock:amazon.nova-2-multimodal-embeddings-v1:0", dimensions=256,
                                       read_timeout_s=0.3, retry=FAST_RETRY)):
@@ -117,13 +114,10 @@ def test_hangs_past_the_timeout_become_timeouts_and_are_retried(monkeypatch: pyt
             assert emulator.stats.requests - before == FAST_RETRY["max_attempts"]
 
 
-def test_dropped_connections_are_unavailable_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    from omnivec.providers.emulator import Faults, emulator_env
-    from omnivec.providers.testing import allow_remote_calls
+def test_dropped_connections_are_unavailable_and_retried() -> None:
+    from omnivec.providers.emulator import Faults, emulated_clouds
 
-    with Emulator(Faults(drop_rate=1.0)) as emulator, allow_remote_calls():
-        for name, value in emulator_env(emulator.url).items():
-            monkeypatch.setenv(name, value)
+    with emulated_clouds(Faults(drop_rate=1.0)) as emulator:
         for ref, dims in (("gemini:gemini-embedding-2", 128), ("bedrock:amazon.nova-2-multimodal-embeddings-v1:0", 256)):
             provider = get_provider(ref, dimensions=dims, retry=FAST_RETRY)
             with pytest.raises(ServiceUnavailableError):
