@@ -17,12 +17,13 @@ import functools
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, overload
+from typing import Annotated, Any, overload
 
-from pydantic import ValidationError, create_model
+from pydantic import ValidationError, create_model, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
+    NoDecode,
     PyprojectTomlConfigSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -33,6 +34,7 @@ from .base import EmbeddingProvider
 from .errors import InvalidOptionError
 from .registry import builtin_providers, get_provider, parse_model_ref
 from .settings import ProviderSettings
+from .stores.settings import StoreSettings
 
 __all__ = ["DEFAULT_MODEL", "OmnivecConfig", "load_config", "load_provider"]
 
@@ -59,6 +61,14 @@ class OmnivecConfig(BaseSettings):
     """``provider:model`` — the one line that switches provider."""
     plugins: dict[str, dict[str, Any]] = {}
     """Settings of third-party providers, by provider name."""
+    store: Annotated[StoreSettings, NoDecode] = StoreSettings()
+    """Vector store: ``OMNIVEC_STORE=postgresql://...`` or ``[store] url = ...`` (default ``lancedb://./.omnivec``)."""
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_url(cls, value: Any) -> Any:
+        # One line switches stores too: a bare URL is the store's url field.
+        return {"url": value} if isinstance(value, str) else value
 
     @classmethod
     def settings_customise_sources(
@@ -71,7 +81,7 @@ class OmnivecConfig(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
             init_settings,
-            env_settings,
+            _BareStoreUrl(env_settings),
             TomlConfigSettingsSource(settings_cls),
             PyprojectTomlConfigSettingsSource(settings_cls),
         )
@@ -89,6 +99,30 @@ class OmnivecConfig(BaseSettings):
         if info is None or info.settings is None:
             return dict(self.plugins.get(provider, {}))
         return {"settings": getattr(self, info.config_section)}
+
+
+class _BareStoreUrl(PydanticBaseSettingsSource):
+    """The environment, where ``OMNIVEC_STORE=url`` sets the store's url and still merges with
+    ``OMNIVEC_STORE__*`` fields and the ``[store]`` table below it (pydantic-settings alone would let
+    the bare string replace the whole section)."""
+
+    def __init__(self, env: PydanticBaseSettingsSource) -> None:
+        super().__init__(env.settings_cls)
+        self._env = env
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return self._env.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        values = self._env()
+        if isinstance(values.get("store"), str):
+            nested = {
+                key.removeprefix("OMNIVEC_STORE__").lower(): value
+                for key, value in os.environ.items()
+                if key.upper().startswith("OMNIVEC_STORE__")
+            }
+            values["store"] = {**nested, "url": values["store"]}
+        return values
 
 
 def _sections() -> dict[str, type[ProviderSettings]]:

@@ -1,0 +1,161 @@
+"""``omnivec compare NAME``: old vs new version of a collection on the user's own data, before switching.
+
+With qrels (BEIR TSV: query-id, corpus-id, score), the benchmark's metrics (trec_eval semantics) with
+bootstrap CIs and the paired randomization test. Without, how much the new version agrees with the
+old: overlap@k and Spearman rank correlation of shared hits. Both ways, query latency (embed +
+search, p50/p95) and the estimated cost per 1,000 queries. Queries come from ``--queries`` (JSONL
+``_id``/``text`` or one query per line), else from up to ``--sample`` stored item texts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import typer
+
+from ..providers._console import err, print_error
+from ..providers.errors import EmbeddingError, InvalidOptionError
+from ..providers.stores import VectorStore, open_store, provider_for
+from ..providers.stores.collection import require_serving
+from ..providers.stores.migration import price_per_token
+from .metrics import evaluate, mean
+from .stats import bootstrap_ci, paired_randomization_test
+
+__all__ = ["compare_versions", "register"]
+
+
+@dataclass
+class _Side:
+    version: int
+    model: str
+    rankings: dict[str, list[tuple[str, float]]]
+    latencies: list[float]
+    cost_per_1k: float | None
+
+
+def _load_queries(path: Path | None, store: VectorStore, name: str, version: int, sample: int) -> dict[str, str]:
+    if path is None:
+        queries: dict[str, str] = {}
+        for rows in store.scan(name, version, sample):
+            queries = {f"item:{r.id}": r.text for r in rows if r.text}
+            break
+        return queries
+    out = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            raw = json.loads(line)
+            out[str(raw.get("_id", raw.get("id", number)))] = str(raw["text"])
+        else:
+            out[str(number)] = line.strip()
+    return out
+
+
+def _load_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    for row in rows[1:] if rows and not rows[0][-1].strip().lstrip("-").isdigit() else rows:
+        if len(row) >= 3:
+            qrels.setdefault(row[0], {})[row[-2] if len(row) == 4 else row[1]] = int(row[-1])
+    return qrels
+
+
+def _run(store: VectorStore, name: str, version: int, queries: dict[str, str], k: int) -> _Side:
+    info = next(v for v in store.versions(name) if v.version == version)
+    provider = provider_for(info)
+    rankings, latencies = {}, []
+    for qid, text in queries.items():  # the provider is shared per process: not closed here
+        began = time.perf_counter()
+        vector = provider.embed_query_sync(text).vectors[0]
+        hits = store.search(name, version, vector, k)
+        latencies.append(time.perf_counter() - began)
+        rankings[qid] = [(h.id, h.score) for h in hits]
+    price = price_per_token(provider)
+    avg_tokens = sum(len(t) for t in queries.values()) / max(1, len(queries)) / 4.0
+    return _Side(version, provider.ref, rankings, latencies, None if price is None else price * avg_tokens * 1000)
+
+
+def _spearman(a: list[str], b: list[str]) -> float | None:
+    shared = [doc for doc in a if doc in b]
+    if len(shared) < 2:
+        return None
+    ra = np.array([a.index(d) for d in shared], dtype=float)
+    rb = np.array([b.index(d) for d in shared], dtype=float)
+    if ra.std() == 0 or rb.std() == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def compare_versions(store: VectorStore, name: str, *, new: int | None = None, queries_file: Path | None = None,
+                     qrels_file: Path | None = None, k: int = 10, sample: int = 100) -> dict[str, Any]:
+    """Evaluate the serving version against ``new`` (default: the newest other version)."""
+    old = require_serving(store, name)
+    others = [v for v in store.versions(name) if v.version != old.version]
+    if new is None:
+        if not others:
+            raise InvalidOptionError(f"collection {name!r} has only one version: run 'omnivec migrate {name} --to REF' first")
+        new = others[-1].version
+    queries = _load_queries(queries_file, store, name, old.version, sample)
+    if not queries:
+        raise InvalidOptionError("no queries: pass --queries FILE (JSONL with _id/text, or one query per line)")
+    sides = [_run(store, name, v, queries, k) for v in (old.version, new)]
+    report: dict[str, Any] = {"collection": name, "queries": len(queries), "k": k, "versions": {}}
+    for label, side in zip(("old", "new"), sides, strict=False):
+        lat = np.array(side.latencies) * 1000
+        report["versions"][label] = {"version": side.version, "model": side.model,
+                                     "latency_ms_p50": float(np.percentile(lat, 50)), "latency_ms_p95": float(np.percentile(lat, 95)),
+                                     "cost_per_1k_queries_usd": side.cost_per_1k}
+    a, b = sides
+    overlaps = [len({d for d, _ in a.rankings[q]} & {d for d, _ in b.rankings[q]}) / k for q in queries]
+    rhos = [r for q in queries if (r := _spearman([d for d, _ in a.rankings[q]], [d for d, _ in b.rankings[q]])) is not None]
+    report["agreement"] = {f"overlap@{k}": float(np.mean(overlaps)), "spearman_shared": float(np.mean(rhos)) if rhos else None}
+    if qrels_file is not None:
+        qrels = {q: j for q, j in _load_qrels(qrels_file).items() if q in queries}
+        if not qrels:
+            raise InvalidOptionError(f"{qrels_file}: no judged query matches a query id of --queries")
+        per = [evaluate({q: dict(side.rankings[q]) for q in qrels}, qrels, ks=(k,)) for side in sides]
+        metrics: dict[str, Any] = {}
+        for metric in (f"ndcg@{k}", f"recall@{k}", f"mrr@{k}"):
+            values = [[per_side[q][metric] for q in qrels] for per_side in per]
+            metrics[metric] = {"old": mean(per[0], metric), "new": mean(per[1], metric),
+                               "old_ci95": bootstrap_ci(values[0]), "new_ci95": bootstrap_ci(values[1]),
+                               "p_value": paired_randomization_test(values[1], values[0])}
+        report["metrics"] = metrics
+    return report
+
+
+def compare(
+    collection: Annotated[str, typer.Argument(help="Collection name.")],
+    queries: Annotated[Optional[Path], typer.Option("--queries", help="JSONL (_id, text) or one query per line.")] = None,
+    qrels: Annotated[Optional[Path], typer.Option("--qrels", help="BEIR qrels TSV for the queries.")] = None,
+    version: Annotated[Optional[int], typer.Option(help="Version to compare with the serving one (default: newest).")] = None,
+    k: Annotated[int, typer.Option("-k", min=1)] = 10,
+    sample: Annotated[int, typer.Option(min=1, help="Stored items used as queries when --queries is absent.")] = 100,
+    store: Annotated[Optional[str], typer.Option("--store", help="Store URL; default OMNIVEC_STORE.")] = None,
+) -> None:
+    """Compare the serving version with the migrated one on your own queries (JSON on stdout)."""
+    try:
+        st = open_store(store)
+        try:
+            report = compare_versions(st, collection, new=version, queries_file=queries, qrels_file=qrels, k=k, sample=sample)
+        finally:
+            st.close()
+    except (EmbeddingError, OSError, ValueError) as exc:
+        print_error(exc)
+        raise typer.Exit(2) from exc
+    print(json.dumps(report, indent=2))
+    agreement = report["agreement"]
+    err.print(f"overlap@{k} {agreement[f'overlap@{k}']:.3f} between v{report['versions']['old']['version']} and "
+              f"v{report['versions']['new']['version']}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="compare")(compare)

@@ -1,0 +1,171 @@
+"""The :class:`VectorStore` interface every store adapter implements, and the rows it moves.
+
+A store keeps *versions* of a collection: one table per version (``<name>__v<N>``), each holding one
+vector space only, described once by its full fingerprint in the store's catalog. An alias row per
+collection says which version serves; flipping it is one atomic write, so readers see the old or
+the new version, never a mix. Adapters know nothing about providers: the fingerprint checks, the
+embedding and the migration loop live in :mod:`.collection`, identical for every store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ..errors import InvalidOptionError
+from .settings import StoreSettings
+
+__all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash"]
+
+State = Literal["building", "ready", "live", "retired"]
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def check_name(name: str) -> str:
+    """Collection names become table names in every store: lowercase letters, digits, ``_``; 1–40 chars."""
+    if not isinstance(name, str) or not _NAME.match(name) or "__" in name:
+        raise InvalidOptionError(
+            f"collection name {name!r} is not allowed: use 1-40 lowercase letters, digits and single '_', "
+            "starting with a letter"
+        )
+    return name
+
+
+def fingerprint_hash(fingerprint: Mapping[str, Any]) -> str:
+    """The same digest as :attr:`omnivec.providers.Fingerprint.hash`, computed from the stored dict."""
+    blob = json.dumps(dict(fingerprint), sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored item: its source (text, or a URI for images/media), content hash, metadata and vector."""
+
+    id: str
+    content_hash: str
+    text: str | None = None
+    uri: str | None = None
+    """Where an image/media item can be read again (``file://``, ``s3://``...); None for text."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: str
+    score: float
+    """Cosine similarity (1 - cosine distance)."""
+    metadata: Mapping[str, Any]
+    text: str | None = None
+    uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    collection: str
+    version: int
+    fingerprint: Mapping[str, Any]
+    fingerprint_hash: str
+    dimensions: int
+    state: State
+    created_at: str
+
+    @property
+    def table(self) -> str:
+        return f"{self.collection}__v{self.version}"
+
+
+class VectorStore(ABC):
+    """A place that keeps collection versions. Implementations: LanceDB, PostgreSQL + pgvector."""
+
+    scheme: ClassVar[str]
+
+    def __init__(self, settings: StoreSettings) -> None:
+        self.settings = settings
+
+    @property
+    def url(self) -> str:
+        return self.settings.url
+
+    # catalog ------------------------------------------------------------------------------------
+    @abstractmethod
+    def create_version(self, collection: str, version: int, fingerprint: Mapping[str, Any]) -> VersionInfo:
+        """Create an empty version table and record its fingerprint (state ``building``)."""
+
+    @abstractmethod
+    def versions(self, collection: str) -> list[VersionInfo]:
+        """Every version of ``collection``, oldest first (empty if there is none)."""
+
+    @abstractmethod
+    def collections(self) -> list[str]:
+        """Names of the collections with at least one version."""
+
+    @abstractmethod
+    def set_state(self, collection: str, version: int, state: State) -> None: ...
+
+    @abstractmethod
+    def alias(self, collection: str) -> tuple[int, int | None] | None:
+        """``(serving version, previous version)``, or None before the first switch."""
+
+    @abstractmethod
+    def set_alias(self, collection: str, version: int, previous: int | None) -> None:
+        """Point the collection at ``version`` in ONE atomic write."""
+
+    @abstractmethod
+    def drop_version(self, collection: str, version: int) -> None:
+        """Delete a version's table and catalog row (refused by the caller while it serves)."""
+
+    # data ---------------------------------------------------------------------------------------
+    @abstractmethod
+    def hashes(self, collection: str, version: int, ids: Sequence[str]) -> dict[str, str]:
+        """``id -> content_hash`` for the given ids that exist in the version."""
+
+    @abstractmethod
+    def upsert(self, collection: str, version: int, rows: Sequence[Row]) -> None:
+        """Insert or replace rows by id, in ONE commit (the commit is the checkpoint)."""
+
+    @abstractmethod
+    def delete(self, collection: str, version: int, ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def scan(self, collection: str, version: int, batch_size: int, *, vectors: bool = False) -> Iterator[list[Row]]:
+        """Stream every row in batches; memory stays bounded by ``batch_size``."""
+
+    @abstractmethod
+    def search(self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False) -> list[Hit]: ...
+
+    @abstractmethod
+    def count(self, collection: str, version: int) -> int: ...
+
+    @abstractmethod
+    def duplicate_ids(self, collection: str, version: int) -> int:
+        """How many rows share an id with another row (0 in a healthy table)."""
+
+    @abstractmethod
+    def build_index(self, collection: str, version: int) -> str | None:
+        """Build the configured ANN index; returns what was built, or None (too few rows / disabled)."""
+
+    @abstractmethod
+    def lock(self, collection: str, version: int) -> AbstractContextManager[None]:
+        """Exclusive writer lock on one version (released even when the holder is killed)."""
+
+    def health(self, collection: str, version: int) -> list[str]:
+        """Store-specific problems for ``omnivec doctor`` (invalid indexes, crash debris...)."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - a store without connections has nothing to release
+        """Release connections."""
+
+    def __enter__(self) -> VectorStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,195 @@
+"""``omnivec index / search / collections / migrate / switch / rollback / drop / doctor``.
+
+Registered through the ``omnivec.cli`` entry-point group. Every command takes ``--store URL``
+(default: ``OMNIVEC_STORE`` / ``[store]`` in omnivec.toml, else ``lancedb://./.omnivec``). Errors are
+one line on stderr and exit 2; a migration that stopped early (spend cap, failed items) exits 3:
+run the same command again to resume.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .._console import err, print_error, print_warning, progress_bar
+from ..config import load_provider
+from ..errors import EmbeddingError
+from . import collection as coll
+from . import migration as mig
+from .base import VectorStore
+from .errors import MigrationIncompleteError
+from .registry import open_store
+from .sources import read_source
+
+__all__ = ["register"]
+
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Store URL (lancedb://PATH or postgresql://...); default OMNIVEC_STORE.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use the embedding cache.")]
+
+
+@contextmanager
+def _store(url: str | None, batch_size: int | None = None) -> Iterator[VectorStore]:
+    try:
+        store = open_store(url, **({"batch_size": batch_size} if batch_size else {}))
+    except EmbeddingError as exc:
+        print_error(exc)
+        raise typer.Exit(2) from exc
+    try:
+        yield store
+    except MigrationIncompleteError as exc:
+        print_error(exc)
+        raise typer.Exit(3) from exc
+    except EmbeddingError as exc:
+        print_error(exc)
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+
+
+def index(
+    source: Annotated[Path, typer.Argument(help="JSONL file, BEIR folder or folder of text/image files.")],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="Collection name.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="provider:model (new collections; default OMNIVEC_MODEL).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print items, tokens, cost and time; embed nothing.")] = False,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Items per commit.")] = None,
+    store: StoreOpt = None,
+    no_cache: NoCache = False,
+) -> None:
+    """Embed new or changed items of SOURCE into a collection (idempotent, resumable)."""
+    with _store(store, batch_size) as st:
+        provider = load_provider(model=model) if model else None
+        if dry_run:
+            _plan(st, collection, source, provider)
+            return
+        skipped: list[str] = []
+        with progress_bar(f"indexing into {collection}", enabled=sys.stderr.isatty()) as bar:
+            task = bar.add_task("index", total=None)
+            report = coll.index_items(st, collection, read_source(source, skipped), provider=provider,
+                                      cache=not no_cache, progress=lambda n: bar.advance(task, n))
+        if skipped:
+            print_warning(f"{len(skipped)} blank item(s) skipped (no text, no image): {', '.join(skipped[:10])}"
+                          + (" ..." if len(skipped) > 10 else ""))
+        for item_id, reason in sorted(report.failed.items()):
+            print_warning(f"item {item_id!r} failed: {reason}")
+        err.print(f"{collection} v{report.version}: {report.seen} items, {report.embedded} embedded, "
+                  f"{report.cached} from cache, {report.unchanged} unchanged, {len(report.failed)} failed", soft_wrap=True)
+        if report.failed:
+            raise typer.Exit(3)
+
+
+def _plan(st: VectorStore, name: str, source: Path, provider: object) -> None:
+    serving = coll.serving_version(st, name)
+    prov = provider if provider is not None else (coll.provider_for(serving) if serving else load_provider())
+    if serving is not None:
+        coll.check_provider(serving, prov, "write")  # type: ignore[arg-type]
+    items = chars = new = 0
+    for batch in coll.batched(read_source(source), 1000):
+        have = st.hashes(name, serving.version, [i.id for i in batch]) if serving else {}
+        todo = [i for i in batch if have.get(i.id) != i.content_hash]
+        items, new, chars = items + len(batch), new + len(todo), chars + sum(len(i.text or "") for i in todo)
+    price = mig.price_per_token(prov)  # type: ignore[arg-type]
+    tokens = int(chars / 4)
+    cost = "unknown (no price in prices.toml)" if price is None else f"${tokens * price:.4f} (estimated)"
+    print(json.dumps({"collection": name, "model": prov.ref, "items": items, "to_embed": new,  # type: ignore[attr-defined]
+                      "estimated_tokens": tokens, "estimated_cost": cost,
+                      "estimated_time_s": round(new / 200.0, 1), "note": "time assumes ~200 items/s; nothing was embedded"}))
+
+
+def search(
+    collection: Annotated[str, typer.Argument(help="Collection name.")],
+    query: Annotated[str, typer.Argument(help="Query text.")],
+    k: Annotated[int, typer.Option("-k", min=1, help="Hits to return.")] = 10,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Embed the query with this model instead (must match).")] = None,
+    override_fingerprint: Annotated[bool, typer.Option("--override-fingerprint", help="Query with --model even if its fingerprint differs.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Search a collection; JSONL hits (id, score, metadata) on stdout."""
+    with _store(store) as st:
+        provider = load_provider(model=model) if model else None
+        hits = coll.search(st, collection, query, k, provider=provider, override_fingerprint=override_fingerprint)
+        for hit in hits:
+            print(json.dumps({"id": hit.id, "score": round(hit.score, 6), "metadata": dict(hit.metadata)}, ensure_ascii=False))
+
+
+def collections(store: StoreOpt = None) -> None:
+    """List collections: store, versions with fingerprints and counts, and where the alias points."""
+    with _store(store) as st:
+        for name in st.collections():
+            pointer = st.alias(name)
+            for info in st.versions(name):
+                print(json.dumps({
+                    "collection": name, "store": st.scheme, "version": info.version, "state": info.state,
+                    "serving": bool(pointer and pointer[0] == info.version), "fingerprint": coll.describe_version(info),
+                    "count": st.count(name, info.version)}))
+
+
+def migrate(
+    collection: Annotated[str, typer.Argument(help="Collection name.")],
+    to: Annotated[str, typer.Option("--to", help="provider:model to re-embed with.")],
+    dimensions: Annotated[Optional[int], typer.Option(min=1, help="Output size of the new model.")] = None,
+    max_cost: Annotated[Optional[float], typer.Option("--max-cost", min=0, help="Stop (resumably) before spending more USD.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Items per commit.")] = None,
+    store: StoreOpt = None,
+    no_cache: NoCache = False,
+) -> None:
+    """Build a new version side by side from the stored sources; resumable; the old one keeps serving."""
+    with _store(store, batch_size) as st:
+        with progress_bar(f"migrating {collection}", enabled=sys.stderr.isatty()) as bar:
+            task = bar.add_task("migrate", total=None)
+            report = mig.migrate(st, collection, to, dimensions=dimensions, max_cost=max_cost, cache=not no_cache,
+                                 progress=lambda n: bar.advance(task, n))
+        for problem in report.problems:
+            print_warning(problem)
+        err.print(f"{collection} v{report.target_version}: {report.count} items ({report.sync.embedded} embedded, "
+                  f"{report.sync.cached} from cache, {report.sync.unchanged} already done, {report.deleted} deleted); "
+                  f"index: {report.index or 'none (exact search)'}; next: omnivec compare {collection}, then omnivec switch {collection}",
+                  soft_wrap=True)
+        if report.problems:
+            raise typer.Exit(3)
+
+
+def switch(collection: Annotated[str, typer.Argument()], version: Annotated[Optional[int], typer.Option(help="Version to serve (default: the newest ready one).")] = None,
+           store: StoreOpt = None) -> None:
+    """Point the collection at its migrated version, atomically (after a last catch-up)."""
+    with _store(store) as st:
+        info = mig.switch(st, collection, version)
+        err.print(f"{collection} now serves v{info.version} ({coll.describe_version(info)})", soft_wrap=True)
+
+
+def rollback(collection: Annotated[str, typer.Argument()], store: StoreOpt = None) -> None:
+    """Serve the previous version again."""
+    with _store(store) as st:
+        info = mig.rollback(st, collection)
+        err.print(f"{collection} now serves v{info.version} ({coll.describe_version(info)})", soft_wrap=True)
+
+
+def drop(collection: Annotated[str, typer.Argument()], version: Annotated[Optional[int], typer.Option(help="Only this version.")] = None,
+         all_versions: Annotated[bool, typer.Option("--all", help="Drop the whole collection, serving version included.")] = False,
+         store: StoreOpt = None) -> None:
+    """Delete the versions that no longer serve (or one version, or everything with --all)."""
+    with _store(store) as st:
+        dropped = mig.drop(st, collection, version, everything=all_versions)
+        err.print(f"{collection}: dropped version(s) {', '.join(map(str, dropped)) or 'none'}", soft_wrap=True)
+
+
+def doctor(collection: Annotated[str, typer.Argument()], store: StoreOpt = None) -> None:
+    """Check fingerprints, dimensions, duplicate ids, unit norms and sources; exit 1 if anything is wrong."""
+    with _store(store) as st:
+        problems = mig.doctor(st, collection)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise typer.Exit(1)
+    err.print(f"{collection}: no problems found", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the store commands to the ``omnivec`` CLI."""
+    for command in (index, search, collections, migrate, switch, rollback, drop, doctor):
+        app.command(name=command.__name__)(command)

@@ -1,0 +1,228 @@
+"""Collections as the application sees them: open by name, index, search — in the right vector space.
+
+The provider of a collection is resolved from the fingerprint stored with its serving version, so a
+query is never embedded with another model. Passing a provider whose fingerprint differs raises
+:class:`VectorSpaceMismatchError` before anything is embedded, written or searched; for queries
+``override_fingerprint=True`` lets a deliberately equivalent provider through (writes never).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..base import EmbeddingProvider
+from ..cache import EmbeddingCache
+from ..config import load_provider
+from ..errors import EmbeddingError
+from ..inputs import Input
+from . import _embed
+from .base import Hit, VectorStore, VersionInfo, check_name, fingerprint_hash
+from .errors import CollectionNotFoundError, VectorSpaceMismatchError
+from .sources import SourceItem
+
+__all__ = ["IndexReport", "batched", "index_items", "open_cache", "provider_for", "search", "serving_version"]
+
+T = TypeVar("T")
+Progress = Callable[[int], None]
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def open_cache(store: VectorStore, cache: EmbeddingCache | bool | None = True) -> EmbeddingCache | None:
+    if isinstance(cache, EmbeddingCache) or cache is None or cache is False:
+        return cache or None
+    return EmbeddingCache(store.settings.cache) if store.settings.cache else None
+
+
+def serving_version(store: VectorStore, name: str) -> VersionInfo | None:
+    """The version the alias points at; a first version left without alias by a crash is adopted."""
+    check_name(name)
+    versions = store.versions(name)
+    pointer = store.alias(name)
+    if pointer is not None:
+        found = [v for v in versions if v.version == pointer[0]]
+        if found:
+            return found[0]
+    if not versions:
+        return None
+    first = versions[0]
+    store.set_state(name, first.version, "live")
+    store.set_alias(name, first.version, None)
+    return first
+
+
+def require_serving(store: VectorStore, name: str) -> VersionInfo:
+    version = serving_version(store, name)
+    if version is None:
+        raise CollectionNotFoundError(f"no collection {name!r} in {store.url}: create it with 'omnivec index SOURCE --collection {name}'")
+    return version
+
+
+_PROVIDERS: dict[tuple[str, ...], EmbeddingProvider[Any]] = {}
+_PROVIDERS_LOCK = threading.Lock()
+_ENDPOINT_ENV = ("AWS_", "GOOGLE_", "GEMINI_", "OMNIVEC_")
+
+
+def provider_for(version: VersionInfo) -> EmbeddingProvider[Any]:
+    """The provider that made ``version``'s vectors, rebuilt from its stored fingerprint.
+
+    Kept per process (keyed by fingerprint and the endpoint/credential environment), so a search
+    does not reload a local model or rebuild an SDK client on every query.
+    """
+    env = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(_ENDPOINT_ENV))
+    key = (version.fingerprint_hash, *env)
+    with _PROVIDERS_LOCK:
+        if key not in _PROVIDERS:
+            _PROVIDERS[key] = _build_provider(version)
+        return _PROVIDERS[key]
+
+
+def _build_provider(version: VersionInfo) -> EmbeddingProvider[Any]:
+    fp = version.fingerprint
+    ref = f"{fp['provider']}:{fp['model']}"
+    provider = load_provider(model=ref, dimensions=int(fp["dimensions"]))
+    if not _embed.same_space(version.fingerprint_hash, provider) and bool(fp.get("normalized")) != provider.normalizes:
+        provider = load_provider(model=ref, dimensions=int(fp["dimensions"]), normalize=bool(fp.get("normalized")))
+    check_provider(version, provider, "embed for it")  # config (e.g. a prompt) changed the space
+    return provider
+
+
+def check_provider(version: VersionInfo, provider: EmbeddingProvider[Any], action: str) -> None:
+    if not _embed.same_space(version.fingerprint_hash, provider):
+        raise VectorSpaceMismatchError(version.collection, action, version.fingerprint, _embed.normalized_fingerprint(provider))
+
+
+@dataclass
+class IndexReport:
+    collection: str
+    version: int
+    seen: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    cached: int = 0
+    input_tokens: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    created: bool = False
+
+
+def _ensure_collection(store: VectorStore, name: str, provider: EmbeddingProvider[Any] | None) -> tuple[VersionInfo, EmbeddingProvider[Any], bool]:
+    serving = serving_version(store, name)
+    if serving is not None:
+        if provider is None:
+            return serving, provider_for(serving), False
+        check_provider(serving, provider, "write")
+        return serving, provider, False
+    provider = provider or load_provider()
+    with store.lock(name, 0):  # the catalog lock: two first runs create one version, not two
+        serving = serving_version(store, name)
+        if serving is None:
+            info = store.create_version(name, 1, _embed.normalized_fingerprint(provider))
+            store.set_state(name, 1, "live")
+            store.set_alias(name, 1, None)
+            return info, provider, True
+    check_provider(serving, provider, "write")
+    return serving, provider, False
+
+
+def index_items(
+    store: VectorStore, name: str, items: Iterable[SourceItem], *, provider: EmbeddingProvider[Any] | None = None,
+    cache: EmbeddingCache | bool | None = True, batch_size: int | None = None, progress: Progress | None = None,
+) -> IndexReport:
+    """Embed new or changed items (by id + content hash) into the serving version; resumable at any point."""
+    version, provider, created = _ensure_collection(store, name, provider)
+    report = IndexReport(name, version.version, created=created)
+    sync = Sync(store, name, version.version, provider, open_cache(store, cache), report)
+    with store.lock(name, version.version):
+        sync.run(batched(items, batch_size or store.settings.batch_size), progress)
+    return report
+
+
+class Sync:
+    """The one write loop of ``index``, ``migrate`` and ``switch``: diff by hash, embed, commit per batch.
+
+    The target table is the checkpoint: a batch is embedded only if its rows are missing or stale
+    there, and written in one commit, so a kill at any point loses at most the batch in flight.
+    """
+
+    def __init__(self, store: VectorStore, name: str, version: int, provider: EmbeddingProvider[Any],
+                 cache: EmbeddingCache | None, report: IndexReport, price_per_token: float = 0.0,
+                 max_cost: float | None = None) -> None:
+        self.store, self.name, self.version, self.provider, self.cache = store, name, version, provider, cache
+        self.report, self.price, self.max_cost, self.spent = report, price_per_token, max_cost, 0.0
+        self.stopped = False
+
+    def _todo(self, batch: list[SourceItem]) -> list[SourceItem]:
+        latest = {item.id: item for item in batch}  # a repeated id in one batch: the last one wins
+        have = self.store.hashes(self.name, self.version, list(latest))
+        todo = [item for item in latest.values() if have.get(item.id) != item.content_hash]
+        self.report.seen += len(batch)
+        self.report.unchanged += len(latest) - len(todo)
+        return todo
+
+    def _commit(self, embedded: _embed.Embedded, progress: Progress | None, size: int) -> None:
+        if embedded.systemic is not None:
+            raise embedded.systemic
+        self.store.upsert(self.name, self.version, embedded.rows)
+        self.report.embedded += embedded.embedded
+        self.report.cached += embedded.cached
+        self.report.input_tokens += embedded.input_tokens
+        self.report.failed.update(embedded.failed)
+        if progress is not None:
+            progress(size)
+
+    def run(self, batches: Iterable[list[SourceItem]], progress: Progress | None = None) -> None:
+        pending: tuple[Any, int] | None = None
+        try:
+            for batch in batches:
+                todo = self._todo(batch)
+                cost = sum(len(i.text or "") for i in todo) / 4.0 * self.price
+                if self.max_cost is not None and self.spent + cost > self.max_cost:
+                    self.stopped = True
+                    break
+                self.spent += cost
+                previous, pending = pending, (_embed.start(self.provider, todo, self.cache), len(batch))
+                if previous is not None:  # commit batch i while batch i+1 is being embedded
+                    self._commit(previous[0].result(), progress, previous[1])
+            if pending is not None:
+                self._commit(pending[0].result(), progress, pending[1])
+                pending = None
+        finally:
+            if pending is not None:
+                pending[0].cancel()
+
+
+def search(store: VectorStore, name: str, query: Input, k: int = 10, *, provider: EmbeddingProvider[Any] | None = None,
+           override_fingerprint: bool = False, version: int | None = None) -> list[Hit]:
+    """Top-``k`` items of the serving version (or ``version``) for ``query``, embedded in its own space."""
+    info = require_serving(store, name) if version is None else _version(store, name, version)
+    if provider is None:
+        provider = provider_for(info)
+    elif not override_fingerprint:
+        check_provider(info, provider, "query")
+    vector = provider.embed_query_sync(query).vectors[0]
+    if not np.isfinite(vector).all():
+        raise EmbeddingError(f"the query embedding of {provider.ref} is not finite")
+    return store.search(name, info.version, vector, k)
+
+
+def _version(store: VectorStore, name: str, version: int) -> VersionInfo:
+    for info in store.versions(check_name(name)):
+        if info.version == version:
+            return info
+    raise CollectionNotFoundError(f"collection {name!r} has no version {version} in {store.url}")
+
+
+def describe_version(info: VersionInfo) -> str:
+    fp = info.fingerprint
+    return f"{fp.get('provider')}:{fp.get('model')}/{fp.get('dimensions')} #{fingerprint_hash(fp)}"

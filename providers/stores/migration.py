@@ -1,0 +1,209 @@
+"""Side-by-side re-embedding: ``migrate`` builds version N+1 from the stored sources while version N
+serves; ``switch`` flips the alias after a last catch-up; ``rollback`` flips back; ``drop`` deletes.
+
+Nothing here loads a collection into memory: sources are streamed from the serving version in
+batches (keyset pages on PostgreSQL, Arrow batches on LanceDB) and every batch is one commit.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..base import EmbeddingProvider
+from ..cache import EmbeddingCache
+from ..config import load_provider
+from ..errors import InvalidOptionError
+from . import _embed
+from .base import VectorStore, VersionInfo, check_name, fingerprint_hash
+from .collection import IndexReport, Progress, Sync, open_cache, provider_for, require_serving
+from .errors import CollectionNotFoundError, MigrationIncompleteError
+from .sources import SourceItem
+
+__all__ = ["MigrationReport", "doctor", "drop", "migrate", "price_per_token", "rollback", "switch"]
+
+_PRICES = Path(__file__).resolve().parents[2] / "benchmarks" / "prices.toml"
+
+
+def price_per_token(provider: EmbeddingProvider[Any]) -> float | None:
+    """USD per input token from the benchmark's dated price table (read as data; None = unknown)."""
+    try:
+        table = tomllib.loads(_PRICES.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    bare = provider.model.split("/")[-1]
+    for prefix in ("us.", "eu.", "apac.", "global."):
+        bare = bare.removeprefix(prefix)
+    models = table.get("models", {})
+    for key in (f"{provider.name}:{provider.model}", f"{provider.name}:{bare}", f"{provider.name}:{bare.removesuffix('-preview')}"):
+        if key in models and "per_1m_tokens" in models[key]:
+            return float(models[key]["per_1m_tokens"]) / 1e6
+    row = table.get("providers", {}).get(provider.name, {})
+    return float(row["per_1m_tokens"]) / 1e6 if "per_1m_tokens" in row else None
+
+
+@dataclass
+class MigrationReport:
+    collection: str
+    source_version: int
+    target_version: int
+    sync: IndexReport
+    deleted: int = 0
+    count: int = 0
+    index: str | None = None
+    spent_usd: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def _stream(store: VectorStore, name: str, version: int, batch_size: int) -> Any:
+    for rows in store.scan(name, version, batch_size):
+        yield [SourceItem(r.id, r.content_hash, r.text, r.uri, dict(r.metadata)) for r in rows]
+
+
+def _catch_up(store: VectorStore, name: str, source: VersionInfo, target: VersionInfo, provider: EmbeddingProvider[Any],
+              cache: EmbeddingCache | None, max_cost: float | None, progress: Progress | None) -> tuple[Sync, int]:
+    """One pass: embed what is missing or stale in ``target``, then delete ids gone from ``source``."""
+    report = IndexReport(name, target.version)
+    sync = Sync(store, name, target.version, provider, cache, report, price_per_token(provider) or 0.0, max_cost)
+    size = store.settings.batch_size
+    sync.run(_stream(store, name, source.version, size), progress)
+    deleted = 0
+    if not sync.stopped:
+        for rows in store.scan(name, target.version, size):
+            ids = [r.id for r in rows]
+            gone = sorted(set(ids) - set(store.hashes(name, source.version, ids)))
+            store.delete(name, target.version, gone)
+            deleted += len(gone)
+    return sync, deleted
+
+
+def migrate(store: VectorStore, name: str, to: str | EmbeddingProvider[Any], *, dimensions: int | None = None,
+            max_cost: float | None = None, cache: EmbeddingCache | bool | None = True,
+            progress: Progress | None = None) -> MigrationReport:
+    """Build (or resume) the version of ``name`` embedded by ``to``; the serving version is untouched."""
+    source = require_serving(store, name)
+    if isinstance(to, str):
+        provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions else {}))
+    else:
+        provider = to
+    fingerprint = _embed.normalized_fingerprint(provider)
+    target_hash = fingerprint_hash(fingerprint)
+    if target_hash == source.fingerprint_hash:
+        raise InvalidOptionError(f"collection {name!r} is already embedded by {provider.ref} ({target_hash}): nothing to migrate")
+    with store.lock(name, 0):
+        versions = store.versions(name)
+        target = next((v for v in versions if v.fingerprint_hash == target_hash and v.state in ("building", "ready")), None)
+        if target is None:
+            target = store.create_version(name, max(v.version for v in versions) + 1, fingerprint)
+    with store.lock(name, target.version):
+        store.set_state(name, target.version, "building")
+        sync, deleted = _catch_up(store, name, source, target, provider, open_cache(store, cache), max_cost, progress)
+        report = MigrationReport(name, source.version, target.version, sync.report, deleted, spent_usd=sync.spent)
+        if sync.stopped:
+            raise MigrationIncompleteError(
+                f"migration of {name!r} to {provider.ref} stopped at the spend cap (${max_cost}) after about "
+                f"${sync.spent:.4f}: run the same command with a higher --max-cost to resume")
+        if sync.report.failed:
+            failed = sorted(sync.report.failed)
+            raise MigrationIncompleteError(
+                f"{len(failed)} item(s) failed for good and are not in version {target.version}: "
+                f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}; fix or remove them and run again",
+                failed_ids=failed)
+        report.count = store.count(name, target.version)
+        expected = store.count(name, source.version)
+        if report.count != expected or store.duplicate_ids(name, target.version):
+            report.problems.append(f"version {target.version} holds {report.count} items, the source {expected}: run again")
+            return report
+        report.index = store.build_index(name, target.version)
+        store.set_state(name, target.version, "ready")
+    return report
+
+
+def switch(store: VectorStore, name: str, version: int | None = None, *, cache: EmbeddingCache | bool | None = True) -> VersionInfo:
+    """Catch the target up with the serving version, then point the alias at it in ONE atomic write."""
+    current = require_serving(store, name)
+    versions = {v.version: v for v in store.versions(name)}
+    if version is None:
+        ready = [v for v in versions.values() if v.state in ("ready", "retired") and v.version != current.version]
+        if not ready:
+            raise CollectionNotFoundError(f"collection {name!r} has no migrated version ready: run 'omnivec migrate {name} --to REF' first")
+        target = ready[-1]
+    elif version not in versions:
+        raise CollectionNotFoundError(f"collection {name!r} has no version {version}")
+    else:
+        target = versions[version]
+    if target.version == current.version:
+        return current
+    provider = provider_for(target)
+    with store.lock(name, current.version), store.lock(name, target.version):  # no writes land in between
+        sync, _ = _catch_up(store, name, current, target, provider, open_cache(store, cache), None, None)
+        if sync.report.failed:
+            raise MigrationIncompleteError(f"catch-up failed for {len(sync.report.failed)} item(s); not switched",
+                                           failed_ids=sorted(sync.report.failed))
+        store.set_alias(name, target.version, current.version)
+        store.set_state(name, target.version, "live")
+        store.set_state(name, current.version, "retired")
+    return target
+
+
+def rollback(store: VectorStore, name: str, *, cache: EmbeddingCache | bool | None = True) -> VersionInfo:
+    """Switch back to the version served before the last switch (kept until ``drop``)."""
+    pointer = store.alias(check_name(name))
+    if pointer is None or pointer[1] is None:
+        raise CollectionNotFoundError(f"collection {name!r} has no previous version to roll back to")
+    return switch(store, name, pointer[1], cache=cache)
+
+
+def drop(store: VectorStore, name: str, version: int | None = None, *, everything: bool = False) -> list[int]:
+    """Delete one version, every non-serving version (default), or the whole collection (``everything``)."""
+    versions = store.versions(check_name(name))
+    if not versions:
+        raise CollectionNotFoundError(f"no collection {name!r} in {store.url}")
+    pointer = store.alias(name)
+    serving = pointer[0] if pointer else None
+    if version is not None and version == serving and not everything:
+        raise InvalidOptionError(f"version {version} of {name!r} is serving: switch first, or drop --all")
+    doomed = [v.version for v in versions if everything or (v.version == version if version is not None else v.version != serving)]
+    for number in doomed:
+        store.drop_version(name, number)
+    return doomed
+
+
+def doctor(store: VectorStore, name: str, *, batch_size: int = 4096) -> list[str]:
+    """Problems per version: fingerprint integrity, dimensions, duplicates, non-unit vectors, missing sources."""
+    problems: list[str] = []
+    versions = store.versions(check_name(name))
+    if not versions:
+        raise CollectionNotFoundError(f"no collection {name!r} in {store.url}")
+    pointer = store.alias(name)
+    if pointer is None or pointer[0] not in {v.version for v in versions}:
+        problems.append(f"{name}: the alias points at no existing version ({pointer})")
+    for info in versions:
+        tag = f"{name} v{info.version}"
+        if fingerprint_hash(info.fingerprint) != info.fingerprint_hash:
+            problems.append(f"{tag}: stored fingerprint does not match its hash {info.fingerprint_hash}")
+        dims, unit = int(info.fingerprint.get("dimensions", -1)), bool(info.fingerprint.get("normalized"))
+        if dims != info.dimensions:
+            problems.append(f"{tag}: table is {info.dimensions}-d but the fingerprint says {dims}")
+        duplicates = store.duplicate_ids(name, info.version)
+        if duplicates:
+            problems.append(f"{tag}: {duplicates} duplicate id(s)")
+        wrong_width = non_unit = no_source = 0
+        for rows in store.scan(name, info.version, batch_size, vectors=True):
+            no_source += sum(1 for r in rows if r.text is None and r.uri is None)
+            widths = np.array([0 if r.vector is None else len(r.vector) for r in rows])
+            wrong_width += int((widths != info.dimensions).sum())
+            good = [r.vector for r in rows if r.vector is not None and len(r.vector) == info.dimensions]
+            if unit and good:
+                norms = np.linalg.norm(np.stack(good), axis=1)
+                non_unit += int((np.abs(norms - 1.0) > 1e-3).sum())
+        for count, what in ((wrong_width, "vectors of the wrong width"), (non_unit, "non-unit vectors where unit is promised"),
+                            (no_source, "items whose source (text or uri) is missing")):
+            if count:
+                problems.append(f"{tag}: {count} {what}")
+        problems.extend(f"{tag}: {p}" for p in store.health(name, info.version))
+    return problems

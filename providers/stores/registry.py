@@ -1,0 +1,51 @@
+"""Find a store adapter from a URL scheme; third parties register in the ``omnivec.stores`` group.
+
+An entry point maps a URL scheme to ``module:StoreClass`` (a :class:`~.base.VectorStore` subclass
+taking a :class:`~.settings.StoreSettings`). Built-in adapters load only when asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any, Final
+
+from ..errors import ConfigurationError
+from .base import VectorStore
+from .settings import StoreSettings
+
+__all__ = ["ENTRY_POINT_GROUP", "known_stores", "open_store"]
+
+ENTRY_POINT_GROUP: Final = "omnivec.stores"
+_BUILTIN: Final = {
+    "lancedb": ".lance:LanceStore",
+    "postgresql": ".pgvector:PgVectorStore",
+    "postgres": ".pgvector:PgVectorStore",
+}
+
+
+def known_stores() -> dict[str, str]:
+    """URL scheme -> ``module:Class``; built-ins win over entry points of the same scheme."""
+    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {**found, **_BUILTIN}
+
+
+def open_store(store: str | StoreSettings | None = None, **options: Any) -> VectorStore:
+    """Open the store at ``store`` (a URL or settings); None reads ``OMNIVEC_STORE__URL`` / ``[store]``."""
+    if store is None:
+        from .config import configured_store_settings
+
+        settings = configured_store_settings(**options)
+    elif isinstance(store, str):
+        settings = StoreSettings(url=store, **options)
+    else:
+        settings = store.model_copy(update=options) if options else store
+    scheme = settings.url.partition("://")[0].lower()
+    target = known_stores().get(scheme)
+    if target is None:
+        raise ConfigurationError(
+            f"store url {settings.url!r}: unknown scheme {scheme!r}; known: {', '.join(sorted(known_stores()))}")
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name, __package__ if module_name.startswith(".") else None)
+    cls = getattr(module, attr)
+    return cls(settings)  # type: ignore[no-any-return]

@@ -1,0 +1,49 @@
+"""Where vectors are stored: one URL switches stores, as one model reference switches providers.
+
+``OMNIVEC_STORE__URL=postgresql://user@host/db`` or ``[store] url = "..."`` in ``omnivec.toml``.
+SDK-free, so the config layer can type it without importing lancedb or psycopg.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["DEFAULT_STORE_URL", "StoreSettings"]
+
+DEFAULT_STORE_URL = "lancedb://./.omnivec"
+
+
+class StoreSettings(BaseModel):
+    """Store location, bulk sizes and ANN index knobs, shared by every store adapter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = DEFAULT_STORE_URL
+    """``lancedb://PATH`` (embedded, the default) or ``postgresql://user:pass@host:port/db`` (pgvector)."""
+    batch_size: int = Field(256, ge=1, le=100_000)
+    """Items embedded and written per commit by ``index`` and ``migrate`` (one commit = one checkpoint)."""
+    cache: str | None = ".omnivec-cache/embeddings.sqlite"
+    """Embedding cache shared with the benchmark; None disables it."""
+    index: Literal["auto", "hnsw", "ivf_pq", "none"] = "auto"
+    """ANN index built after a backfill: ``auto`` = HNSW on pgvector, IVF-PQ on LanceDB."""
+    index_min_rows: int = Field(10_000, ge=0)
+    """Below this many rows exact search is fast enough and no ANN index is built."""
+    hnsw_m: int = Field(16, ge=2)
+    hnsw_ef_construction: int = Field(64, ge=4)
+    ef_search: int = Field(100, ge=1)
+    """pgvector ``hnsw.ef_search`` per query (recall vs latency)."""
+    nprobes: int = Field(20, ge=1)
+    refine_factor: int = Field(10, ge=1)
+    """LanceDB IVF-PQ re-ranking; without it recall@10 is about 0.55 (see docs/stores.md)."""
+    lock_timeout_s: float = Field(600.0, ge=0)
+    """How long a writer waits for another writer of the same collection version."""
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
+        if not scheme:
+            raise ValueError(f"store url {url!r} has no scheme: use 'lancedb://PATH' or 'postgresql://...'")
+        return url

@@ -1,0 +1,128 @@
+"""Items to index, streamed from a JSONL file, a BEIR folder, or a folder of text/image files.
+
+JSONL / BEIR ``corpus.jsonl`` lines: ``_id`` (or ``id``), ``text``, optional ``title``, optional
+``image`` (a path, relative to the file), anything else is metadata. Files in a folder: ``.txt``/``.md``
+become texts, images become images; the id is the path relative to the folder. Every item carries
+the source it can be embedded again from (text or URI) and its content hash, so ``migrate`` never
+needs the old vectors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..cache import content_key
+from ..errors import ConfigurationError, InputError
+from ..inputs import Image, Input
+
+__all__ = ["SourceError", "SourceItem", "clean_text", "input_for", "read_source"]
+
+_TEXT_SUFFIXES = {".txt", ".md"}
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+
+
+class SourceError(ConfigurationError):
+    """The SOURCE of ``omnivec index`` cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceItem:
+    id: str
+    content_hash: str
+    text: str | None = None
+    uri: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def clean_text(text: str) -> str:
+    """Text every store can hold: lone surrogates (legal in ``str``, not in UTF-8) and NUL (refused by
+    PostgreSQL) become U+FFFD; the content hash and the vector are computed from this same text."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
+
+
+def input_for(text: str | None, uri: str | None) -> Input:
+    """What to embed for a stored item: its text, or the image its ``file://`` URI points at."""
+    if text is not None:
+        return text
+    if uri is None:
+        raise InputError("item has neither text nor uri: its source is missing")
+    if uri.startswith("file://"):
+        return Image.from_path(uri.removeprefix("file://"))
+    raise InputError(f"cannot read {uri!r} again: only file:// image sources can be re-embedded")
+
+
+def _item(raw: dict[str, Any], base: Path, where: str) -> SourceItem | str:
+    """The item, or its id when it has no text at all (blank items are skipped and counted, not fatal)."""
+    ident = raw.pop("_id", None) if "_id" in raw else raw.pop("id", None)
+    if not isinstance(ident, (str, int)) or str(ident) == "":
+        raise SourceError(f"{where}: missing '_id'")
+    title, text, image = raw.pop("title", None), raw.pop("text", None), raw.pop("image", None)
+    if image is not None:
+        path = (base / str(image)).resolve()
+        return SourceItem(str(ident), content_key(Image.from_path(path)), None, f"file://{path}", raw)
+    if (text is not None and not isinstance(text, str)) or (title is not None and not isinstance(title, str)):
+        raise SourceError(f"{where}: 'text' and 'title' must be strings")
+    full = clean_text(f"{title or ''} {text or ''}".strip())
+    if not full:
+        return str(ident)
+    return SourceItem(str(ident), content_key(full), full, None, raw)
+
+
+def _jsonl(path: Path, skipped: list[str]) -> Iterator[SourceItem]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                raw = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise SourceError(f"{where}: not a JSON line ({exc})") from exc
+            if not isinstance(raw, dict):
+                raise SourceError(f"{where}: expected a JSON object")
+            item = _item(raw, path.parent, where)
+            if isinstance(item, str):
+                skipped.append(item)
+            else:
+                yield item
+
+
+def _folder(root: Path, skipped: list[str]) -> Iterator[SourceItem]:
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel, suffix = path.relative_to(root).as_posix(), path.suffix.lower()
+        if suffix in _TEXT_SUFFIXES:
+            try:
+                text = clean_text(path.read_text(encoding="utf-8").strip())
+            except UnicodeDecodeError as exc:
+                raise SourceError(f"{path}: not UTF-8 text") from exc
+            if text:
+                yield SourceItem(rel, content_key(text), text, None, {"path": rel})
+            else:
+                skipped.append(rel)
+        elif suffix in _IMAGE_SUFFIXES:
+            yield SourceItem(rel, content_key(Image.from_path(path)), None, f"file://{path.resolve()}", {"path": rel})
+
+
+def read_source(source: str | Path, skipped: list[str] | None = None) -> Iterator[SourceItem]:
+    """Stream the items of a JSONL file, a BEIR folder (``corpus.jsonl``) or a folder of files.
+
+    Items without any text or image are not indexed; their ids are appended to ``skipped``.
+    """
+    skipped = skipped if skipped is not None else []
+    path = Path(source)
+    if path.is_file():
+        return _jsonl(path, skipped)
+    if path.is_dir():
+        corpus = path / "corpus.jsonl"
+        return _jsonl(corpus, skipped) if corpus.is_file() else _folder(path, skipped)
+    raise SourceError(f"source {str(path)!r} does not exist: pass a JSONL file, a BEIR folder or a folder of files")

@@ -1,0 +1,82 @@
+"""The store commands from the command line: JSONL out, one-line errors, exit codes; the spend cap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from omnivec.providers import get_provider
+from omnivec.providers.cli import app, attach_commands
+from omnivec.providers.stores import MigrationIncompleteError, index_items, migrate, open_store, read_source
+
+attach_commands()
+runner = CliRunner()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    path = tmp_path / "corpus.jsonl"
+    rows = [{"_id": f"d{i}", "title": f"title {i}", "text": f"about topic {i % 4} and more words here", "lang": "en"}
+            for i in range(30)]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def cli(*args: str) -> object:
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_index_search_collections_doctor(corpus: Path, store_url: str) -> None:
+    dry = cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", store_url, "--dry-run")
+    assert dry.exit_code == 0 and json.loads(dry.stdout)["to_embed"] == 30  # type: ignore[attr-defined]
+    done = cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", store_url, "--no-cache")
+    assert done.exit_code == 0 and "30 embedded" in done.stderr  # type: ignore[attr-defined]
+    again = cli("index", str(corpus), "-c", "docs", "--store", store_url, "--no-cache")
+    assert "0 embedded" in again.stderr and "30 unchanged" in again.stderr  # type: ignore[attr-defined]
+    hits = [json.loads(line) for line in cli("search", "docs", "topic 2", "-k", "3", "--store", store_url).stdout.splitlines()]  # type: ignore[attr-defined]
+    assert len(hits) == 3 and hits[0]["metadata"] == {"lang": "en"} and set(hits[0]) == {"id", "score", "metadata"}
+    listed = [json.loads(line) for line in cli("collections", "--store", store_url).stdout.splitlines()]  # type: ignore[attr-defined]
+    assert listed[0]["count"] == 30 and listed[0]["serving"] and listed[0]["fingerprint"].startswith("fake:a/64")
+    assert cli("doctor", "docs", "--store", store_url).exit_code == 0  # type: ignore[attr-defined]
+
+
+def test_errors_are_one_line_with_exit_2(corpus: Path, store_url: str) -> None:
+    cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", store_url, "--no-cache")
+    for args in (["index", str(corpus), "-c", "docs", "-m", "fake:b"], ["search", "docs", "x", "-m", "fake:b"],
+                 ["search", "nope", "x"], ["index", "missing.jsonl", "-c", "docs"], ["switch", "docs"],
+                 ["index", str(corpus), "-c", "Bad-Name"]):
+        result = cli(*args, "--store", store_url)
+        assert result.exit_code == 2, (args, result.stderr)  # type: ignore[attr-defined]
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error:")  # type: ignore[attr-defined]
+
+
+def test_the_spend_cap_stops_cleanly_and_a_rerun_resumes(corpus: Path, tmp_path: Path, omnivec_emulator: object) -> None:
+    store = open_store(f"lancedb://{tmp_path / 'lance'}", batch_size=5)
+    try:
+        index_items(store, "docs", read_source(corpus), provider=get_provider("fake:a"), cache=False)
+        gemini = get_provider("gemini:gemini-embedding-2", dimensions=128)
+        with pytest.raises(MigrationIncompleteError, match="spend cap"):
+            migrate(store, "docs", gemini, max_cost=0.00003, cache=False)  # about 2 batches of 5 items
+        partial = store.count("docs", 2)
+        assert 0 < partial < 30 and store.versions("docs")[1].state == "building"
+        report = migrate(store, "docs", gemini, max_cost=1.0, cache=False)
+        assert report.count == 30 and report.sync.unchanged == partial and report.sync.embedded == 30 - partial
+    finally:
+        store.close()
+
+
+def test_blank_items_are_skipped_and_counted_not_fatal(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"_id": "a", "text": "cats"}\n{"_id": "b", "text": "   "}\n{"_id": "c", "text": null, "title": "dogs"}\n'
+                      '{"_id": "d", "text": null}\n')
+    result = cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", f"lancedb://{tmp_path / 'l'}", "--no-cache")
+    assert result.exit_code == 0  # type: ignore[attr-defined]
+    assert "2 blank item(s) skipped" in result.stderr and "b, d" in result.stderr  # type: ignore[attr-defined]
+    assert "2 embedded" in result.stderr  # type: ignore[attr-defined]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"_id": "a", "text": "ok"}\nnot json\n')
+    failed = cli("index", str(bad), "-c", "docs", "--store", f"lancedb://{tmp_path / 'l'}")
+    assert failed.exit_code == 2 and "bad.jsonl:2" in failed.stderr  # type: ignore[attr-defined]
