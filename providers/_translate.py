@@ -146,6 +146,7 @@ def endpoint_identity(url: str | None, *, emulator_url: str | None, vendor_hosts
     except ValueError:  # a port that is not a number: keep what was written
         port = ":" + parts.netloc.rsplit(":", 1)[-1]
     canonical = f"{parts.scheme.lower()}://{host}{port}{parts.path.rstrip('/')}"
-    if emulator_url and endpoint_identity(emulator_url, emulator_url=None, vendor_hosts=()) == canonical:
+    emulator = endpoint_identity(emulator_url, emulator_url=None, vendor_hosts=()) if emulator_url else None
+    if emulator and (canonical == emulator or canonical.startswith(emulator + "/")):  # OpenAI's base URL adds /v1
         return "emulator"
     return canonical

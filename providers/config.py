@@ -191,14 +191,16 @@ def load_provider(
         config, model = None, config
     config = config or load_config()
     ref = config.model if model is None else model
+    client = overrides.pop("client", None)  # a caller-owned SDK client: an argument, never a setting
+    passed = {} if client is None else {"client": client}
     section = config.settings_for(parse_model_ref(ref).provider)
     settings = section.get("settings")
     if settings is not None:
         if overrides:
             merged = {**settings.model_dump(exclude_unset=True), **overrides}
             settings = _validated(type(settings), merged)
-        return get_provider(ref, settings=settings)
-    return get_provider(ref, **{**section, **overrides})
+        return get_provider(ref, settings=settings, **passed)
+    return get_provider(ref, **{**section, **overrides}, **passed)
 
 
 def _validated(cls: type[ProviderSettings], values: dict[str, Any]) -> ProviderSettings:

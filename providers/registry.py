@@ -76,6 +76,7 @@ _BUILTIN_ROWS: Final = (
     ".sentence_transformers.settings:PROVIDER",
     ".bedrock.settings:PROVIDER",
     ".gemini.settings:PROVIDER",
+    ".openai.settings:PROVIDER",
     ".testing:FAKE_PROVIDER",
 )
 

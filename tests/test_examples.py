@@ -30,7 +30,8 @@ def test_example_runs(script: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "model", ["local", "gemini:gemini-embedding-2", "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"]
+    "model",
+    ["local", "gemini:gemini-embedding-2", "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "openai:text-embedding-3-small"],
 )
 def test_switch_provider_runs_unchanged_on_every_provider(model: str, tmp_path: Path) -> None:
     with Emulator() as emulator:

@@ -1,4 +1,4 @@
-"""Amazon Nova Multimodal Embeddings on Bedrock (``bedrock:``).
+"""Bedrock embeddings (``bedrock:``): Nova Multimodal, Titan Text Embeddings v2, Cohere Embed v3/v4.
 
 The provider module imports boto3, so it loads only when first used; settings load without it.
 """
@@ -9,11 +9,11 @@ from typing import Any
 
 from .settings import BedrockSettings
 
-__all__ = ["ERROR_CODES", "BedrockNovaProvider", "BedrockSettings"]
+__all__ = ["ERROR_CODES", "BedrockNovaProvider", "BedrockProvider", "BedrockSettings"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("BedrockNovaProvider", "ERROR_CODES"):
+    if name in ("BedrockProvider", "BedrockNovaProvider", "ERROR_CODES"):
         from . import provider
 
         return getattr(provider, name)

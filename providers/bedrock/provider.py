@@ -1,8 +1,11 @@
-"""Amazon Nova Multimodal Embeddings on Bedrock through boto3 ``bedrock-runtime`` ``invoke_model``.
+"""Bedrock embeddings through boto3 ``bedrock-runtime`` ``invoke_model``: Nova, Titan Text v2, Cohere Embed v3/v4.
 
-Nova takes one input per call, so the core fans calls out under bounded concurrency; each boto3
-call runs in a worker thread. boto3's own retries are set to ``sdk_max_attempts`` (1 by default) so
-they never multiply with the core's retry policy.
+The model id picks the wire family (:mod:`._families`); the adapter itself is family-blind: it
+turns a batch into the family's calls, runs each boto3 call in a worker thread and reads the
+answers back in order. Nova and Titan take one input per call, so the core fans calls out under
+bounded concurrency; Cohere takes 96 texts. boto3's own retries are set to ``sdk_max_attempts``
+(1 by default) so they never multiply with the core's retry policy. A caller's ``boto3.Session``
+or ``bedrock-runtime`` client can be passed as ``client=``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -37,6 +41,7 @@ from ..errors import (
     AuthenticationError,
     ConfigurationError,
     InvalidInputError,
+    InvalidOptionError,
     InvalidRequestError,
     MissingCredentialsError,
     ModelNotFoundError,
@@ -47,10 +52,10 @@ from ..errors import (
 )
 from ..inputs import Input
 from ..types import BatchOutput, Capabilities, Intent, Usage
-from . import _wire
+from . import _families, _wire
 from .settings import BedrockSettings
 
-__all__ = ["ERROR_CODES", "ERROR_TABLE", "BedrockNovaProvider"]
+__all__ = ["ERROR_CODES", "ERROR_TABLE", "BedrockNovaProvider", "BedrockProvider"]
 
 ERROR_CODES: dict[str, type[ProviderError]] = {
     "ValidationException": InvalidRequestError,
@@ -96,51 +101,43 @@ ERROR_TABLE = ErrorTable(
 """Everything boto3 raises, by class (most specific first) and, for service answers, by error code."""
 
 
-class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
-    """``bedrock:amazon.nova-2-multimodal-embeddings-v1:0`` (geo-prefixed ids and ARNs too)."""
+class BedrockProvider(EmbeddingProvider[BedrockSettings]):
+    """``bedrock:<model id>``: Nova, Titan Text Embeddings v2 or Cohere Embed v3/v4 (geo-prefixed ids and ARNs too)."""
 
     name = "bedrock"
     settings_class = BedrockSettings
 
-    def __init__(self, model: str = "amazon.nova-2-multimodal-embeddings-v1:0", **kwargs: Any) -> None:
+    def __init__(
+        self, model: str = "amazon.nova-2-multimodal-embeddings-v1:0", *, client: Any = None, **kwargs: Any
+    ) -> None:
+        """``client``: a ``boto3.Session`` (its credentials and region; omnivec makes the client, retries
+        off) or a ``bedrock-runtime`` client used as it is. Neither is closed by :meth:`aclose`."""
+        self._session, self._client = _caller_client(client)
+        self._owned = self._client is not None
         super().__init__(model, **kwargs)
-        self._client: Any = None
+        self.family = _families.family_for(model, self.settings.model_family)
+        _check_client_options(self.settings, session=self._session, client=self._client)
+        if self.settings.normalize is None and not self.capabilities.normalized:
+            # Cohere does not promise unit vectors; cosine users expect them (normalize=False keeps them raw).
+            self.settings = self.settings.model_copy(update={"normalize": True})
         self._client_lock = threading.Lock()
-        # Our own pool, sized to the concurrency limit: asyncio's default pool has min(32, cpus + 4)
+        # Our own pool, sized to the concurrency ceiling: asyncio's default pool has min(32, cpus + 4)
         # threads, which would silently cap concurrent boto3 calls at 6 on a 2-core machine.
-        self._pool = ThreadPoolExecutor(
-            max_workers=self.settings.max_concurrency or self.capabilities.max_concurrency,
-            thread_name_prefix="omnivec-bedrock",
-        )
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency_ceiling, thread_name_prefix="omnivec-bedrock")
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(
-            modalities=frozenset({"text", "image", "audio", "video"}),
-            max_batch_size=1,  # InvokeModel embeds exactly one item
-            max_concurrency=8,  # sized for default Bedrock on-demand quotas; raise with max_concurrency
-            default_dimensions=3072,
-            dimensions=_wire.DIMENSIONS,
-            normalized=True,
-            max_input_chars=50_000,
-            # 25 MB body after base64 (4/3 growth) and the JSON around it.
-            max_input_bytes=(_wire.MAX_BODY_BYTES - 1024) * 3 // 4,
-            mime_types=frozenset({*_wire.IMAGE_FORMATS, *_wire.AUDIO_FORMATS, *_wire.VIDEO_FORMATS}),
-            uri_schemes=frozenset({"s3"}),
-            max_seconds={"audio": 30, "video": 30},  # sync InvokeModel limit
-        )
+        return _families.family_for(self.model, self.settings.model_family).capabilities(self.settings)
 
     def intent_mapping(self, intent: Intent) -> str:
-        return f"embeddingPurpose={_wire.embedding_purpose(intent, self.settings)}"
+        return self.family.intent_mapping(intent, self.settings)
 
     def vector_space_options(self) -> dict[str, Any]:
-        s = self.settings
+        url = self._client.meta.endpoint_url if self._owned else self.settings.endpoint_url
         return {
-            "truncation_mode": s.truncation_mode,
-            "detail_level": s.detail_level,
-            "video_embedding_mode": s.video_embedding_mode,
+            **self.family.options(self.settings),
             # None = AWS itself; "emulator" or a URL otherwise, so their vectors never share a cache.
-            "endpoint": _wire.endpoint(s.endpoint_url, os.environ),
+            "endpoint": _wire.endpoint(url, os.environ),
         }
 
     def _make_client(self) -> Any:
@@ -151,14 +148,16 @@ class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
                     retries={"total_max_attempts": s.sdk_max_attempts, "mode": "standard"},
                     connect_timeout=s.connect_timeout_s,
                     read_timeout=s.read_timeout_s,
-                    max_pool_connections=max(10, s.max_concurrency or self.capabilities.max_concurrency),
+                    max_pool_connections=max(10, self.concurrency_ceiling),
                 )
                 with translated(ERROR_TABLE, provider=self.name, model=self.model):  # profile and credentials load here
-                    session = boto3.Session(profile_name=s.profile, region_name=s.region)
-                    self._client = session.client("bedrock-runtime", endpoint_url=s.endpoint_url, config=config)
+                    session = self._session or boto3.Session(profile_name=s.profile, region_name=s.region)
+                    self._client = session.client(
+                        "bedrock-runtime", region_name=s.region, endpoint_url=s.endpoint_url, config=config
+                    )
             return self._client
 
-    def _invoke(self, body: bytes) -> tuple[list[float], int | None]:
+    def _invoke(self, body: bytes) -> tuple[bytes, int | None]:
         client = self._make_client()
         with translated(ERROR_TABLE, provider=self.name, model=self.model):
             response = client.invoke_model(
@@ -167,23 +166,67 @@ class BedrockNovaProvider(EmbeddingProvider[BedrockSettings]):
             raw = response["body"].read()
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         tokens = headers.get("x-amzn-bedrock-input-token-count")
-        return _wire.parse_response(raw), int(tokens) if tokens and tokens.isdigit() else None
+        return raw, int(tokens) if tokens and tokens.isdigit() else None
 
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
-        (item,) = batch
-        body = _wire.request_body(item, intent=intent, dimensions=self.dimensions, settings=self.settings)
-        if len(body) > _wire.MAX_BODY_BYTES:
-            raise InvalidInputError(
-                f"request body is {len(body):,} bytes; Bedrock takes at most 25,000,000: "
-                "shrink the item or pass an s3:// URI",
-                provider=self.name,
-                model=self.model,
-            )
-        vector, tokens = await asyncio.get_running_loop().run_in_executor(self._pool, self._invoke, body)
-        return BatchOutput(vectors=[vector], usage=Usage(input_tokens=tokens))
+        vectors: list[list[float] | None] = [None] * len(batch)
+        total: int | None = 0
+        # One call for Nova, Titan and text-only Cohere batches; a Cohere v3 image goes alone.
+        for call in self.family.calls(batch, intent, self.dimensions, self.settings):
+            if len(call.body) > _wire.MAX_BODY_BYTES:
+                raise InvalidInputError(
+                    f"request body is {len(call.body):,} bytes; Bedrock takes at most 25,000,000: "
+                    "shrink the item or pass an s3:// URI",
+                    provider=self.name,
+                    model=self.model,
+                )
+            raw, header_tokens = await asyncio.get_running_loop().run_in_executor(self._pool, self._invoke, call.body)
+            parsed = self.family.parse(raw, len(call.positions))
+            for position, vector in zip(call.positions, parsed.vectors, strict=True):
+                vectors[position] = vector
+            tokens = parsed.tokens if parsed.tokens is not None else header_tokens
+            total = None if total is None or tokens is None else total + tokens
+        return BatchOutput(vectors=vectors, usage=Usage(input_tokens=total))  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False)
-        if self._client is not None:
+        if self._client is not None and not self._owned:
             self._client.close()
             self._client = None
+
+
+BedrockNovaProvider = BedrockProvider
+"""The name before Titan and Cohere joined; kept for existing imports."""
+
+
+def _caller_client(client: Any) -> tuple[Any, Any]:
+    """``(session, client)`` from what the caller passed: a boto3 Session, a bedrock-runtime client, or None."""
+    if client is None:
+        return None, None
+    if isinstance(client, boto3.Session):
+        return client, None
+    service = getattr(getattr(getattr(client, "meta", None), "service_model", None), "service_name", None)
+    if service == "bedrock-runtime":
+        return None, client
+    raise InvalidOptionError(
+        f"client must be a boto3.Session or a bedrock-runtime client, not {service or type(client).__name__}"
+    )
+
+
+def _check_client_options(settings: BedrockSettings, *, session: Any, client: Any) -> None:
+    """Refuse options a caller's client already decided; warn when its own retries would stack with ours."""
+    if session is not None and settings.profile is not None:
+        raise InvalidOptionError("pass either a boto3.Session as client= or profile, not both")
+    if client is None:
+        return
+    given = [name for name in ("profile", "region", "endpoint_url") if getattr(settings, name) is not None]
+    if given:
+        raise InvalidOptionError(f"client= is a ready bedrock-runtime client: drop {', '.join(given)} (it has its own)")
+    retries = client.meta.config.retries or {}
+    # botocore stores max_attempts as total_max_attempts; absent, AWS_MAX_ATTEMPTS or the mode's default (3) holds.
+    if str(retries.get("total_max_attempts", os.environ.get("AWS_MAX_ATTEMPTS", "3"))) != "1":
+        warnings.warn(
+            f"the bedrock-runtime client passed as client= retries on its own (retries={retries or 'default'}); "
+            "omnivec's retries multiply with them: create it with Config(retries={'total_max_attempts': 1})",
+            stacklevel=3,
+        )

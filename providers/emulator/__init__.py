@@ -1,7 +1,7 @@
-"""Local wire emulator for Bedrock Nova and Gemini embeddings (``omnivec emulate``, pytest fixture).
+"""Local wire emulator for Bedrock, Gemini and OpenAI-compatible embeddings (``omnivec emulate``, pytest fixture).
 
-:func:`emulator_environment` is the ONE place that knows which SDK variables point boto3 and
-google-genai at the emulator and which must be removed so nothing reaches a real cloud or mixes in
+:func:`emulator_environment` is the ONE place that knows which SDK variables point boto3,
+google-genai and openai at the emulator and which must be removed so nothing reaches a real cloud or mixes in
 real credentials; :func:`emulated_clouds`, the pytest fixture and scripts all go through it.
 """
 
@@ -37,6 +37,10 @@ CLEARED = (
     "GOOGLE_CLOUD_PROJECT",
     "GOOGLE_CLOUD_LOCATION",
     "GOOGLE_APPLICATION_CREDENTIALS",
+    "OPENAI_ORG_ID",  # the SDK sends these as headers: no real account id reaches the emulator or a cassette
+    "OPENAI_PROJECT_ID",
+    "OPENAI_ADMIN_KEY",
+    "OPENAI_CUSTOM_HEADERS",
 )
 """SDK variables removed while the emulator is in use."""
 
@@ -44,7 +48,7 @@ CLEARED = (
 def emulator_environment(url: str) -> dict[str, str | None]:
     """Every SDK variable the emulator needs: a value to set, or None for one to remove.
 
-    Dummy credentials, us-east-1, both SDKs' endpoint variables (Vertex's too), and
+    Dummy credentials, us-east-1, the three SDKs' endpoint variables (Vertex's too), and
     ``EMULATED_BY_OMNIVEC``, by which the adapters fingerprint the emulator as ``"emulator"``
     whatever its port, so its vectors never share a cache with a real run.
     """
@@ -59,6 +63,8 @@ def emulator_environment(url: str) -> dict[str, str | None]:
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "GEMINI_API_KEY": "emulator-key",
+            "OPENAI_BASE_URL": f"{url}/v1",  # the SDK's API root; it posts to {root}/embeddings
+            "OPENAI_API_KEY": "emulator-key",
             EMULATOR_URL_ENV: url,
         }
     )

@@ -1,4 +1,4 @@
-"""Bedrock runtime ``InvokeModel`` for Nova Multimodal Embeddings, validated like the service."""
+"""Bedrock runtime ``InvokeModel`` for Nova Multimodal Embeddings (Titan and Cohere in _bedrock_families), validated like the service."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _bedrock_families
 from ._vectors import decoded_size, media_vector, text_vector
 
 NOVA = "amazon.nova-2-multimodal-embeddings-v1:0"
@@ -58,7 +59,7 @@ def _invalid(message: str) -> Answer:
 def _base_model(model: str) -> str:
     if model.startswith("arn:"):
         model = model.rsplit("/", 1)[-1]
-    for prefix in ("us.", "eu.", "apac.", "global."):
+    for prefix in ("us.", "us-gov.", "eu.", "apac.", "jp.", "au.", "ca.", "global."):
         model = model.removeprefix(prefix)
     return model
 
@@ -115,10 +116,19 @@ def _with_purpose(vector: list[float], purpose: str) -> list[float]:
 def invoke(model: str, headers: dict[str, str], body: bytes, *, require_auth: bool) -> Answer:
     if require_auth and not any(k.lower() == "authorization" for k in headers):
         return error(403, "AccessDeniedException", "Missing Authentication Token")
-    if _base_model(model) != NOVA:
-        return error(400, "ValidationException", "The provided model identifier is invalid.")
     if len(body) > MAX_BODY:
         return _invalid(f"body exceeds {MAX_BODY} bytes")
+    base = _base_model(model)
+    if base != NOVA:
+        other = _bedrock_families.invoke(base, body)
+        if other is None:
+            return error(400, "ValidationException", "The provided model identifier is invalid.")
+        if isinstance(other, str):
+            return _invalid(other)
+        answer, tokens = other
+        embeddings = answer.get("embeddings", [None])  # Titan answers one "embedding"
+        items = len(embeddings["float"] if isinstance(embeddings, dict) else embeddings)
+        return 200, _headers(tokens, items), answer
     try:
         request = json.loads(body)
     except ValueError:
@@ -148,9 +158,13 @@ def invoke(model: str, headers: dict[str, str], body: bytes, *, require_auth: bo
         source = params[kind]["source"]
         vector = media_vector(source.get("bytes") or source["s3Location"]["uri"], dims)
         kind, tokens = ("AUDIO_VIDEO_COMBINED" if kind == "video" else kind.upper()), 0
-    headers_out = {
+    return 200, _headers(tokens, 1), {"embeddings": [{"embeddingType": kind, "embedding": vector}]}
+
+
+def _headers(tokens: int, items: int) -> dict[str, str]:
+    return {
         "x-amzn-RequestId": "emulated",
         "x-amzn-bedrock-input-token-count": str(tokens),
         "x-amzn-bedrock-invocation-latency": "1",
+        "x-omnivec-items": str(items),
     }
-    return 200, headers_out, {"embeddings": [{"embeddingType": kind, "embedding": vector}]}

@@ -22,7 +22,7 @@ def emulate(
     seed: Annotated[int, typer.Option(help="Seed of the fault dice.")] = 0,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept requests without credentials.")] = False,
 ) -> None:
-    """Serve the Bedrock and Gemini embedding wire protocols on 127.0.0.1 (vectors are NOT the real models')."""
+    """Serve the Bedrock, Gemini and OpenAI embedding wire protocols on 127.0.0.1 (vectors are NOT the real models')."""
     faults = Faults(
         rate_limit_rps=rate_limit,
         error_rate=error_rate,

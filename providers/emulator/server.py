@@ -1,6 +1,7 @@
-"""A local HTTP server that speaks the Bedrock Nova and Gemini embedding wire protocols.
+"""A local HTTP server that speaks the Bedrock (Nova, Titan, Cohere), Gemini and OpenAI embedding wire protocols.
 
-The real SDKs talk to it unchanged (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``GOOGLE_GEMINI_BASE_URL``).
+The real SDKs talk to it unchanged (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``GOOGLE_GEMINI_BASE_URL``,
+``OPENAI_BASE_URL``).
 It validates requests as strictly as the services do, answers with their error shapes, returns
 deterministic unit vectors of hashed word features (retrieval over them beats chance; they are
 NOT the real models), and injects faults: a request-rate limit, a share of 429 / 5xx answers,
@@ -21,10 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from . import _bedrock, _gemini
+from . import _bedrock, _gemini, _openai
 
 __all__ = ["Emulator", "EmulatorStats", "Faults"]
 
+_OPENAI_PATH = "/v1/embeddings"
+_PROTOCOLS: dict[str, Any] = {"bedrock": _bedrock, "gemini": _gemini, "openai": _openai}
 _BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
 _GEMINI_PATH = re.compile(
     r"^/(?:(?P<version>v1|v1beta|v1beta1)/)?(?:projects/[^/]+/locations/[^/]+/)?(?:publishers/google/)?"
@@ -186,17 +189,20 @@ class Emulator:
         return None
 
     def _error(self, protocol: str, status: int, code: str) -> tuple[int, dict[str, str], Any]:
-        module = _bedrock if protocol == "bedrock" else _gemini
+        module = _PROTOCOLS[protocol]
         answer: tuple[int, dict[str, str], Any] = module.error(status, code or None, "injected by the omnivec emulator")
         return answer
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
         with self._lock:
             self.stats.requests += 1
+        method = ""
         if (match := _BEDROCK_PATH.match(path)) is not None:
             protocol, model = "bedrock", unquote(match["model"])
         elif (match := _GEMINI_PATH.match(path)) is not None:
-            protocol, model = "gemini", match["model"]
+            protocol, model, method = "gemini", match["model"], match["method"]
+        elif path == _OPENAI_PATH:
+            protocol, model = "openai", _openai.model_of(body)
         else:
             return 404, {}, {"message": f"no such route: {path}"}
         result = self._fault(protocol)
@@ -205,8 +211,10 @@ class Emulator:
                 time.sleep(self.faults.latency_ms / 1000)
             if protocol == "bedrock":
                 result = _bedrock.invoke(model, headers, body, require_auth=self.require_auth)
+            elif protocol == "openai":
+                result = _openai.embed(headers, body, require_auth=self.require_auth)
             else:
-                result = _gemini.embed(model, match["method"], headers, body, require_auth=self.require_auth)
+                result = _gemini.embed(model, method, headers, body, require_auth=self.require_auth)
         status = result[0]
         with self._lock:
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1

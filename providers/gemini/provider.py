@@ -2,7 +2,8 @@
 
 ONE ``types.Content`` per input: a list of plain strings would be fused by gemini-embedding-2
 into a single vector. Up to 100 contents per request (the core chunks). google-genai talks through
-httpx2; its own retries stay off so the core's policy is the only one.
+httpx2; its own retries stay off so the core's policy is the only one. A caller's ``genai.Client``
+(API key, Vertex project and credentials, proxies already set) can be passed as ``client=``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..base import EmbeddingProvider
 from ..errors import (
     AuthenticationError,
     EmbeddingError,
+    InvalidOptionError,
     InvalidRequestError,
     MissingCredentialsError,
     ModelNotFoundError,
@@ -128,8 +130,21 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
     name = "gemini"
     settings_class = GeminiSettings
 
-    def __init__(self, model: str = "gemini-embedding-2", **kwargs: Any) -> None:
+    def __init__(self, model: str = "gemini-embedding-2", *, client: genai.Client | None = None, **kwargs: Any) -> None:
+        """``client``: a ``genai.Client`` you configured (Developer API or Vertex AI); then its key,
+        project, location, base URL and timeout are used as they are. It is not closed by :meth:`aclose`."""
+        if client is not None and not isinstance(client, genai.Client):
+            raise InvalidOptionError(f"client must be a google.genai.Client, not {type(client).__name__}")
+        self._owned = client
         super().__init__(model, **kwargs)
+        if client is not None:
+            given = [n for n in ("api_key", "vertexai", "project", "location", "base_url") if getattr(self.settings, n)]
+            if given:
+                raise InvalidOptionError(f"client= is a ready genai.Client: drop {', '.join(given)} (it has its own)")
+            # Capabilities (gs:// URIs) and the fingerprint follow the client's own API and endpoint.
+            self.settings = self.settings.model_copy(
+                update={"vertexai": bool(client.vertexai), "base_url": _client_base_url(client)}
+            )
         if _wire.uses_task_type(model) and self.settings.normalize is None and self.dimensions < 3072:
             # gemini-embedding-001 returns truncated vectors unnormalized; cosine users expect unit length.
             self.settings = self.settings.model_copy(update={"normalize": True})
@@ -192,6 +207,8 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         return await super().embed(inputs, *args, **kwargs)
 
     def _client(self) -> genai.Client:
+        if self._owned is not None:
+            return self._owned
         # httpx2's async pool belongs to one event loop: keep one client per loop.
         loop = id(asyncio.get_running_loop())
         if loop not in self._clients:
@@ -214,6 +231,8 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
             batch, model=self.model, intent=intent, dimensions=self.dimensions, settings=self.settings
         )
         config = types.EmbedContentConfig(**request.config)
+        if self._owned is not None:  # the caller's client may retry on its own: this request does not
+            config.http_options = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
         contents = [types.Content.model_validate(content) for content in request.contents]
         client = self._client()
         vectors: list[list[float]] = []
@@ -230,7 +249,15 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         return BatchOutput(vectors=vectors, usage=Usage(input_tokens=total))
 
     async def aclose(self) -> None:
-        """Close the client of the running loop (clients of other loops close with their loop)."""
+        """Close the client of the running loop (clients of other loops close with their loop; a caller's stays open)."""
         client = self._clients.pop(id(asyncio.get_running_loop()), None)
         if client is not None:
             await client.aio.aclose()
+
+
+def _client_base_url(client: genai.Client) -> str | None:
+    """The endpoint a caller's client calls, for the fingerprint. google-genai has no public accessor;
+    None (Google's own) when its internals move."""
+    options = getattr(getattr(client, "_api_client", None), "_http_options", None)
+    url = getattr(options, "base_url", None)
+    return str(url) if url else None

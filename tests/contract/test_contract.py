@@ -48,8 +48,8 @@ class TestBuiltinProviders(ProviderContract):
 
 
 def test_every_builtin_adapter_is_in_the_suite() -> None:
-    assert {case.name for case in CASES} >= {"sentence-transformers", "bedrock", "gemini", "fake"}
-    assert {case.name for case in CLOUD} == {"bedrock", "gemini"}
+    assert {case.name for case in CASES} >= {"sentence-transformers", "bedrock", "gemini", "openai", "fake"}
+    assert {case.name for case in CLOUD} == {"bedrock", "gemini", "openai"}
 
 
 @pytest.fixture(params=CLOUD, ids=[case.name for case in CLOUD])

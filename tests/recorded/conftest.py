@@ -28,7 +28,18 @@ SECRET_HEADERS = [
     "amz-sdk-request",
     "user-agent",
     "x-goog-api-client",
+    "openai-organization",  # the openai SDK sends OPENAI_ORG_ID / OPENAI_PROJECT_ID when set
+    "openai-project",
 ]
+RESPONSE_SECRETS = ("openai-organization", "openai-project", "set-cookie")
+"""Response headers that name the account (OpenAI echoes the organization) and are dropped before writing."""
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    headers = response.get("headers") or {}
+    for name in [n for n in headers if n.lower() in RESPONSE_SECRETS]:
+        del headers[name]
+    return response
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,6 +63,7 @@ def vcr_config() -> dict[str, object]:
         # Host and port differ between the recording endpoint and replay; the path and body identify a call.
         "match_on": ["any_case_method", "path", "body"],
         "decode_compressed_response": True,
+        "before_record_response": _scrub_response,
     }
 
 

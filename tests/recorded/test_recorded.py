@@ -1,4 +1,4 @@
-"""Both cloud adapters replayed from cassettes through boto3 (urllib3) and google-genai (httpx2)."""
+"""The cloud adapters replayed from cassettes through boto3 (urllib3), google-genai and openai (httpx2)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,31 @@ def test_bedrock_throttling_maps_to_rate_limit(cloud: Cloud, vcr) -> None:  # ty
     assert info.value.code == "ThrottlingException" and info.value.status_code == 429
 
 
+@pytest.mark.vcr
+def test_openai_documents_then_query(cloud: Cloud, vcr) -> None:  # type: ignore[no-untyped-def]
+    provider = get_provider("openai:text-embedding-3-small", dimensions=256)
+    docs = provider.embed_sync(["solar panels convert light", "wind turbines spin"], intent="document")
+    query = provider.embed_sync("how does solar power work", intent="query")
+    assert docs.vectors.shape == (2, 256) and query.vectors.shape == (1, 256)
+    np.testing.assert_allclose(np.linalg.norm(docs.vectors, axis=1), 1.0, atol=1e-5)
+    assert int(np.argmax(docs.vectors @ query.vectors[0])) == 0
+    assert docs.usage.input_tokens and docs.usage.input_tokens > 0
+    if cloud.kind == "replay":
+        assert vcr.play_count == 2 and vcr.all_played  # one request per embed, base64 decoded by the SDK
+
+
+@pytest.mark.vcr
+def test_openai_rate_limit_hint_then_success(cloud: Cloud, vcr) -> None:  # type: ignore[no-untyped-def]
+    if cloud.kind == "live":
+        pytest.skip("cannot make the live service throttle on demand")
+    cloud.fail_next(429)
+    provider = get_provider("openai:text-embedding-3-small", dimensions=256, retry=FAST)
+    result = provider.embed_sync("throttled once", intent="query")
+    assert result.timings[0].retried == ("RateLimitError",) and result.vectors.shape == (1, 256)
+    if cloud.kind == "replay":
+        assert vcr.play_count == 2 and vcr.all_played
+
+
 def test_replay_without_a_cassette_fails_instead_of_reaching_the_network(cloud: Cloud) -> None:
     if cloud.kind != "replay":
         pytest.skip("only meaningful when replaying")
@@ -72,7 +97,7 @@ def test_replay_without_a_cassette_fails_instead_of_reaching_the_network(cloud: 
 
 def test_cassettes_hold_no_secrets() -> None:
     files = sorted(CASSETTES.rglob("*.yaml"))
-    assert len(files) >= 4
+    assert len(files) >= 6
     for path in files:
         text = path.read_text().lower()
         for header in SECRET_HEADERS[:3]:
