@@ -1,67 +1,50 @@
-"""Side-by-side benchmark: several providers (and dimension settings) over the same datasets."""
+"""Side-by-side benchmark: lexical retrievers and providers (at each dimension setting) over the same tasks.
+
+Every row, lexical or embedding, produces the same :class:`TaskRun` per task, so comparison, the
+console table, report.md, the CSV and the plots treat them alike.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
-import tomllib
-from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ..providers import load_provider
 from ..providers.errors import InvalidOptionError
-from .cache import EmbeddingCache
+from ..providers.registry import sdk_distributions
+from ..providers.cache import EmbeddingCache
+from .config import BenchConfig
 from .costs import price_table
-from .datasets import load_tasks
-from .results import BenchmarkResult, TaskRun
-from .runner import BenchOptions, Progress, run_task
-from .stats import paired_randomization_test, wins_losses
+from .datasets import RetrievalTask, load_tasks
+from .lexical import BM25Retriever, make_retriever, run_lexical
+from .results import BenchmarkResult, DatasetInfo, Machine, Manifest, RowInfo, TaskRun
+from .runner import Progress, run_task
+from .scoring import compare_with_baseline
 
-__all__ = ["BenchConfig", "DEFAULT_CACHE", "load_bench_config", "run_benchmark"]
+__all__ = ["results_folder", "run_benchmark"]
 
-DEFAULT_CACHE = Path(".omnivec-cache") / "embeddings.sqlite"
-_PACKAGES = ("omnivec", "numpy", "sentence-transformers", "transformers", "torch", "boto3", "google-genai")
-
-
-class BenchConfig(BaseModel):
-    """A benchmark, from ``omnivec bench`` flags or a TOML file (same names)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    datasets: list[str] = ["scifact-nano"]
-    """Bundled set names or folders in BEIR / image–text layout."""
-    split: str = "test"
-    providers: list[str] = ["local"]
-    """``provider:model`` references; the first is the baseline unless ``baseline`` says otherwise."""
-    baseline: str | None = None
-    dims: list[int] = []
-    """Dimension sweep (Matryoshka): every provider runs once per size it allows."""
-    emulate: bool = False
-    """Run cloud providers against the local wire emulator; every number is labelled EMULATED."""
-    cache: Path | None = DEFAULT_CACHE
-    """SQLite embedding cache; None disables it."""
-    out: Path = Path("results")
-    ks: tuple[int, ...] = (1, 3, 5, 10, 100)
-    main_metric: str = "ndcg@10"
-    latency_queries: int = Field(100, ge=0)
-    plots: bool = True
+_OWN_DISTRIBUTIONS = ("omnivec", "numpy", "bm25s", "PyStemmer")
 
 
-def load_bench_config(path: Path, **overrides: Any) -> BenchConfig:
-    raw = tomllib.loads(Path(path).read_text())
-    # None means "not given" for every flag except cache, where None means --no-cache.
-    return BenchConfig(**{**raw, **{k: v for k, v in overrides.items() if v is not None or k == "cache"}})
+@dataclass
+class _Variant:
+    """One provider at one dimension setting: a row of the table."""
+
+    label: str
+    ref: str
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def _versions() -> dict[str, str]:
     found = {}
-    for name in _PACKAGES:
+    for name in dict.fromkeys((*_OWN_DISTRIBUTIONS, *sdk_distributions())):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -69,93 +52,149 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _variants(config: BenchConfig) -> list[tuple[str, str, dict[str, Any]]]:
-    """(label, model ref, settings overrides) for every provider × dimension setting."""
-    variants: list[tuple[str, str, dict[str, Any]]] = []
-    for ref in config.providers:
+def _variants(config: BenchConfig) -> list[_Variant]:
+    """Every provider × dimension setting; providers are only constructed here (no call is made)."""
+    variants: list[_Variant] = []
+    for ref in config.provider_refs():
         if not config.dims:
-            variants.append((ref, ref, {}))
+            variants.append(_Variant(ref, ref))
             continue
         probe = load_provider(model=ref)
         allowed = [d for d in config.dims if probe.capabilities.allows_dimensions(d)]
         if not allowed:
-            raise InvalidOptionError(f"none of dims={config.dims} is allowed for {ref} ({probe.capabilities.describe_dimensions()})")
-        variants += [(f"{ref}@{d}", ref, {"dimensions": d}) for d in allowed]
+            raise InvalidOptionError(
+                f"dims: none of {config.dims} is allowed for {ref} ({probe.capabilities.describe_dimensions()})"
+            )
+        variants += [_Variant(f"{ref}@{d}", ref, {"dimensions": d}) for d in allowed]
     return variants
 
 
-def _emulation(config: BenchConfig) -> AbstractContextManager[Any]:
+@contextmanager
+def _emulation(config: BenchConfig) -> Iterator[None]:
     if not config.emulate:
-        return nullcontext()
-    try:
-        from ..providers.emulator import emulated_clouds
-    except ImportError as exc:
-        raise InvalidOptionError("--emulate needs the wire emulator (omnivec.providers.emulator)") from exc
-    return emulated_clouds()
+        yield
+        return
+    from ..providers.emulator import emulated_clouds
+
+    with emulated_clouds():
+        yield
 
 
-def _compare(runs: list[TaskRun], baseline: str) -> None:
-    by_task: dict[str, TaskRun] = {r.task: r for r in runs if r.label == baseline and not r.skipped}
-    for run in runs:
-        base = by_task.get(run.task)
-        if base is None or run.skipped or run is base:
-            continue
-        common = sorted(set(run.per_query) & set(base.per_query))
-        a = [run.per_query[q] for q in common]
-        b = [base.per_query[q] for q in common]
-        run.baseline = baseline
-        run.p_value = paired_randomization_test(a, b)
-        run.wins_ties_losses = wins_losses(a, b)
+def _baseline(config: BenchConfig, labels: list[str]) -> str:
+    if len(set(labels)) != len(labels):
+        raise InvalidOptionError(f"providers: a row is named twice ({', '.join(labels)}); give each once")
+    if config.baseline is None:
+        return labels[0] if labels else ""
+    if config.baseline not in labels:
+        raise InvalidOptionError(f"baseline {config.baseline!r} names no row; rows: {', '.join(labels)}")
+    return config.baseline
 
 
-async def run_benchmark(config: BenchConfig, *, progress: Progress | None = None) -> BenchmarkResult:
-    """Run every provider variant on every task of every dataset."""
-    tasks = [task for name in config.datasets for task in load_tasks(name, split=config.split)]
-    cache = EmbeddingCache(config.cache) if config.cache else None
-    options = BenchOptions(ks=config.ks, main_metric=config.main_metric, latency_queries=config.latency_queries)
+def _dataset_info(task: RetrievalTask) -> DatasetInfo:
+    return DatasetInfo(
+        path=task.path,
+        revision=task.revision,
+        queries=len(task.queries),
+        corpus=len(task.corpus),
+        judgments=sum(len(j) for j in task.qrels.values()),
+        blank_queries=list(task.blank_queries),
+        blank_documents=list(task.blank_documents),
+    )
+
+
+async def _run_rows(
+    config: BenchConfig,
+    tasks: list[RetrievalTask],
+    retrievers: list[BM25Retriever],
+    variants: list[_Variant],
+    progress: Progress | None,
+    rows: dict[str, RowInfo],
+) -> tuple[list[TaskRun], dict[str, dict[str, dict[str, float]]]]:
     runs: list[TaskRun] = []
-    trec_runs: dict[str, dict[str, dict[str, float]]] = {}
-    providers_manifest: dict[str, Any] = {}
+    rankings: dict[str, dict[str, dict[str, float]]] = {}
+    for retriever in retrievers:
+        rows[retriever.name] = RowInfo(
+            kind="lexical", ref=retriever.name, emulated=False, description=retriever.describe()
+        )
+        for task in tasks:
+            run, ranking = await run_lexical(retriever, task, config=config, progress=progress)
+            runs.append(run)
+            if ranking:
+                rankings[f"{run.label}/{task.name}"] = ranking
+    cache = EmbeddingCache(config.cache) if config.cache else None
     try:
-        with _emulation(config):
-            for label, ref, overrides in _variants(config):
-                provider = load_provider(model=ref, **overrides)
-                emulated = config.emulate and provider.is_remote
-                providers_manifest[label] = {
-                    "ref": provider.ref,
-                    "emulated": emulated,
-                    "settings": provider.settings.model_dump(mode="json"),
-                    "capabilities": {"modalities": sorted(provider.capabilities.modalities),
-                                     "max_batch_size": provider.capabilities.max_batch_size},
-                }
+        for variant in variants:
+            provider = load_provider(model=variant.ref, **variant.overrides)
+            emulated = config.emulate and provider.is_remote
+            rows[variant.label] = RowInfo(
+                kind="embedding",
+                ref=provider.ref,
+                emulated=emulated,
+                description=f"{provider.ref}, {provider.dimensions} dims" + (" [EMULATED]" if emulated else ""),
+                settings=provider.settings.model_dump(mode="json"),
+                modalities=sorted(provider.capabilities.modalities),
+                max_batch_size=provider.capabilities.max_batch_size,
+            )
+            try:
                 for task in tasks:
-                    scored, ranking = await run_task(provider, task, label=label, options=options, cache=cache,
-                                                     emulated=emulated, progress=progress)
-                    runs.append(scored)
+                    run, ranking = await run_task(
+                        provider,
+                        task,
+                        label=variant.label,
+                        config=config,
+                        cache=cache,
+                        emulated=emulated,
+                        progress=progress,
+                    )
+                    runs.append(run)
                     if ranking:
-                        trec_runs[f"{label}/{task.name}"] = ranking
+                        rankings[f"{run.label}/{task.name}"] = ranking
+            finally:
                 await provider.aclose()
     finally:
         if cache is not None:
             cache.close()
-    baseline = config.baseline or (runs[0].label if runs else "")
-    _compare(runs, baseline)
-    manifest = {
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": config.model_dump(mode="json"),
-        "baseline": baseline,
-        "providers": providers_manifest,
-        "datasets": {t.name: {"revision": t.revision, "queries": len(t.queries), "corpus": len(t.corpus),
-                              "judgments": sum(len(j) for j in t.qrels.values())} for t in tasks},
-        "versions": _versions(),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "processor": platform.machine(), "cpus": os.cpu_count()},
-        "price_table_as_of": price_table().get("as_of"),
-        "cache": str(config.cache) if config.cache else "off",
-        "emulated": config.emulate,
-    }
-    return BenchmarkResult(manifest=manifest, runs=runs, trec_runs=trec_runs)
+    return runs, rankings
 
 
-def run_benchmark_sync(config: BenchConfig, **kwargs: Any) -> BenchmarkResult:
-    return asyncio.run(run_benchmark(config, **kwargs))
+async def run_benchmark(config: BenchConfig, *, progress: Progress | None = None) -> BenchmarkResult:
+    """Run every row on every task of every dataset; every option is checked before any work."""
+    tasks = [task for name in config.datasets for task in load_tasks(name, split=config.split)]
+    retrievers = [make_retriever(name) for name in config.retrievers]
+    rows: dict[str, RowInfo] = {}
+    with _emulation(config):
+        variants = _variants(config)
+        baseline = _baseline(config, [r.name for r in retrievers] + [v.label for v in variants])
+        runs, rankings = await _run_rows(config, tasks, retrievers, variants, progress, rows)
+    compare_with_baseline(runs, baseline)
+    manifest = Manifest(
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        config=config,
+        baseline=baseline,
+        rows=rows,
+        datasets={t.name: _dataset_info(t) for t in tasks},
+        versions=_versions(),
+        machine=Machine(
+            python=platform.python_version(),
+            platform=platform.platform(),
+            processor=platform.machine(),
+            cpus=os.cpu_count(),
+        ),
+        price_table_as_of=price_table().get("as_of"),
+        cache=str(config.cache) if config.cache else "off",
+        emulated=config.emulate,
+    )
+    return BenchmarkResult(manifest=manifest, runs=runs, trec_runs=rankings)
+
+
+def results_folder(config: BenchConfig, stamp: datetime) -> Path:
+    """``<out>/<YYYYmmdd-HHMMSS>-<dataset names>``: a dataset given as a path is named by its folder."""
+    names = [Path(d).resolve().name if Path(d).is_dir() else Path(d).name for d in config.datasets]
+    short = "+".join(dict.fromkeys(names))
+    short = "".join(c if c.isalnum() or c in "._-+" else "_" for c in short)[:48].strip("_") or "run"
+    base = config.out / f"{stamp:%Y%m%d-%H%M%S}-{short}"
+    folder, n = base, 1
+    while folder.exists():  # two runs in the same second must not overwrite each other
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    return folder

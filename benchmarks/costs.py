@@ -33,7 +33,7 @@ def price_for(provider: str, model: str) -> dict[str, Any] | None:
 
 
 def estimate_tokens(texts: list[str]) -> int:
-    return int(round(sum(len(t) for t in texts) / CHARS_PER_TOKEN))
+    return round(sum(len(t) for t in texts) / CHARS_PER_TOKEN)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def estimate_cost(
             tokens += images * row["image_tokens"]
         elif images and "per_image" not in row and row["per_1m_tokens"] > 0:
             return None  # images are billed at a rate nobody published: unknown, not zero
-        return tokens * per_token + images * row.get("per_image", 0.0)
+        return float(tokens * per_token + images * row.get("per_image", 0.0))
 
     doc, query = per_item(doc_tokens, doc_images), per_item(query_tokens, query_images)
     return CostEstimate(

@@ -12,15 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-__all__ = ["METRICS", "Run", "evaluate", "metric_names", "rank"]
+__all__ = ["DEFAULT_KS", "METRICS", "Run", "evaluate", "mean", "rank"]
 
 Run = Mapping[str, Mapping[str, float]]
 METRICS = ("ndcg", "recall", "mrr", "map", "precision")
 DEFAULT_KS = (1, 3, 5, 10, 100)
-
-
-def metric_names(ks: Iterable[int] = DEFAULT_KS) -> list[str]:
-    return [f"{m}@{k}" for m in METRICS for k in ks]
 
 
 def rank(scores: Mapping[str, float]) -> list[str]:
@@ -51,7 +47,9 @@ def _query_metrics(ranking: list[str], judged: Mapping[str, int], ks: Iterable[i
     return out
 
 
-def evaluate(run: Run, qrels: Mapping[str, Mapping[str, int]], ks: Iterable[int] = DEFAULT_KS) -> dict[str, dict[str, float]]:
+def evaluate(
+    run: Run, qrels: Mapping[str, Mapping[str, int]], ks: Iterable[int] = DEFAULT_KS
+) -> dict[str, dict[str, float]]:
     """Per-query metrics for every judged query (a judged query missing from the run scores 0)."""
     ks = tuple(ks)
     return {qid: _query_metrics(rank(run.get(qid, {})), judged, ks) for qid, judged in qrels.items()}

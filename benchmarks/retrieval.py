@@ -16,7 +16,8 @@ _BLOCK_BYTES = 64 * 1024 * 1024
 def _unit(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    unit: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    return unit
 
 
 def _top_k_numpy(queries: np.ndarray, corpus: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +66,6 @@ def search(
     if not use_faiss:
         scores, indices = _top_k_numpy(queries, corpus, k)
     return {
-        qid: {corpus_ids[j]: float(s) for j, s in zip(row_idx, row_scores)}
-        for qid, row_idx, row_scores in zip(query_ids, indices, scores)
+        qid: {corpus_ids[j]: float(s) for j, s in zip(row_idx, row_scores, strict=True)}
+        for qid, row_idx, row_scores in zip(query_ids, indices, scores, strict=True)
     }

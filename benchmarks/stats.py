@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["bootstrap_ci", "paired_randomization_test", "wins_losses"]
+__all__ = ["bootstrap_ci", "holm_adjust", "paired_randomization_test", "wins_losses"]
 
 
-def bootstrap_ci(values: Sequence[float], *, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], *, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the mean, resampling queries."""
     data = np.asarray(values, dtype=np.float64)
     if len(data) == 0:
@@ -21,7 +23,9 @@ def bootstrap_ci(values: Sequence[float], *, level: float = 0.95, resamples: int
     return float(low), float(high)
 
 
-def paired_randomization_test(a: Sequence[float], b: Sequence[float], *, permutations: int = 10000, seed: int = 0) -> float:
+def paired_randomization_test(
+    a: Sequence[float], b: Sequence[float], *, permutations: int = 10000, seed: int = 0
+) -> float:
     """Two-sided p-value that mean(a) and mean(b) differ, flipping the sign of per-query differences."""
     diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     if len(diff) == 0 or not diff.any():
@@ -39,3 +43,19 @@ def wins_losses(a: Sequence[float], b: Sequence[float], *, tolerance: float = 1e
     wins = int(np.count_nonzero(diff > tolerance))
     losses = int(np.count_nonzero(diff < -tolerance))
     return wins, len(diff) - wins - losses, losses
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the input order (controls the family-wise error rate).
+
+    Sorted ascending, the i-th smallest of m p-values becomes ``(m - i) × p`` (i from 0), made
+    non-decreasing and capped at 1; reject where the adjusted value is below the level.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

@@ -1,6 +1,6 @@
 """Rebuild the bundled SciFact "nano" set from the full BEIR-format SciFact.
 
-    python benchmarks/data/make_scifact_nano.py ../shared/data/text/scifact benchmarks/data/scifact-nano
+    python benchmarks/data/make_scifact_nano.py ~/.cache/omnivec/datasets/scifact benchmarks/data/scifact-nano
 
 Seeded and deterministic: 50 test claims sampled with seed 13, every abstract they cite, plus
 distractor abstracts sampled from the rest of the corpus (seed 13) up to 800 documents in all.

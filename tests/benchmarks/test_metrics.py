@@ -34,7 +34,11 @@ def assert_matches_trec_eval(run, qrels) -> int:  # type: ignore[no-untyped-def]
     for qid, values in theirs.items():
         for metric, template in TREC_NAMES.items():
             for k in KS:
-                assert ours[qid][f"{metric}@{k}"] == pytest.approx(values[template.format(k=k)], abs=1e-6), (qid, metric, k)
+                assert ours[qid][f"{metric}@{k}"] == pytest.approx(values[template.format(k=k)], abs=1e-6), (
+                    qid,
+                    metric,
+                    k,
+                )
                 checked += 1
     for k in KS:  # trec_eval's recip_rank has no cut-off: score the run truncated at k
         truncated = {q: {d: docs[d] for d in rank(docs)[:k]} for q, docs in run.items()}
@@ -48,7 +52,9 @@ def assert_matches_trec_eval(run, qrels) -> int:  # type: ignore[no-untyped-def]
 def test_graded_cranfield_matches_trec_eval(ties: bool) -> None:
     task = load_tasks(shared_set("text/cranfield"))[0]
     assert {g for j in task.qrels.values() for g in j.values()} >= {1, 2, 3, 4}  # really graded
-    assert assert_matches_trec_eval(random_run(task.qrels, list(task.corpus), 1, ties=ties), task.qrels) == len(task.qrels) * 4 * len(KS)
+    assert assert_matches_trec_eval(random_run(task.qrels, list(task.corpus), 1, ties=ties), task.qrels) == len(
+        task.qrels
+    ) * 4 * len(KS)
 
 
 def test_bundled_scifact_nano_matches_trec_eval() -> None:

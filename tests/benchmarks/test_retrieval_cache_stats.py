@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from omnivec.benchmarks import retrieval
-from omnivec.benchmarks.cache import EmbeddingCache, content_key
+from omnivec.providers import ConfigurationError
+from omnivec.providers.cache import EmbeddingCache, content_key
 from omnivec.benchmarks.stats import bootstrap_ci, paired_randomization_test, wins_losses
 from omnivec.providers import Image
 from omnivec.providers.testing import FakeProvider
@@ -61,7 +62,7 @@ def test_cache_refuses_a_hash_collision(tmp_path, monkeypatch: pytest.MonkeyPatc
     cache.put(a, ["k"], np.ones((1, 8), dtype=np.float32))
     stored_hash = a.hash
     monkeypatch.setattr(type(other), "hash", property(lambda self: stored_hash))
-    with pytest.raises(RuntimeError, match="collision"):
+    with pytest.raises(ConfigurationError, match="collision"):
         cache.put(other, ["k"], np.ones((1, 16), dtype=np.float32))
 
 

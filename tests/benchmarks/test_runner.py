@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from omnivec.benchmarks.bench import BenchConfig, run_benchmark
+from omnivec.benchmarks import BenchConfig, load_results, run_benchmark
 from omnivec.benchmarks.datasets import load_tasks
 from omnivec.benchmarks.metrics import evaluate, mean
-from omnivec.benchmarks.results import BenchmarkResult
 from omnivec.benchmarks.retrieval import search
-from omnivec.providers.cli import attach_commands, app
+from omnivec.providers.cli import app, attach_commands
 from omnivec.providers.testing import FakeProvider
 
 from .conftest import shared_set
 
 
 def config(tmp_path, **kw):  # type: ignore[no-untyped-def]
-    return BenchConfig(providers=["fake"], cache=tmp_path / "cache.sqlite", out=tmp_path / "out", latency_queries=5, **kw)
+    kw.setdefault("retrievers", [])
+    return BenchConfig(
+        providers=["fake"], cache=tmp_path / "cache.sqlite", out=tmp_path / "out", latency_queries=5, **kw
+    )
 
 
 async def test_scores_equal_an_independent_computation(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -28,15 +28,15 @@ async def test_scores_equal_an_independent_computation(tmp_path) -> None:  # typ
     (run,) = result.runs
     task = load_tasks("scifact-nano")[0]
     fake = FakeProvider()
-    docs = [f"{task.titles[d]} {task.corpus[d]}".strip() for d in task.corpus]
     q = np.stack([fake.embed_one(task.queries[i], "query") for i in task.queries])
-    c = np.stack([fake.embed_one(t, "document") for t in docs])
+    c = np.stack([fake.embed_one(t, "document") for t in task.corpus.values()])
     expected = evaluate(search(q, c, list(task.queries), list(task.corpus)), task.qrels)
-    assert run.scores["ndcg@10"] == pytest.approx(mean(expected, "ndcg@10"))
-    assert run.scores["ndcg@10"] > 0.1  # hashed word overlap carries real signal (chance: ~0.01)
-    assert run.ci95[0] <= run.scores["ndcg@10"] <= run.ci95[1]
+    assert run.quality.scores["ndcg@10"] == pytest.approx(mean(expected, "ndcg@10"))
+    assert run.quality.scores["ndcg@10"] > 0.1  # hashed word overlap carries real signal (chance: ~0.01)
+    assert run.quality.ci95[0] <= run.quality.main <= run.quality.ci95[1]
     assert len(run.query_latency.samples_ms) == 5 and run.query_latency.cold_start_ms is not None
     assert run.index_throughput.items == 800 and not run.index_throughput.from_earlier_run
+    assert run.failures.total == 0 and run.kind == "embedding"
 
 
 async def test_warm_cache_rerun_calls_no_provider_and_scores_the_same(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -51,15 +51,15 @@ async def test_warm_cache_rerun_calls_no_provider_and_scores_the_same(tmp_path, 
     monkeypatch.setattr(FakeProvider, "_embed_batch", spy)
     warm = await run_benchmark(config(tmp_path))
     assert calls == []
-    assert warm.runs[0].scores == cold.runs[0].scores
+    assert warm.runs[0].quality == cold.runs[0].quality
     assert warm.runs[0].query_latency.from_earlier_run and warm.runs[0].index_throughput.from_earlier_run
-    assert warm.runs[0].cached == {"queries": 50, "corpus": 800}
+    assert (warm.runs[0].cached.queries, warm.runs[0].cached.corpus) == (50, 800)
 
 
 async def test_a_different_fingerprint_misses_the_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
     await run_benchmark(config(tmp_path))
     other = await run_benchmark(config(tmp_path).model_copy(update={"dims": [32]}))
-    assert other.runs[0].cached == {"queries": 0, "corpus": 0}
+    assert (other.runs[0].cached.queries, other.runs[0].cached.corpus) == (0, 0)
     assert other.runs[0].dimensions == 32
 
 
@@ -67,19 +67,32 @@ async def test_baseline_comparison_and_dims_sweep(tmp_path) -> None:  # type: ig
     result = await run_benchmark(config(tmp_path, dims=[16, 64]))
     small, full = result.runs
     assert (small.label, full.label) == ("fake@16", "fake@64")
-    assert small.baseline is None and full.baseline == "fake@16"
-    assert 0 <= full.p_value <= 1 and sum(full.wins_ties_losses) == 50
-    assert full.storage_bytes_per_vector == 256 and small.storage_bytes_per_vector == 64
+    assert small.comparison is None and full.comparison.baseline == "fake@16"
+    assert full.comparison.delta == pytest.approx(full.quality.main - small.quality.main)
+    assert (
+        0 <= full.comparison.p_value <= 1 and full.comparison.wins + full.comparison.ties + full.comparison.losses == 50
+    )
+    assert full.comparison.p_holm == full.comparison.p_value  # one comparison: nothing to adjust
+    assert full.storage.bytes_per_vector == 256 and small.storage.bytes_per_vector == 64
 
 
-async def test_image_sets_run_both_directions_and_skip_text_only_models(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_image_sets_run_both_directions_and_skip_what_cannot_take_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
     coco = shared_set("image/coco-mini")
-    cfg = BenchConfig(providers=["fake", "local"], datasets=[str(coco)], cache=None, latency_queries=2, out=tmp_path)
+    cfg = BenchConfig(
+        providers=["fake", "local"],
+        retrievers=["bm25"],
+        datasets=[str(coco)],
+        cache=None,
+        latency_queries=2,
+        out=tmp_path,
+    )
     result = await run_benchmark(cfg)
     by = {(r.label, r.task): r for r in result.runs}
     t2i, i2t = by[("fake", "coco-mini/t2i")], by[("fake", "coco-mini/i2t")]
-    assert len(t2i.per_query) == 5 * 159 and len(i2t.per_query) == 159
+    assert len(t2i.quality.per_query) == 5 * 159 and len(i2t.quality.per_query) == 159
     assert by[("local", "coco-mini/t2i")].skipped and "image" in by[("local", "coco-mini/t2i")].skipped
+    assert by[("bm25", "coco-mini/i2t")].skipped == "takes text only"
+    assert result.manifest.baseline == "bm25" and t2i.comparison is None  # the baseline has no score here
 
 
 def test_cli_writes_every_output(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -89,12 +102,22 @@ def test_cli_writes_every_output(tmp_path, monkeypatch) -> None:  # type: ignore
     assert out.exit_code == 0, out.output
     (folder,) = (tmp_path / "results").iterdir()
     names = {p.name for p in folder.iterdir()}
-    assert {"results.json", "report.md", "summary.csv", "quality_vs_p95_latency.png", "quality_vs_cost.png",
-            "latency_distribution.png", "run.fake_scifact-nano.trec", "run.fake_other_scifact-nano.trec"} <= names
-    loaded = BenchmarkResult.load(folder / "results.json")
-    assert loaded.schema_version == 1 and len(loaded.runs) == 2
-    manifest = json.loads((folder / "results.json").read_text())["manifest"]
-    assert manifest["providers"]["fake"]["emulated"] is False and manifest["datasets"]["scifact-nano"]["queries"] == 50
+    assert {
+        "results.json",
+        "report.md",
+        "summary.csv",
+        "quality.png",
+        "quality_vs_p95_latency.png",
+        "quality_vs_cost.png",
+        "latency_distribution.png",
+        "run.bm25_scifact-nano.trec",
+        "run.fake_scifact-nano.trec",
+        "run.fake_other_scifact-nano.trec",
+    } <= names
+    loaded = load_results(folder / "results.json")
+    assert loaded.schema_version == 2 and [r.label for r in loaded.runs] == ["bm25", "fake", "fake:other"]
+    assert loaded.manifest.rows["fake"].emulated is False and loaded.manifest.datasets["scifact-nano"].queries == 50
+    assert loaded.manifest.rows["bm25"].kind == "lexical" and "bm25s" in loaded.manifest.rows["bm25"].description
     trec = (folder / "run.fake_scifact-nano.trec").read_text().splitlines()
     assert len(trec) == 50 * 100 and trec[0].split()[1] == "Q0"
     assert "nDCG@10" in (folder / "report.md").read_text()
@@ -115,24 +138,26 @@ def test_cli_no_cache_overrides_a_config_file(tmp_path, monkeypatch) -> None:  #
     assert runner.invoke(app, ["bench", "--config", "bench.toml"]).exit_code == 0
     assert runner.invoke(app, ["bench", "--config", "bench.toml", "--no-cache"]).exit_code == 0
     first, second = sorted((tmp_path / "results").iterdir())
-    assert BenchmarkResult.load(second / "results.json").runs[0].cached == {"queries": 0, "corpus": 0}
-    assert BenchmarkResult.load(first / "results.json").manifest["cache"] != "off"
+    assert load_results(second / "results.json").run("fake", "scifact-nano").cached.corpus == 0
+    assert load_results(first / "results.json").manifest.cache != "off"
 
 
 def test_emulated_runs_are_labelled_everywhere(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     attach_commands()
-    out = CliRunner().invoke(app, ["bench", "--providers", "fake,gemini:gemini-embedding-2", "--emulate",
-                                   "--latency-queries", "2", "--no-plots"])
+    out = CliRunner().invoke(
+        app,
+        ["bench", "--providers", "fake,gemini:gemini-embedding-2", "--emulate", "--latency-queries", "2", "--no-plots"],
+    )
     assert out.exit_code == 0, out.output
     assert "EMULATED" in out.output
     (folder,) = (tmp_path / "results").iterdir()
-    result = BenchmarkResult.load(folder / "results.json")
+    result = load_results(folder / "results.json")
     flags = {r.label: r.emulated for r in result.runs}
-    assert flags == {"fake": False, "gemini:gemini-embedding-2": True}
-    assert result.manifest["emulated"] is True
+    assert flags == {"bm25": False, "fake": False, "gemini:gemini-embedding-2": True}
+    assert result.manifest.emulated is True
     assert "EMULATED" in (folder / "report.md").read_text()
-    rows = (folder / "summary.csv").read_text().splitlines()
-    assert rows[0].split(",")[3] == "emulated" and rows[2].split(",")[3] == "True"
+    rows = [line.split(",") for line in (folder / "summary.csv").read_text().splitlines()]
+    assert rows[0][4] == "emulated" and rows[3][4] == "True"
     gemini = next(r for r in result.runs if r.emulated)
-    assert gemini.usage["tokens"] == "counted" and gemini.cost["per_1k_documents"] > 0
+    assert gemini.usage.source == "counted" and gemini.cost.per_1k_documents > 0

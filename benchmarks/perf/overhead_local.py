@@ -1,6 +1,6 @@
 """Local throughput through omnivec vs calling ``SentenceTransformer.encode`` directly.
 
-    python -m omnivec.benchmarks.overhead_local [--n 1100] [--repeats 5] [--batch-size 32]
+    python -m omnivec.benchmarks.perf.overhead_local [--n 1100] [--repeats 5] [--batch-size 32]
 
 Same model, same texts, same batch size; runs alternate so drift hits both sides alike. Prints
 items/s for each and the ratio of the best runs (target: omnivec ≥ 0.97 × direct). Best-of is
@@ -18,9 +18,9 @@ import statistics
 import time
 from pathlib import Path
 
-from ..providers.sentence_transformers import SentenceTransformersProvider
+from ...providers.sentence_transformers import SentenceTransformersProvider
 
-NANO = Path(__file__).parent / "data" / "scifact-nano" / "corpus.jsonl"
+NANO = Path(__file__).parents[1] / "data" / "scifact-nano" / "corpus.jsonl"
 
 
 def texts(n: int) -> list[str]:
@@ -51,12 +51,20 @@ def main() -> None:
         provider.embed_sync(items, intent="document")
         ours.append(args.n / (time.perf_counter() - began))
     d, o = max(direct), max(ours)
-    print(f"inputs: {args.n}  batch_size: {args.batch_size}  repeats: {args.repeats}  chunk: "
-          f"{provider.capabilities.max_batch_size}")
-    print(f"direct SentenceTransformer.encode_document: best {d:6.1f} items/s  (runs: {', '.join(f'{x:.1f}' for x in direct)})")
-    print(f"omnivec embed(intent='document'):         best {o:6.1f} items/s  (runs: {', '.join(f'{x:.1f}' for x in ours)})")
-    print(f"ratio omnivec/direct (best runs): {o / d:.3f}  (target ≥ 0.97); "
-          f"medians: {statistics.median(ours) / statistics.median(direct):.3f}")
+    print(
+        f"inputs: {args.n}  batch_size: {args.batch_size}  repeats: {args.repeats}  chunk: "
+        f"{provider.capabilities.max_batch_size}"
+    )
+    print(
+        f"direct SentenceTransformer.encode_document: best {d:6.1f} items/s  (runs: {', '.join(f'{x:.1f}' for x in direct)})"
+    )
+    print(
+        f"omnivec embed(intent='document'):         best {o:6.1f} items/s  (runs: {', '.join(f'{x:.1f}' for x in ours)})"
+    )
+    print(
+        f"ratio omnivec/direct (best runs): {o / d:.3f}  (target ≥ 0.97); "
+        f"medians: {statistics.median(ours) / statistics.median(direct):.3f}"
+    )
 
 
 if __name__ == "__main__":

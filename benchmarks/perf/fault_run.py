@@ -1,6 +1,6 @@
 """Embed many inputs through a real SDK against a faulty emulator: nothing lost, nothing duplicated, rate kept.
 
-    python -m omnivec.benchmarks.fault_run [--n 2000] [--rate 100] [--error-rate 0.2] [--latency-ms 40]
+    python -m omnivec.benchmarks.perf.fault_run [--n 2000] [--rate 100] [--error-rate 0.2] [--latency-ms 40]
                                            [--provider bedrock|gemini] [--concurrency 16] [--skip-raw]
 
 The emulator grants ``--rate`` requests per second (token bucket holding 100 ms of tokens; the rest
@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import numpy as np
 
-from ..providers import get_provider
-from ..providers.emulator import Emulator, Faults, emulator_env
-from ..providers.emulator._vectors import text_vector
-from ..providers.testing import allow_remote_calls
+from ...providers import get_provider
+from ...providers.emulator import Faults, emulated_clouds
+from ...providers.emulator._vectors import text_vector
 
 REFS = {"bedrock": "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "gemini": "gemini:gemini-embedding-2"}
 
@@ -38,11 +36,19 @@ def raw_sequential_loop(texts: list[str], dims: int) -> tuple[int, int, float]:
     ok = failed = 0
     began = time.perf_counter()
     for text in texts:
-        body = {"schemaVersion": "nova-multimodal-embed-v1", "taskType": "SINGLE_EMBEDDING",
-                "singleEmbeddingParams": {"embeddingPurpose": "GENERIC_INDEX", "embeddingDimension": dims,
-                                          "text": {"truncationMode": "END", "value": text}}}
+        body = {
+            "schemaVersion": "nova-multimodal-embed-v1",
+            "taskType": "SINGLE_EMBEDDING",
+            "singleEmbeddingParams": {
+                "embeddingPurpose": "GENERIC_INDEX",
+                "embeddingDimension": dims,
+                "text": {"truncationMode": "END", "value": text},
+            },
+        }
         try:
-            json.loads(client.invoke_model(modelId=REFS["bedrock"].split(":", 1)[1], body=json.dumps(body))["body"].read())
+            json.loads(
+                client.invoke_model(modelId=REFS["bedrock"].split(":", 1)[1], body=json.dumps(body))["body"].read()
+            )
             ok += 1
         except ClientError:
             failed += 1
@@ -62,9 +68,14 @@ def main() -> None:
 
     dims = 256
     texts = [f"input {i}: a sentence about topic {i % 37} and item {i}" for i in range(args.n)]
-    faults = Faults(rate_limit_rps=args.rate, burst=max(1, int(args.rate / 10)), error_rate=args.error_rate, latency_ms=args.latency_ms, seed=7)
-    with Emulator(faults) as emulator, allow_remote_calls():
-        os.environ.update(emulator_env(emulator.url))
+    faults = Faults(
+        rate_limit_rps=args.rate,
+        burst=max(1, int(args.rate / 10)),
+        error_rate=args.error_rate,
+        latency_ms=args.latency_ms,
+        seed=7,
+    )
+    with emulated_clouds(faults) as emulator:  # the SDKs' own variables point at it; restored after
         provider = get_provider(REFS[args.provider], dimensions=dims, max_concurrency=args.concurrency)
         began = time.perf_counter()
         result = provider.embed_sync(texts, intent="document", errors="collect")
@@ -72,28 +83,42 @@ def main() -> None:
         stats = emulator.stats
         succeeded = [i for i in range(args.n) if i not in result.failures]
         template = "title: none | text: {}" if args.provider == "gemini" else "{}"
-        in_order = all(np.allclose(result.vectors[i], text_vector(template.format(texts[i]), dims), atol=1e-5)
-                       for i in succeeded)
+        in_order = all(
+            np.allclose(result.vectors[i], text_vector(template.format(texts[i]), dims), atol=1e-5) for i in succeeded
+        )
         served = stats.items
         grantable = args.rate * (1 - args.error_rate)
         achieved = len(succeeded) / wall
         print(f"provider: {provider.ref} [EMULATED]  concurrency: {args.concurrency}  inputs: {args.n}")
-        print(f"emulator: limit {args.rate:g} req/s, {args.error_rate:.0%} injected 429/5xx, {args.latency_ms:g} ms latency")
-        print(f"embedded: {len(succeeded)}  failed (by index): {len(result.failures)}"
-              + (f" first: {sorted(result.failures)[:5]}" if result.failures else ""))
+        print(
+            f"emulator: limit {args.rate:g} req/s, {args.error_rate:.0%} injected 429/5xx, {args.latency_ms:g} ms latency"
+        )
+        print(
+            f"embedded: {len(succeeded)}  failed (by index): {len(result.failures)}"
+            + (f" first: {sorted(result.failures)[:5]}" if result.failures else "")
+        )
         print(f"in input order and equal to the emulator's vectors: {in_order}")
-        print(f"served by the emulator: {served} items in {stats.ok} ok answers (exactly once: {served == len(succeeded)})")
-        print(f"requests: {stats.requests}  throttled: {stats.throttled}  injected faults: {stats.injected}  "
-              f"retries: {result.retries}  (rate-limit retries: {sum(t.retried.count('RateLimitError') for t in result.timings)})")
-        print(f"wall: {wall:.1f} s  achieved: {achieved:.1f} items/s  grantable: {grantable:.1f} items/s  "
-              f"ratio: {achieved / grantable:.2f} (target ≥ 0.90)" if args.provider == "bedrock" else
-              f"wall: {wall:.1f} s  achieved: {achieved:.1f} items/s  requests ok/s: {stats.ok / wall:.1f}  "
-              f"grantable: {grantable:.1f} requests/s  ratio: {stats.ok / wall / grantable:.2f}")
+        print(
+            f"served by the emulator: {served} items in {stats.ok} ok answers (exactly once: {served == len(succeeded)})"
+        )
+        print(
+            f"requests: {stats.requests}  throttled: {stats.throttled}  injected faults: {stats.injected}  "
+            f"retries: {result.retries}  (rate-limit retries: {sum(t.retried.count('RateLimitError') for t in result.timings)})"
+        )
+        print(
+            f"wall: {wall:.1f} s  achieved: {achieved:.1f} items/s  grantable: {grantable:.1f} items/s  "
+            f"ratio: {achieved / grantable:.2f} (target ≥ 0.90)"
+            if args.provider == "bedrock"
+            else f"wall: {wall:.1f} s  achieved: {achieved:.1f} items/s  requests ok/s: {stats.ok / wall:.1f}  "
+            f"grantable: {grantable:.1f} requests/s  ratio: {stats.ok / wall / grantable:.2f}"
+        )
         if not args.skip_raw and args.provider == "bedrock":
             ok, failed, raw_wall = raw_sequential_loop(texts, dims)
-            print(f"raw boto3 sequential loop (default retries): embedded {ok}, failed {failed}, wall {raw_wall:.1f} s, "
-                  f"{ok / raw_wall:.1f} items/s → omnivec is {achieved / (ok / raw_wall):.1f}× faster and lost "
-                  f"{len(result.failures)} vs {failed} inputs")
+            print(
+                f"raw boto3 sequential loop (default retries): embedded {ok}, failed {failed}, wall {raw_wall:.1f} s, "
+                f"{ok / raw_wall:.1f} items/s → omnivec is {achieved / (ok / raw_wall):.1f}× faster and lost "
+                f"{len(result.failures)} vs {failed} inputs"
+            )
 
 
 if __name__ == "__main__":

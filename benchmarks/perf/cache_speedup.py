@@ -1,6 +1,6 @@
 """Cold run vs warm-cache rerun of the same benchmark (target: warm ≥ 20× faster).
 
-    python -m omnivec.benchmarks.cache_speedup [--dataset scifact-nano] [--providers local]
+    python -m omnivec.benchmarks.perf.cache_speedup [--dataset scifact-nano] [--providers local]
 
 Both runs go through the same code path as ``omnivec bench`` (benchmark + every output file),
 each in a fresh process so the warm run also pays imports and provider construction — but not
@@ -19,8 +19,9 @@ from pathlib import Path
 
 def timed_bench(args: list[str], cwd: Path) -> float:
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "omnivec.providers", "bench", *args], cwd=cwd, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "omnivec.providers", "bench", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - began
 
 
