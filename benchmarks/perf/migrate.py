@@ -81,7 +81,7 @@ def _clustered(n: int, dims: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((2000, dims)).astype(np.float32)
     x = centers[rng.integers(0, 2000, n)] + 1.2 * rng.standard_normal((n, dims)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    return np.asarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float32)
 
 
 def search_speed(store: VectorStore, vectors: np.ndarray, queries: np.ndarray) -> dict[str, Any]:

@@ -140,7 +140,8 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
         model = self._load(settings)
         modalities = set(getattr(model, "modalities", None) or ["text"])
         normalized = any(type(m).__name__ == "Normalize" for m in model)
-        return _ModelFacts(model.get_embedding_dimension(), normalized, "image" in modalities, dict(model.prompts))
+        prompts = {name: text for name, text in model.prompts.items() if text is not None}
+        return _ModelFacts(model.get_embedding_dimension(), normalized, "image" in modalities, prompts)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -178,7 +179,7 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
-                hf_logging.disable_progress_bar()  # a per-load weights bar is noise in apps and logs
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a per-load weights bar is noise
                 try:
                     self._model = SentenceTransformer(
                         self._path,
@@ -212,7 +213,7 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
         texts = [i for i, item in enumerate(batch) if isinstance(item, str)]
         images = [i for i, item in enumerate(batch) if isinstance(item, Image)]
         out = np.empty((len(batch), self.dimensions), dtype=np.float32)
-        common = {"batch_size": self.settings.batch_size, "convert_to_numpy": True, "truncate_dim": dims}
+        common: dict[str, Any] = {"batch_size": self.settings.batch_size, "convert_to_numpy": True, "truncate_dim": dims}
         if texts:
             from sentence_transformers.base.modality import is_image_url_or_path
 

@@ -122,7 +122,7 @@ class FakeProvider(EmbeddingProvider[FakeSettings]):
         """The vector this fake gives ``item``; tests compare results against it."""
         if isinstance(item, Fused):
             total = np.sum([self.embed_one(part, intent) for part in item.parts], axis=0)
-            return total / np.linalg.norm(total)
+            return np.asarray(total / np.linalg.norm(total), dtype=np.float32)
         if isinstance(item, str):
             text = self.settings.query_prefix + item if intent == "query" else item
             return hashed_features(text, self.dimensions)
