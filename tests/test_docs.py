@@ -21,3 +21,11 @@ def test_doc_snippet(path: Path, index: int, code: str, isolated_cwd) -> None:  
     if path.name == "writing-a-provider.md":
         return
     exec(compiled, {"__name__": "__main__"})
+
+
+def test_user_docs_never_point_at_the_development_folders() -> None:
+    # ../shared exists on the developers' machines only; a user of the package has bundled data
+    # or a documented download instead.
+    found = [f"{p.relative_to(ROOT)}:{n}" for p in DOCS for n, line in enumerate(p.read_text().splitlines(), 1)
+             if "../shared" in line]
+    assert found == []
