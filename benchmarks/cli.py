@@ -20,6 +20,7 @@ from rich.console import Console
 
 from ..providers._console import err, print_error, print_warning, progress_bar
 from ..providers.errors import EmbeddingError, InvalidOptionError
+from ..providers.registry import builtin_providers
 from .bench import results_folder, run_benchmark
 from .config import BenchConfig, load_bench_config
 from .outputs import write_outputs
@@ -27,11 +28,6 @@ from .report import failure_summary, rich_table, table_notes
 
 __all__ = ["register"]
 
-# Environment variables that show cloud credentials are at hand (the SDKs' own names).
-_CREDENTIALS = {
-    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"),
-    "bedrock": ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK"),
-}
 EXIT_FAILED_ITEMS = 1
 EXIT_INTERRUPTED = 130
 
@@ -60,8 +56,8 @@ def _credential_hints(settings: BenchConfig) -> list[str]:
     if settings.providers is not None or settings.emulate:
         return []
     hints = []
-    for name, variables in _CREDENTIALS.items():
-        found = [v for v in variables if os.environ.get(v)]
+    for name, info in builtin_providers().items():  # the registry knows each SDK's credential variables
+        found = [v for v in info.credential_env if os.environ.get(v)]
         if found:
             hints.append(
                 f"note: {found[0]} is set: to compare the real {name} model add it with "

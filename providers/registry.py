@@ -65,6 +65,8 @@ class ProviderInfo:
     """Options the shipped contract suite runs it with; None leaves it out of our own suite run."""
     emulated: bool = False
     """The contract suite runs it through its real SDK against omnivec's local wire emulator."""
+    credential_env: tuple[str, ...] = ()
+    """SDK environment variables whose presence shows credentials are at hand (hints only; never read)."""
 
     @property
     def config_section(self) -> str:

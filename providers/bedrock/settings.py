@@ -70,4 +70,5 @@ PROVIDER = ProviderInfo(
     distributions=("boto3", "botocore"),
     contract_options={"dimensions": 256},
     emulated=True,
+    credential_env=("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK"),
 )

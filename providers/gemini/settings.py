@@ -45,4 +45,5 @@ PROVIDER = ProviderInfo(
     distributions=("google-genai",),
     contract_options={"dimensions": 256},
     emulated=True,
+    credential_env=("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"),
 )

@@ -51,4 +51,5 @@ PROVIDER = ProviderInfo(
     distributions=("openai",),
     contract_options={"dimensions": 256},
     emulated=True,
+    credential_env=("OPENAI_API_KEY",),
 )
