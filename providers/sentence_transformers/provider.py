@@ -23,6 +23,7 @@ from ..base import EmbeddingProvider
 from ..errors import ConfigurationError, InvalidInputError, ModelNotFoundError
 from ..inputs import Image, Input, Modality
 from ..types import BatchOutput, Capabilities, Intent
+from ._backends import backend_space_options, check_backend, load_sentence_transformer
 from .settings import SentenceTransformersSettings
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
     ) -> None:
         # Options are checked before anything is read or loaded, with the core's one-line errors.
         settings = resolve_settings(self.settings_class, settings, options, where=f"{self.name}:{model}")
+        check_backend(settings.backend, device=settings.device, provider=self.name)
         self._path = _resolve_path(model)
         self._model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
@@ -134,7 +136,8 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
 
     def vector_space_options(self) -> dict[str, Any]:
         # The weights' signature, for local folders: a model replaced in place is another space.
-        return {"weights": self._weights} if self._weights else {}
+        weights = {"weights": self._weights} if self._weights else {}
+        return {**weights, **backend_space_options(self.settings.backend)}  # int8 is another space
 
     def _facts_from_loaded(self, settings: SentenceTransformersSettings) -> _ModelFacts:
         model = self._load(settings)
@@ -176,13 +179,14 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
     def _load(self, settings: SentenceTransformersSettings) -> SentenceTransformer:
         with self._load_lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a per-load weights bar is noise
                 try:
-                    self._model = SentenceTransformer(
+                    self._model = load_sentence_transformer(
                         self._path,
+                        backend=settings.backend,
+                        weights=self._weights,
                         device=settings.device,
                         cache_folder=settings.cache_folder,
                         trust_remote_code=settings.trust_remote_code,

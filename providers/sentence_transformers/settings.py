@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 
 from ..inputs import Modality
@@ -28,6 +30,12 @@ class SentenceTransformersSettings(ProviderSettings):
     """Override what the model takes; None detects CLIP-style text+image models from their files."""
     trust_remote_code: bool = False
     cache_folder: str | None = None
+    backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = "torch"
+    """Inference engine for text models. ``onnx`` / ``openvino``: the same weights exported once
+    (cached under ``cache_folder``, else ~/.cache/omnivec) and run on ONNX Runtime / OpenVINO,
+    CPU only, vectors equal to torch's to float rounding (same fingerprint, same cache).
+    ``onnx-int8``: dynamic int8 quantization on top, faster, vectors slightly moved (own fingerprint).
+    Needs ``pip install "omnivec[local-fast]"``; measured speeds in docs/local-backends.md."""
 
 
 PROVIDER = ProviderInfo(

@@ -1,0 +1,133 @@
+"""ONNX Runtime / OpenVINO backends for local models: exported offline, cached, close to torch.
+
+One export per backend for the whole module (into a temporary cache folder), reused by every test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from omnivec.providers.errors import ConfigurationError
+from omnivec.providers.sentence_transformers import SentenceTransformersSettings
+from omnivec.providers.sentence_transformers._backends import (
+    backend_space_options,
+    check_backend,
+    ensure_export,
+    export_folder,
+    load_sentence_transformer,
+)
+from omnivec.providers.sentence_transformers.provider import _resolve_path
+
+pytest.importorskip("onnxruntime", reason='needs pip install "omnivec[local-fast]"')
+pytest.importorskip("openvino", reason='needs pip install "omnivec[local-fast]"')
+
+TEXTS = [
+    "Aspirin lowers the risk of a first heart attack in some adults.",
+    "0-dimensional biomaterials show inductive properties.",
+    "The mitochondria of neurons are transported along microtubules by kinesin motors.",
+    "short",
+    " ".join(["Vitamin D deficiency is associated with bone fractures in elderly women."] * 30),  # truncated at 256
+]
+MINILM = _resolve_path("sentence-transformers/all-MiniLM-L6-v2")
+WEIGHTS = "test-weights"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("backends-cache")
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    model = load_sentence_transformer(MINILM, backend="torch", device="cpu")
+    return model.encode(TEXTS, convert_to_numpy=True)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def loaded(cache: Path) -> dict[str, Any]:
+    return {
+        b: load_sentence_transformer(MINILM, backend=b, weights=WEIGHTS, cache_folder=str(cache))
+        for b in ("onnx", "onnx-int8", "openvino")
+    }
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_fp32_backends_give_torch_vectors(backend: str, loaded: dict[str, Any], reference: np.ndarray) -> None:
+    vectors = loaded[backend].encode(TEXTS, convert_to_numpy=True)
+    assert vectors.shape == reference.shape
+    assert _cosines(vectors, reference).min() > 0.999
+    assert loaded[backend][0].backend == backend
+
+
+def test_int8_is_close_to_torch_but_really_quantized(loaded: dict[str, Any], reference: np.ndarray) -> None:
+    cosines = _cosines(loaded["onnx-int8"].encode(TEXTS, convert_to_numpy=True), reference)
+    assert cosines.min() > 0.95
+    assert cosines.max() < 0.99999  # identical vectors would mean the fp32 graph was loaded
+
+
+def test_pooling_prompts_and_truncation_still_apply(loaded: dict[str, Any], reference: np.ndarray) -> None:
+    model = loaded["onnx"]
+    short = model.encode(TEXTS, convert_to_numpy=True, truncate_dim=64)
+    assert short.shape == (len(TEXTS), 64)
+    assert _cosines(short, reference[:, :64]).min() > 0.999
+    assert np.allclose(np.linalg.norm(model.encode(TEXTS), axis=1), 1, atol=1e-4)  # Normalize module kept
+
+
+def test_exports_are_cached_and_not_redone(cache: Path, loaded: dict[str, Any]) -> None:
+    folder = export_folder(MINILM, WEIGHTS, str(cache))
+    files = {b: ensure_export(loaded["onnx"], b, folder) for b in ("onnx", "onnx-int8", "openvino")}
+    assert all(not exported for _, exported in files.values())
+    stamps = {f: f.stat().st_mtime_ns for f, _ in files.values()}
+    again = load_sentence_transformer(MINILM, backend="openvino", weights=WEIGHTS, cache_folder=str(cache))
+    assert {f: f.stat().st_mtime_ns for f in stamps} == stamps
+    assert again.encode(["cached"]).shape == (1, 384)
+    assert sorted(p.name for p in folder.iterdir()) == ["export.json", "onnx", "openvino"]  # no staging left
+
+
+def test_export_folder_follows_weights_and_stays_out_of_the_model(cache: Path) -> None:
+    one = export_folder(MINILM, "a", str(cache))
+    assert one != export_folder(MINILM, "b", str(cache))
+    assert one == export_folder(MINILM, "a", str(cache))
+    assert not str(one).startswith(os.path.abspath(MINILM))  # the model folder's fingerprint must not move
+
+
+def test_int8_has_its_own_vector_space_fp32_shares_torchs() -> None:
+    assert backend_space_options("onnx-int8") != backend_space_options("torch")
+    assert backend_space_options("onnx") == backend_space_options("torch") == {}
+
+
+def test_provider_fingerprint_tells_int8_apart(cache: Path) -> None:
+    if "backend" not in SentenceTransformersSettings.model_fields:
+        pytest.skip("the provider's backend= setting is not wired yet")
+    from omnivec.providers.sentence_transformers import SentenceTransformersProvider
+
+    torch_fp = SentenceTransformersProvider(cache_folder=str(cache)).fingerprint("document")
+    int8 = SentenceTransformersProvider(backend="onnx-int8", cache_folder=str(cache))
+    onnx_fp = SentenceTransformersProvider(backend="onnx", cache_folder=str(cache)).fingerprint("document")
+    assert int8.fingerprint("document") != torch_fp
+    assert onnx_fp == torch_fp
+    vectors = np.asarray(int8.embed_sync(TEXTS[:2], intent="document").vectors)
+    assert vectors.shape == (2, 384)
+
+
+@pytest.mark.parametrize(
+    ("backend", "device", "message"),
+    [("tensorrt", None, "not one of"), ("onnx", "cuda", "CPU only"), ("openvino", "mps", "CPU only")],
+)
+def test_bad_backend_settings_fail_before_loading(backend: str, device: str | None, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        check_backend(backend, device=device)
+
+
+def test_image_models_are_refused_with_the_fix(tiny_clip_path: Path, cache: Path) -> None:
+    with pytest.raises(ConfigurationError, match="backend='torch'"):
+        load_sentence_transformer(str(tiny_clip_path), backend="onnx", cache_folder=str(cache))
