@@ -20,6 +20,9 @@ def emulate(
     hang_s: Annotated[float, typer.Option(help="How long a hanging request sleeps.")] = 5.0,
     drop_rate: Annotated[float, typer.Option(help="Share of requests whose connection is dropped.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the fault dice.")] = 0,
+    batch_delay_s: Annotated[
+        float, typer.Option(help="Gemini batch jobs: PENDING, then RUNNING, then SUCCEEDED after this long.")
+    ] = 1.0,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept requests without credentials.")] = False,
 ) -> None:
     """Serve the Bedrock, Gemini and OpenAI embedding wire protocols on 127.0.0.1 (vectors are NOT the real models')."""
@@ -31,6 +34,7 @@ def emulate(
         hang_s=hang_s,
         drop_rate=drop_rate,
         seed=seed,
+        batch_delay_s=batch_delay_s,
     )
     with Emulator(faults, port=port, require_auth=not no_auth) as emulator:
         env = emulator_environment(emulator.url)

@@ -22,16 +22,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from . import _bedrock, _gemini, _openai
+from . import _bedrock, _gemini, _gemini_batch, _openai
 
 __all__ = ["Emulator", "EmulatorStats", "Faults"]
 
 _OPENAI_PATH = "/v1/embeddings"
+_BATCH_METHODS = ("get", "delete", "cancel", "asyncBatchEmbedContent", "upload_start", "upload_chunk", "download")
 _PROTOCOLS: dict[str, Any] = {"bedrock": _bedrock, "gemini": _gemini, "openai": _openai}
 _BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
 _GEMINI_PATH = re.compile(
     r"^/(?:(?P<version>v1|v1beta|v1beta1)/)?(?:projects/[^/]+/locations/[^/]+/)?(?:publishers/google/)?"
-    r"models/(?P<model>[^/:]+):(?P<method>batchEmbedContents|embedContent)$"
+    r"models/(?P<model>[^/:]+):(?P<method>batchEmbedContents|embedContent|asyncBatchEmbedContent)$"
+)
+_GEMINI_BATCH = re.compile(r"^/(?:v1|v1beta)/batches/(?P<id>[A-Za-z0-9_-]+)(?P<cancel>:cancel)?$")
+_GEMINI_FILES = re.compile(
+    r"^/(?:upload/(?:v1|v1beta)/files(?:/session/(?P<session>[a-f0-9]+))?|(?:v1|v1beta)/files/(?P<id>[\w-]+):download)$"
 )
 
 
@@ -51,6 +56,8 @@ class Faults:
     drop_rate: float = 0.0
     """Share whose connection is closed without an answer."""
     seed: int = 0
+    batch_delay_s: float = 1.0
+    """Gemini batch jobs are PENDING for the first half of this, RUNNING for the rest, then SUCCEEDED."""
 
 
 @dataclass
@@ -94,16 +101,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and benchmarks own the output
         return
 
-    def do_POST(self) -> None:
+    def do_GET(self) -> None:
+        self.do_POST("GET")
+
+    def do_DELETE(self) -> None:
+        self.do_POST("DELETE")
+
+    def do_POST(self, method: str = "POST") -> None:
         emulator = self.server.emulator
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = self.path.split("?", 1)[0]
-        status, headers, payload = emulator.handle(path, dict(self.headers), body)
+        status, headers, payload = emulator.handle(path, dict(self.headers), body, method=method)
         if status == 0:  # dropped connection
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        data = json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
         for key, value in {"Content-Type": "application/json", "Content-Length": str(len(data)), **headers}.items():
             self.send_header(key, value)
@@ -136,6 +149,8 @@ class Emulator:
         self._bucket = _Bucket(self.faults.rate_limit_rps, self.faults.burst) if self.faults.rate_limit_rps else None
         self.requests_log: deque[dict[str, Any]] = deque(maxlen=2000)
         """The most recent requests (path, status, body), for tests that check the wire."""
+        self.batches = _gemini_batch.BatchJobs(self.faults.batch_delay_s, seed=self.faults.seed)
+        """Gemini batch jobs: ``emu.batches.fail_next()``, ``emu.batches.shuffle = True``, ``.created``."""
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
         self._thread: threading.Thread | None = None
@@ -188,16 +203,53 @@ class Emulator:
             time.sleep(f.hang_s)  # outside the lock: other requests go on meanwhile
         return None
 
+    def _batch(
+        self, method: str, match: re.Match[str], headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        """The Gemini Batch API routes (``_gemini_batch``), behind the same credential check as embedContent."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        # An upload session URL is its own credential (the SDK sends no key there), as at Google.
+        if (
+            method != "upload_chunk"
+            and self.require_auth
+            and not (lowered.get("x-goog-api-key") or lowered.get("authorization", "").startswith("Bearer "))
+        ):
+            return _gemini.error(
+                403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers. Please use an API key."
+            )
+        if method == "asyncBatchEmbedContent":
+            return self.batches.create(match["model"], body)
+        if method == "upload_start":
+            return self.batches.upload_start(self.url, headers, body)
+        if method == "upload_chunk":
+            return self.batches.upload_chunk(match["session"], headers, body)
+        answer: tuple[int, dict[str, str], Any] = getattr(self.batches, method)(match["id"])
+        return answer
+
     def _error(self, protocol: str, status: int, code: str) -> tuple[int, dict[str, str], Any]:
         module = _PROTOCOLS[protocol]
         answer: tuple[int, dict[str, str], Any] = module.error(status, code or None, "injected by the omnivec emulator")
         return answer
 
-    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
+    def handle(
+        self, path: str, headers: dict[str, str], body: bytes, *, method: str = "POST"
+    ) -> tuple[int, dict[str, str], Any]:
         with self._lock:
             self.stats.requests += 1
-        method = ""
-        if (match := _BEDROCK_PATH.match(path)) is not None:
+        verb, method = method, ""
+        batch, files = _GEMINI_BATCH.match(path), _GEMINI_FILES.match(path)
+        if batch is not None:
+            allowed: tuple[str, ...] = ("POST",) if batch["cancel"] else ("GET", "DELETE")
+        else:
+            allowed = ("GET",) if files is not None and files["id"] else ("POST",)
+        if verb not in allowed:
+            return 405, {}, {"message": f"{verb} is not allowed on {path}"}
+        if (match := batch) is not None:
+            protocol, model, method = "gemini", "", {"GET": "get", "DELETE": "delete"}.get(verb, "cancel")
+        elif (match := files) is not None:
+            protocol, model = "gemini", ""
+            method = "download" if match["id"] else "upload_chunk" if match["session"] else "upload_start"
+        elif (match := _BEDROCK_PATH.match(path)) is not None:
             protocol, model = "bedrock", unquote(match["model"])
         elif (match := _GEMINI_PATH.match(path)) is not None:
             protocol, model, method = "gemini", match["model"], match["method"]
@@ -213,6 +265,8 @@ class Emulator:
                 result = _bedrock.invoke(model, headers, body, require_auth=self.require_auth)
             elif protocol == "openai":
                 result = _openai.embed(headers, body, require_auth=self.require_auth)
+            elif match is not None and method in _BATCH_METHODS:
+                result = self._batch(method, match, headers, body)
             else:
                 result = _gemini.embed(model, method, headers, body, require_auth=self.require_auth)
         status = result[0]

@@ -9,7 +9,7 @@ from typing import Any
 
 from .settings import GeminiSettings
 
-__all__ = ["GOOGLE_STATUS", "GeminiProvider", "GeminiSettings"]
+__all__ = ["GOOGLE_STATUS", "BatchJobFailedError", "GeminiBatchJob", "GeminiProvider", "GeminiSettings"]
 
 
 def __getattr__(name: str) -> Any:
@@ -17,4 +17,8 @@ def __getattr__(name: str) -> Any:
         from . import provider
 
         return getattr(provider, name)
+    if name in ("GeminiBatchJob", "BatchJobFailedError"):
+        from . import _batch
+
+        return getattr(_batch, name)
     raise AttributeError(name)

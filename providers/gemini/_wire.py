@@ -11,6 +11,9 @@ can be overridden per provider.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -292,3 +295,109 @@ def endpoint(settings: GeminiSettings, environ: Mapping[str, str]) -> str | None
     variable = "GOOGLE_VERTEX_BASE_URL" if vertex_mode(settings, environ) else "GOOGLE_GEMINI_BASE_URL"
     url = settings.base_url or environ.get(variable)
     return endpoint_identity(url, emulator_url=environ.get(EMULATOR_URL_ENV), vendor_hosts=VENDOR_HOSTS)
+
+
+# --- Batch API (asyncBatchEmbedContent): pure pieces of providers/gemini/_batch.py ---------------------
+
+BATCH_DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+"""States after which a batch job never changes (google-genai's names; the wire says ``BATCH_STATE_*``)."""
+MAX_JOB_ITEMS = 10_000
+"""Inputs per batch job by default: the inline form carries them in ONE create request (< 20 MB)."""
+
+
+def job_groups(contents: Sequence[Mapping[str, Any]], max_items: int = MAX_JOB_ITEMS) -> list[range]:
+    """Split contents, in order, into batch jobs: at most ``max_items`` each, and each create request
+    under :data:`MAX_REQUEST_BYTES` (the inline form's documented limit)."""
+    groups: list[range] = []
+    for run in request_groups(contents):
+        groups += [range(s, min(s + max_items, run.stop)) for s in range(run.start, run.stop, max_items)]
+    return groups
+
+
+def job_digest(model: str, config: Mapping[str, Any], contents: Sequence[Mapping[str, Any]]) -> str:
+    """What a batch job was asked, as a hash: the state file's manifest, compared on resume so a job is
+    reused only for exactly the same requests (model, task, size, every part in order)."""
+    digest = hashlib.sha256(json.dumps([model, dict(config)], sort_keys=True).encode())
+    for content in contents:
+        for p in content["parts"]:
+            blob = p.get("text") or p.get("file_data") or p.get("inline_data")
+            digest.update(json.dumps(blob, sort_keys=True, default=_bytes_digest).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _bytes_digest(value: Any) -> str:
+    return hashlib.sha256(value).hexdigest() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def batch_results(
+    responses: Sequence[Any] | None, expected: int
+) -> tuple[list[list[float] | None], dict[int, str], int | None]:
+    """Vectors, per-item errors and tokens of a job's inline responses, in REQUEST order.
+
+    Responses that carry ``metadata.key`` (an index) are placed by it, whatever order they came in;
+    otherwise by position, which the inline form keeps. A count or key mismatch is an error: a vector
+    must never land on another input's row.
+    """
+    responses = list(responses or [])
+    if len(responses) != expected:
+        raise UnexpectedResponseError(f"the Gemini batch job returned {len(responses)} results for {expected} inputs")
+    keys = [(getattr(r, "metadata", None) or {}).get("key") for r in responses]
+    if all(k is not None for k in keys):
+        order = [int(str(k)) if str(k).isdigit() else -1 for k in keys]
+        if sorted(order) != list(range(expected)):
+            raise UnexpectedResponseError(
+                f"the Gemini batch job returned keys {sorted(map(str, keys))[:5]}... not 0..{expected - 1}"
+            )
+    else:
+        order = list(range(expected))
+    vectors: list[list[float] | None] = [None] * expected
+    failures: dict[int, str] = {}
+    tokens: int | None = 0
+    for index, response in zip(order, responses, strict=True):
+        error = getattr(response, "error", None)
+        embedding = getattr(getattr(response, "response", None), "embedding", None)
+        values = getattr(embedding, "values", None)
+        if error is not None or not values:
+            failures[index] = getattr(error, "message", None) or "the batch job returned no embedding for this input"
+            continue
+        vectors[index] = list(values)
+        count = getattr(response.response, "token_count", None)
+        tokens = None if tokens is None or count is None else tokens + int(count)
+    return vectors, failures, tokens
+
+
+MAX_FILE_JOB_ITEMS = 100_000
+"""Inputs per batch job in the file form (a JSONL upload; the Files API takes up to 2 GB per file)."""
+
+
+def jsonl_requests(contents: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> bytes:
+    """The file form's input: one ``{"key": "<index>", "request": {...}}`` line per content; the key
+    (the index in this job) is how results are placed, since the output file has no promised order."""
+    lines = []
+    for index, content in enumerate(contents):
+        parts = [_json_part(p) for p in content["parts"]]
+        lines.append(json.dumps({"key": str(index), "request": {"content": {"parts": parts}, **config}}))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _json_part(part: Mapping[str, Any]) -> Mapping[str, Any]:
+    blob = part.get("inline_data")
+    if blob is None or not isinstance(blob.get("data"), (bytes, bytearray)):
+        return part
+    # base64 as google-genai writes bytes (URL-safe alphabet); proto-JSON reads either.
+    return {"inline_data": {"data": base64.urlsafe_b64encode(blob["data"]).decode(), "mime_type": blob["mime_type"]}}
+
+
+def jsonl_results(data: bytes) -> list[dict[str, Any]]:
+    """The file form's output lines as inline-response dicts (``metadata.key`` set from ``key``)."""
+    rows = []
+    for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise UnexpectedResponseError(f"line {number} of the Gemini batch output is not JSON: {exc}") from exc
+        rows.append({"metadata": {"key": row.get("key")}, "response": row.get("response"), "error": row.get("error")})
+    return rows

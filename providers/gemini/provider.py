@@ -1,4 +1,5 @@
-"""Gemini Embedding 2 (and gemini-embedding-001) through google-genai ``client.aio.models.embed_content``.
+"""Gemini Embedding 2 (and gemini-embedding-001) through google-genai ``client.aio.models.embed_content``;
+bulk jobs through the Batch API with :meth:`GeminiProvider.embed_bulk` (``_batch.py``).
 
 ONE ``types.Content`` per input: a list of plain strings would be fused by gemini-embedding-2
 into a single vector. Up to 100 contents per request (the core chunks). google-genai talks through
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 from google import genai
@@ -205,6 +206,27 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         if isinstance(items, (list, tuple)):
             _wire.check_inputs(items, model=self.model, vertex=_wire.vertex_mode(self.settings, os.environ))
         return await super().embed(inputs, *args, **kwargs)
+
+    async def embed_bulk(
+        self,
+        inputs: Input | Sequence[Input],
+        *,
+        intent: Intent,
+        state_path: str | os.PathLike[str],
+        poll_s: float = 30.0,
+        timeout_s: float | None = None,
+        errors: Literal["raise", "collect"] = "raise",
+        keep_state: bool = False,
+        form: Literal["auto", "inline", "file"] = "auto",
+    ) -> EmbeddingResult:
+        """Embed through the Gemini Batch API (half the online price; minutes to hours): the same vectors
+        and fingerprint as :meth:`embed`. ``state_path`` records the submitted jobs: run again with the same
+        inputs and file after a crash or ``timeout_s`` to resume them instead of paying twice.
+        See :class:`~omnivec.providers.gemini._batch.GeminiBatchJob` and docs/providers/gemini.md."""
+        from ._batch import GeminiBatchJob
+
+        job = GeminiBatchJob(self, state_path, poll_s=poll_s, timeout_s=timeout_s, keep_state=keep_state, form=form)
+        return await job.run(inputs, intent=intent, errors=errors)
 
     def _client(self) -> genai.Client:
         if self._owned is not None:

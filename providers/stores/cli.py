@@ -31,6 +31,8 @@ __all__ = ["register"]
 
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Store URL (lancedb://PATH or postgresql://...); default OMNIVEC_STORE.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use the embedding cache.")]
+Bulk = Annotated[str, typer.Option("--bulk", help="online, or batch: the provider's batch API (Gemini; half price, "
+                                   "slow; rerun to resume). Job state goes to ./.omnivec-batches.")]
 
 
 @contextmanager
@@ -60,6 +62,7 @@ def index(
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Items per commit.")] = None,
     store: StoreOpt = None,
     no_cache: NoCache = False,
+    bulk: Bulk = "online",
 ) -> None:
     """Embed new or changed items of SOURCE into a collection (idempotent, resumable)."""
     with _store(store, batch_size) as st:
@@ -71,7 +74,7 @@ def index(
         with progress_bar(f"indexing into {collection}", enabled=sys.stderr.isatty()) as bar:
             task = bar.add_task("index", total=None)
             report = coll.index_items(st, collection, read_source(source, skipped), provider=provider,
-                                      cache=not no_cache, progress=lambda n: bar.advance(task, n))
+                                      cache=not no_cache, progress=lambda n: bar.advance(task, n), bulk=bulk)
         if skipped:
             print_warning(f"{len(skipped)} blank item(s) skipped (no text, no image): {', '.join(skipped[:10])}"
                           + (" ..." if len(skipped) > 10 else ""))
@@ -137,13 +140,22 @@ def migrate(
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Items per commit.")] = None,
     store: StoreOpt = None,
     no_cache: NoCache = False,
+    engine: Annotated[str, typer.Option("--engine", help="local, or ray: embed on a Ray actor pool (RAY_ADDRESS, else a local Ray).")] = "local",
+    actors: Annotated[int, typer.Option("--actors", min=1, help="Ray actors embedding in parallel (--engine ray).")] = 2,
+    requests_per_second: Annotated[Optional[float], typer.Option("--requests-per-second", min=0.001, help="Budget shared by the Ray actors.")] = None,
+    bulk: Bulk = "online",
 ) -> None:
     """Build a new version side by side from the stored sources; resumable; the old one keeps serving."""
+    if engine not in ("local", "ray"):
+        print_error(f"--engine must be 'local' or 'ray', got {engine!r}")
+        raise typer.Exit(2)
+    ray_options = {"actors": actors, **({"requests_per_second": requests_per_second} if requests_per_second else {})}
     with _store(store, batch_size) as st:
         with progress_bar(f"migrating {collection}", enabled=sys.stderr.isatty()) as bar:
             task = bar.add_task("migrate", total=None)
             report = mig.migrate(st, collection, to, dimensions=dimensions, max_cost=max_cost, cache=not no_cache,
-                                 progress=lambda n: bar.advance(task, n))
+                                 progress=lambda n: bar.advance(task, n), engine=engine,
+                                 ray_options=ray_options if engine == "ray" else None, bulk=bulk)
         for problem in report.problems:
             print_warning(problem)
         err.print(f"{collection} v{report.target_version}: {report.count} items ({report.sync.embedded} embedded, "

@@ -138,11 +138,17 @@ def _ensure_collection(store: VectorStore, name: str, provider: EmbeddingProvide
 def index_items(
     store: VectorStore, name: str, items: Iterable[SourceItem], *, provider: EmbeddingProvider[Any] | None = None,
     cache: EmbeddingCache | bool | None = True, batch_size: int | None = None, progress: Progress | None = None,
+    bulk: str = "online",
 ) -> IndexReport:
-    """Embed new or changed items (by id + content hash) into the serving version; resumable at any point."""
+    """Embed new or changed items (by id + content hash) into the serving version; resumable at any point.
+
+    ``bulk="batch"``: by the provider's batch API (half price, slow; omnivec.providers.stores._bulk)."""
+    from ._bulk import bulk_sync, check_bulk
+
+    check_bulk(bulk, provider)
     version, provider, created = _ensure_collection(store, name, provider)
     report = IndexReport(name, version.version, created=created)
-    sync = Sync(store, name, version.version, provider, open_cache(store, cache), report)
+    sync = bulk_sync(bulk, store, name, version.version, provider, open_cache(store, cache), report)
     with store.lock(name, version.version):
         sync.run(batched(items, batch_size or store.settings.batch_size), progress)
     return report

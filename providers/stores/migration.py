@@ -65,10 +65,22 @@ def _stream(store: VectorStore, name: str, version: int, batch_size: int) -> Any
 
 
 def _catch_up(store: VectorStore, name: str, source: VersionInfo, target: VersionInfo, provider: EmbeddingProvider[Any],
-              cache: EmbeddingCache | None, max_cost: float | None, progress: Progress | None) -> tuple[Sync, int]:
-    """One pass: embed what is missing or stale in ``target``, then delete ids gone from ``source``."""
+              cache: EmbeddingCache | None, max_cost: float | None, progress: Progress | None,
+              ray_options: dict[str, Any] | None = None, bulk: str = "online") -> tuple[Sync, int]:
+    """One pass: embed what is missing or stale in ``target``, then delete ids gone from ``source``.
+
+    ``ray_options`` (a dict, even empty) runs the embedding on Ray (:class:`omnivec.providers.ray.RaySync`):
+    the same diff, cost cap, cache and per-batch commits by this one writer, so the same guarantees."""
     report = IndexReport(name, target.version)
-    sync = Sync(store, name, target.version, provider, cache, report, price_per_token(provider) or 0.0, max_cost)
+    args = (store, name, target.version, provider, cache, report, price_per_token(provider) or 0.0, max_cost)
+    if ray_options is None:
+        from ._bulk import bulk_sync
+
+        sync = bulk_sync(bulk, *args)  # Sync, or BulkSync for bulk="batch"
+    else:
+        from ..ray import RaySync
+
+        sync = RaySync(*args, ray_options=ray_options)
     size = store.settings.batch_size
     sync.run(_stream(store, name, source.version, size), progress)
     deleted = 0
@@ -83,13 +95,30 @@ def _catch_up(store: VectorStore, name: str, source: VersionInfo, target: Versio
 
 def migrate(store: VectorStore, name: str, to: str | EmbeddingProvider[Any], *, dimensions: int | None = None,
             max_cost: float | None = None, cache: EmbeddingCache | bool | None = True,
-            progress: Progress | None = None) -> MigrationReport:
-    """Build (or resume) the version of ``name`` embedded by ``to``; the serving version is untouched."""
+            progress: Progress | None = None, engine: str = "local",
+            ray_options: dict[str, Any] | None = None, bulk: str = "online") -> MigrationReport:
+    """Build (or resume) the version of ``name`` embedded by ``to``; the serving version is untouched.
+
+    ``engine="ray"`` embeds on a Ray actor pool (``ray_options``: :func:`omnivec.providers.ray.embed_dataset`
+    options such as ``actors`` or ``requests_per_second``); this process stays the one writer.
+    """
+    if engine not in ("local", "ray"):
+        raise InvalidOptionError(f"engine must be 'local' or 'ray', got {engine!r}")
+    from ._bulk import check_bulk
+
+    check_bulk(bulk, to if isinstance(to, EmbeddingProvider) else None)
+    if bulk == "batch" and engine == "ray":
+        raise InvalidOptionError("bulk='batch' runs as provider-side batch jobs: drop engine='ray' (or use bulk='online')")
+    if engine == "ray":
+        from ..ray import require_ray
+
+        require_ray()  # the missing extra is named before anything is created
     source = require_serving(store, name)
     if isinstance(to, str):
         provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions else {}))
     else:
         provider = to
+    check_bulk(bulk, provider)
     fingerprint = _embed.normalized_fingerprint(provider)
     target_hash = fingerprint_hash(fingerprint)
     if target_hash == source.fingerprint_hash:
@@ -101,7 +130,8 @@ def migrate(store: VectorStore, name: str, to: str | EmbeddingProvider[Any], *, 
             target = store.create_version(name, max(v.version for v in versions) + 1, fingerprint)
     with store.lock(name, target.version):
         store.set_state(name, target.version, "building")
-        sync, deleted = _catch_up(store, name, source, target, provider, open_cache(store, cache), max_cost, progress)
+        sync, deleted = _catch_up(store, name, source, target, provider, open_cache(store, cache), max_cost, progress,
+                                  dict(ray_options or {}) if engine == "ray" else None, bulk)
         report = MigrationReport(name, source.version, target.version, sync.report, deleted, spent_usd=sync.spent)
         if sync.stopped:
             raise MigrationIncompleteError(

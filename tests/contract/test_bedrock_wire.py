@@ -14,6 +14,7 @@ from PIL import Image as PILImage
 from omnivec.providers import (
     Image,
     InvalidInputError,
+    InvalidOptionError,
     Media,
     MissingCredentialsError,
     UnsupportedInputError,
@@ -202,3 +203,47 @@ def test_an_unknown_profile_is_missing_credentials(
     with pytest.raises(MissingCredentialsError, match="nope"):
         provider.embed_sync("x", intent="query")
     assert omnivec_emulator.stats.requests == 0
+
+
+# Caller-owned clients: apps that already configured credentials, proxies or regions pass them in.
+
+
+def test_a_callers_boto3_session_is_used_with_retries_off(omnivec_emulator: Emulator) -> None:
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="CALLER", aws_secret_access_key="CALLER", region_name="us-east-1")
+    provider = get_provider(f"bedrock:{NOVA}", dimensions=256, client=session, retry={"max_attempts": 1})
+    assert provider.embed_sync("x", intent="query").vectors.shape == (1, 256)
+    omnivec_emulator.fail_next(503)
+    from omnivec.providers import ServiceUnavailableError
+
+    with pytest.raises(ServiceUnavailableError):
+        provider.embed_sync("y", intent="query")
+    assert omnivec_emulator.stats.requests == 2  # botocore's own retries stayed off
+    with pytest.raises(InvalidOptionError, match="profile"):
+        get_provider(f"bedrock:{NOVA}", client=session, profile="other")
+
+
+def test_a_callers_bedrock_runtime_client_is_used_as_it_is(omnivec_emulator: Emulator) -> None:
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("bedrock-runtime", config=Config(retries={"total_max_attempts": 1}))
+    provider = get_provider("bedrock:amazon.titan-embed-text-v2:0", client=client)
+    result = provider.embed_sync(["a", "b"], intent="document")
+    assert result.vectors.shape == (2, 1024) and result.fingerprint.options["endpoint"] == "emulator"
+    provider.close()
+    assert client.invoke_model(modelId="amazon.titan-embed-text-v2:0", body=b'{"inputText": "still open"}')[
+        "body"
+    ].read()
+    with pytest.raises(InvalidOptionError, match="region"):
+        get_provider(f"bedrock:{NOVA}", client=client, region="eu-west-1")
+    with pytest.raises(InvalidOptionError, match="bedrock-runtime"):
+        get_provider(f"bedrock:{NOVA}", client=boto3.client("s3", region_name="us-east-1"))
+
+
+def test_a_client_that_retries_on_its_own_is_flagged(omnivec_emulator: Emulator) -> None:
+    import boto3
+
+    with pytest.warns(UserWarning, match="total_max_attempts"):
+        get_provider(f"bedrock:{NOVA}", client=boto3.client("bedrock-runtime"))

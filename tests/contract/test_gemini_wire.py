@@ -264,3 +264,38 @@ def test_a_batch_over_the_request_size_is_split_not_refused(omnivec_emulator: Em
     assert result.usage.requests >= 1
     assert result.vectors.shape == (3, 256) and not np.isnan(result.vectors).any()
     assert not np.allclose(result.vectors[1], result.vectors[2])
+
+
+# A caller-owned genai.Client: apps that set up API keys, Vertex auth or proxies pass it in.
+
+
+def test_a_callers_genai_client_is_used_with_its_retries_off(omnivec_emulator: Emulator) -> None:
+    from google import genai
+    from google.genai import types
+
+    from omnivec.providers import ServiceUnavailableError
+
+    options = types.HttpOptions(base_url=omnivec_emulator.url, retry_options=types.HttpRetryOptions(attempts=5))
+    client = genai.Client(api_key="callers-key", http_options=options)
+    provider = get_provider("gemini:gemini-embedding-2", dimensions=128, client=client, retry={"max_attempts": 1})
+    result = provider.embed_sync(["a", "b"], intent="document")
+    assert result.vectors.shape == (2, 128) and result.fingerprint.options["endpoint"] == "emulator"
+    omnivec_emulator.fail_next(503)
+    with pytest.raises(ServiceUnavailableError):
+        provider.embed_sync("x", intent="query")
+    assert omnivec_emulator.stats.requests == 2  # the client's five attempts stayed off for our call
+    provider.close()
+    assert client.models.embed_content(model="gemini-embedding-2", contents="still open").embeddings
+
+
+def test_a_callers_client_excludes_connection_options() -> None:
+    from google import genai
+
+    from omnivec.providers import InvalidOptionError
+
+    client = genai.Client(api_key="k")
+    with pytest.raises(InvalidOptionError, match="api_key"):
+        get_provider("gemini:gemini-embedding-2", client=client, api_key="other")
+    with pytest.raises(InvalidOptionError, match=r"genai\.Client"):
+        get_provider("gemini:gemini-embedding-2", client="not a client")
+    assert get_provider("gemini:gemini-embedding-2", client=client).fingerprint("query").options["endpoint"] is None
