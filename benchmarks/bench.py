@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..providers import load_provider
+from ..providers.cache import EmbeddingCache
 from ..providers.errors import InvalidOptionError
 from ..providers.registry import sdk_distributions
-from ..providers.cache import EmbeddingCache
 from .config import BenchConfig
 from .costs import price_table
 from .datasets import RetrievalTask, load_tasks

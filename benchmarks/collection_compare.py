@@ -94,14 +94,24 @@ def _spearman(a: list[str], b: list[str]) -> float | None:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def compare_versions(store: VectorStore, name: str, *, new: int | None = None, queries_file: Path | None = None,
-                     qrels_file: Path | None = None, k: int = 10, sample: int = 100) -> dict[str, Any]:
+def compare_versions(
+    store: VectorStore,
+    name: str,
+    *,
+    new: int | None = None,
+    queries_file: Path | None = None,
+    qrels_file: Path | None = None,
+    k: int = 10,
+    sample: int = 100,
+) -> dict[str, Any]:
     """Evaluate the serving version against ``new`` (default: the newest other version)."""
     old = require_serving(store, name)
     others = [v for v in store.versions(name) if v.version != old.version]
     if new is None:
         if not others:
-            raise InvalidOptionError(f"collection {name!r} has only one version: run 'omnivec migrate {name} --to REF' first")
+            raise InvalidOptionError(
+                f"collection {name!r} has only one version: run 'omnivec migrate {name} --to REF' first"
+            )
         new = others[-1].version
     queries = _load_queries(queries_file, store, name, old.version, sample)
     if not queries:
@@ -110,13 +120,22 @@ def compare_versions(store: VectorStore, name: str, *, new: int | None = None, q
     report: dict[str, Any] = {"collection": name, "queries": len(queries), "k": k, "versions": {}}
     for label, side in zip(("old", "new"), sides, strict=False):
         lat = np.array(side.latencies) * 1000
-        report["versions"][label] = {"version": side.version, "model": side.model,
-                                     "latency_ms_p50": float(np.percentile(lat, 50)), "latency_ms_p95": float(np.percentile(lat, 95)),
-                                     "cost_per_1k_queries_usd": side.cost_per_1k}
+        report["versions"][label] = {
+            "version": side.version,
+            "model": side.model,
+            "latency_ms_p50": float(np.percentile(lat, 50)),
+            "latency_ms_p95": float(np.percentile(lat, 95)),
+            "cost_per_1k_queries_usd": side.cost_per_1k,
+        }
     a, b = sides
     overlaps = [len({d for d, _ in a.rankings[q]} & {d for d, _ in b.rankings[q]}) / k for q in queries]
-    rhos = [r for q in queries if (r := _spearman([d for d, _ in a.rankings[q]], [d for d, _ in b.rankings[q]])) is not None]
-    report["agreement"] = {f"overlap@{k}": float(np.mean(overlaps)), "spearman_shared": float(np.mean(rhos)) if rhos else None}
+    rhos = [
+        r for q in queries if (r := _spearman([d for d, _ in a.rankings[q]], [d for d, _ in b.rankings[q]])) is not None
+    ]
+    report["agreement"] = {
+        f"overlap@{k}": float(np.mean(overlaps)),
+        "spearman_shared": float(np.mean(rhos)) if rhos else None,
+    }
     if qrels_file is not None:
         qrels = {q: j for q, j in _load_qrels(qrels_file).items() if q in queries}
         if not qrels:
@@ -125,18 +144,26 @@ def compare_versions(store: VectorStore, name: str, *, new: int | None = None, q
         metrics: dict[str, Any] = {}
         for metric in (f"ndcg@{k}", f"recall@{k}", f"mrr@{k}"):
             values = [[per_side[q][metric] for q in qrels] for per_side in per]
-            metrics[metric] = {"old": mean(per[0], metric), "new": mean(per[1], metric),
-                               "old_ci95": bootstrap_ci(values[0]), "new_ci95": bootstrap_ci(values[1]),
-                               "p_value": paired_randomization_test(values[1], values[0])}
+            metrics[metric] = {
+                "old": mean(per[0], metric),
+                "new": mean(per[1], metric),
+                "old_ci95": bootstrap_ci(values[0]),
+                "new_ci95": bootstrap_ci(values[1]),
+                "p_value": paired_randomization_test(values[1], values[0]),
+            }
         report["metrics"] = metrics
     return report
 
 
 def compare(
     collection: Annotated[str, typer.Argument(help="Collection name.")],
-    queries: Annotated[Optional[Path], typer.Option("--queries", help="JSONL (_id, text) or one query per line.")] = None,
+    queries: Annotated[
+        Optional[Path], typer.Option("--queries", help="JSONL (_id, text) or one query per line.")
+    ] = None,
     qrels: Annotated[Optional[Path], typer.Option("--qrels", help="BEIR qrels TSV for the queries.")] = None,
-    version: Annotated[Optional[int], typer.Option(help="Version to compare with the serving one (default: newest).")] = None,
+    version: Annotated[
+        Optional[int], typer.Option(help="Version to compare with the serving one (default: newest).")
+    ] = None,
     k: Annotated[int, typer.Option("-k", min=1)] = 10,
     sample: Annotated[int, typer.Option(min=1, help="Stored items used as queries when --queries is absent.")] = 100,
     store: Annotated[Optional[str], typer.Option("--store", help="Store URL; default OMNIVEC_STORE.")] = None,
@@ -145,7 +172,9 @@ def compare(
     try:
         st = open_store(store)
         try:
-            report = compare_versions(st, collection, new=version, queries_file=queries, qrels_file=qrels, k=k, sample=sample)
+            report = compare_versions(
+                st, collection, new=version, queries_file=queries, qrels_file=qrels, k=k, sample=sample
+            )
         finally:
             st.close()
     except (EmbeddingError, OSError, ValueError) as exc:
@@ -153,8 +182,11 @@ def compare(
         raise typer.Exit(2) from exc
     print(json.dumps(report, indent=2))
     agreement = report["agreement"]
-    err.print(f"overlap@{k} {agreement[f'overlap@{k}']:.3f} between v{report['versions']['old']['version']} and "
-              f"v{report['versions']['new']['version']}", soft_wrap=True)
+    err.print(
+        f"overlap@{k} {agreement[f'overlap@{k}']:.3f} between v{report['versions']['old']['version']} and "
+        f"v{report['versions']['new']['version']}",
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

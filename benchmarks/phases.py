@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..providers import EmbeddingProvider, EmbeddingResult, Fingerprint, Input, InputError, Intent
-from ..providers.errors import EmbeddingError
 from ..providers.cache import EmbeddingCache, content_key
+from ..providers.errors import EmbeddingError
 from .errors import DatasetError
 
 __all__ = ["LOCAL_PIECE", "CachedSide", "LiveCalls", "LiveStats"]

@@ -1,6 +1,6 @@
 """Embed many inputs concurrently with a progress callback, collecting failures by index.
 
-    python examples/async_many.py
+python examples/async_many.py
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ async def main() -> None:
 
     texts = [f"note {i}: something worth finding later" for i in range(500)]
     result = await provider.embed(texts, intent="document", errors="collect", progress=progress)
-    print(f"{len(result)} vectors, {done} reported done, {result.retries} retries, "
-          f"{len(result.failures)} failed, peak concurrency {provider.peak_in_flight}")
+    print(
+        f"{len(result)} vectors, {done} reported done, {result.retries} retries, "
+        f"{len(result.failures)} failed, peak concurrency {provider.peak_in_flight}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Embed documents and a query with whatever provider the configuration names, then rank.
 
-    python examples/quickstart.py                      # local all-MiniLM-L6-v2, offline
-    OMNIVEC_MODEL=fake python examples/quickstart.py   # the deterministic fake
+python examples/quickstart.py                      # local all-MiniLM-L6-v2, offline
+OMNIVEC_MODEL=fake python examples/quickstart.py   # the deterministic fake
 """
 
 from __future__ import annotations

@@ -24,8 +24,13 @@ _IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "image/gif"),
     (b"BM", "image/bmp"),
 )
-_MIME_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-ms-bmp": "image/bmp",
-                 "image/x-bmp": "image/bmp", "image/x-png": "image/png"}
+_MIME_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-ms-bmp": "image/bmp",
+    "image/x-bmp": "image/bmp",
+    "image/x-png": "image/png",
+}
 _MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 REMOTE_SCHEMES = ("s3://", "gs://", "https://")
 decode_images: ContextVar[bool] = ContextVar("omnivec_decode_images", default=True)
@@ -40,8 +45,12 @@ def _invisible_chars() -> str:
     than a hand-made list, plus the default-ignorable fillers and variation selectors.
     """
     planes = (range(0x10000), range(0xE0000, 0xE0080), range(0xE0100, 0xE01F0))
-    chars = [chr(c) for plane in planes for c in plane
-             if unicodedata.category(chr(c)) in ("Cc", "Cf", "Zs", "Zl", "Zp") or chr(c).isspace()]
+    chars = [
+        chr(c)
+        for plane in planes
+        for c in plane
+        if unicodedata.category(chr(c)) in ("Cc", "Cf", "Zs", "Zl", "Zp") or chr(c).isspace()
+    ]
     chars += ["\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", *map(chr, range(0xFE00, 0xFE10))]
     chars += [chr(c) for c in range(0xE0100, 0xE01F0)]
     return "".join(dict.fromkeys(chars))
@@ -120,5 +129,3 @@ def checked_number(value: object, name: str, *, integer: bool) -> float | int | 
         raise InvalidInputError(f"Media.{name}={value!r} must be {wanted} above 0, or None when unknown")
     number = cast(float, value)  # a finite Real (or Integral) now
     return int(number) if integer else float(number)
-
-

@@ -120,9 +120,7 @@ def _coerce(item: Any, index: int) -> Input:
         )
     if hasattr(item, "save") and hasattr(item, "mode") and hasattr(item, "size"):  # a PIL image
         return Image.from_pil(item)
-    raise InvalidInputError(
-        f"inputs[{index}] has type {type(item).__name__}: pass a str, Image or Media", index=index
-    )
+    raise InvalidInputError(f"inputs[{index}] has type {type(item).__name__}: pass a str, Image or Media", index=index)
 
 
 def normalize_inputs(inputs: object) -> list[Input]:

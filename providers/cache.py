@@ -97,7 +97,9 @@ class EmbeddingCache:
                     db.close()
                 self._refuse_if_locked(exc)
                 if attempt:
-                    raise ConfigurationError(f"embedding cache {self.path}: unusable after rebuild ({exc}); pass another path") from exc
+                    raise ConfigurationError(
+                        f"embedding cache {self.path}: unusable after rebuild ({exc}); pass another path"
+                    ) from exc
                 self._quarantine(str(exc))
                 continue
             self._db = db
@@ -122,19 +124,26 @@ class EmbeddingCache:
         if self._db is not None:
             self._db.close()
             self._db = None
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6}")
+        aside = self.path.with_name(
+            f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6}"
+        )
         try:
             self.path.rename(aside)
         except FileNotFoundError:
             return  # another process moved it already
         except OSError as exc:
-            raise ConfigurationError(f"embedding cache {self.path} is unusable ({reason}) and cannot be moved aside: {exc}") from exc
+            raise ConfigurationError(
+                f"embedding cache {self.path} is unusable ({reason}) and cannot be moved aside: {exc}"
+            ) from exc
         for suffix in ("-wal", "-shm"):
             extra = self.path.with_name(self.path.name + suffix)
             if extra.exists():
                 extra.rename(aside.with_name(aside.name + suffix))
-        warnings.warn(f"embedding cache {self.path} was unusable ({reason}); moved to {aside.name} and rebuilt empty",
-                      CacheWarning, stacklevel=4)
+        warnings.warn(
+            f"embedding cache {self.path} was unusable ({reason}); moved to {aside.name} and rebuilt empty",
+            CacheWarning,
+            stacklevel=4,
+        )
 
     def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``op``; on corruption move the file aside, reopen empty and run it once more."""
@@ -150,7 +159,9 @@ class EmbeddingCache:
                         self._db.rollback()
                     self._refuse_if_locked(exc)
                     if attempt:
-                        raise ConfigurationError(f"embedding cache {self.path}: unusable after rebuild ({exc})") from exc
+                        raise ConfigurationError(
+                            f"embedding cache {self.path}: unusable after rebuild ({exc})"
+                        ) from exc
                     self._quarantine(str(exc))
             raise AssertionError("unreachable")
 
@@ -175,7 +186,9 @@ class EmbeddingCache:
                 )
                 for content, blob in rows:
                     if not isinstance(blob, bytes) or len(blob) != 4 * dims:
-                        raise _Corrupt(f"a cached vector has {len(blob) if isinstance(blob, bytes) else '?'} bytes, expected {4 * dims}")
+                        raise _Corrupt(
+                            f"a cached vector has {len(blob) if isinstance(blob, bytes) else '?'} bytes, expected {4 * dims}"
+                        )
                     vector = np.frombuffer(blob, dtype=np.float32)
                     if not np.isfinite(vector).all():
                         raise _Corrupt("a cached vector holds NaN or infinity")
@@ -199,7 +212,9 @@ class EmbeddingCache:
                 db.execute("INSERT OR IGNORE INTO spaces VALUES (?, ?)", (fingerprint.hash, spec))
                 stored = db.execute("SELECT spec FROM spaces WHERE fingerprint = ?", (fingerprint.hash,)).fetchone()
                 if stored is None or stored[0] != spec:
-                    raise ConfigurationError(f"fingerprint hash collision in {self.path}: refusing to mix vector spaces")
+                    raise ConfigurationError(
+                        f"fingerprint hash collision in {self.path}: refusing to mix vector spaces"
+                    )
                 db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
             except BaseException:
                 db.rollback()

@@ -86,7 +86,9 @@ def _read_lines(file: Path) -> list[str]:
     except OSError as exc:
         raise CliError(f"--file {str(file)!r} cannot be read: {exc.strerror or exc}") from exc
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 1 and data.count(0) > len(data) // 4):
-        raise CliError(f"--file {str(file)!r} is not UTF-8 text (it looks like UTF-16, UTF-32 or binary): save it as UTF-8")
+        raise CliError(
+            f"--file {str(file)!r} is not UTF-8 text (it looks like UTF-16, UTF-32 or binary): save it as UTF-8"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -111,8 +113,10 @@ def _check_out(out: Path) -> None:
 
 def _checked_args(model: str | None, dimensions: int | None, intent: str, out: Path | None) -> None:
     if model is not None and not model.strip():
-        raise CliError("--model is empty: pass provider:model (e.g. local, gemini:gemini-embedding-2), "
-                       "or leave it out to use OMNIVEC_MODEL")
+        raise CliError(
+            "--model is empty: pass provider:model (e.g. local, gemini:gemini-embedding-2), "
+            "or leave it out to use OMNIVEC_MODEL"
+        )
     if dimensions is not None and dimensions < 1:
         raise CliError(f"--dimensions {dimensions} is not a vector size: pass a positive size the model allows")
     check_intent(intent)
@@ -126,9 +130,13 @@ def embed(
     image: Annotated[Optional[list[Path]], typer.Option("--image", "-i", help="Image file (repeatable).")] = None,
     file: Annotated[Optional[Path], typer.Option("--file", "-f", help="UTF-8 text file, one input per line.")] = None,
     intent: Annotated[str, typer.Option(help=f"One of: {', '.join(INTENTS)}.")] = "document",
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="provider:model; default OMNIVEC_MODEL.")] = None,
+    model: Annotated[
+        Optional[str], typer.Option("--model", "-m", help="provider:model; default OMNIVEC_MODEL.")
+    ] = None,
     dimensions: Annotated[Optional[int], typer.Option(help="Output size, if the model allows it.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write .jsonl or .npy (default: JSONL on stdout).")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Write .jsonl or .npy (default: JSONL on stdout).")
+    ] = None,
 ) -> None:
     """Embed texts and images; vectors come out in input order.
 
@@ -196,7 +204,7 @@ def providers() -> None:
     for name, info in known_providers().items():
         aliases = ", ".join(a for a, target in ALIASES.items() if target == name)
         installed = all(importlib.util.find_spec(m.partition(".")[0]) for m in info.requires)
-        extra = "yes" if installed else f"no: pip install \"omnivec[{info.extra}]\""
+        extra = "yes" if installed else f'no: pip install "omnivec[{info.extra}]"'
         caps = None
         if installed and info.default_model:
             try:

@@ -22,8 +22,8 @@ from typing import Annotated, Any, overload
 from pydantic import ValidationError, create_model, field_validator
 from pydantic_settings import (
     BaseSettings,
-    PydanticBaseSettingsSource,
     NoDecode,
+    PydanticBaseSettingsSource,
     PyprojectTomlConfigSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -175,7 +175,9 @@ def _refuse_unknown_env() -> None:
 @overload
 def load_provider(model: str | None = None, /, **overrides: Any) -> EmbeddingProvider[Any]: ...
 @overload
-def load_provider(config: OmnivecConfig, /, *, model: str | None = None, **overrides: Any) -> EmbeddingProvider[Any]: ...
+def load_provider(
+    config: OmnivecConfig, /, *, model: str | None = None, **overrides: Any
+) -> EmbeddingProvider[Any]: ...
 def load_provider(
     config: OmnivecConfig | str | None = None, /, *, model: str | None = None, **overrides: Any
 ) -> EmbeddingProvider[Any]:

@@ -91,9 +91,7 @@ class EmbeddingError(Exception):
 
     def __str__(self) -> str:
         where = ":".join(p for p in (self.provider, self.model) if p)
-        details = ", ".join(
-            f"{k}={v}" for k, v in (("status", self.status_code), ("code", self.code)) if v is not None
-        )
+        details = ", ".join(f"{k}={v}" for k, v in (("status", self.status_code), ("code", self.code)) if v is not None)
         prefix = f"[{where}] " if where else ""
         suffix = f" ({details})" if details else ""
         return f"{prefix}{self.message}{suffix}"

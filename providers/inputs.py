@@ -209,7 +209,9 @@ Input = Union[str, Image, Media, Fused]
 
 def image_count(items: list[Input]) -> int:
     """Images among the inputs, parts of Fused inputs included (what image pricing counts)."""
-    return sum(isinstance(part, Image) for item in items for part in (item.parts if isinstance(item, Fused) else (item,)))
+    return sum(
+        isinstance(part, Image) for item in items for part in (item.parts if isinstance(item, Fused) else (item,))
+    )
 
 
 def modality_of(item: Part) -> Modality:
@@ -224,6 +226,4 @@ def modality_of(item: Part) -> Modality:
     for prefix, modality in MEDIA_PREFIXES.items():
         if mime.startswith(prefix):
             return modality
-    raise InvalidInputError(
-        f"unsupported MIME type {mime!r}: use application/pdf, image/*, audio/* or video/*"
-    )
+    raise InvalidInputError(f"unsupported MIME type {mime!r}: use application/pdf, image/*, audio/* or video/*")

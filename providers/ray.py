@@ -104,16 +104,26 @@ class _SharedBudget:
             self.request_tat = max(self.request_tat, at) + requests / self.rps
         if self.tps and tokens:
             self.token_tat = max(self.token_tat, at) + tokens / self.tps
-        self.requests, self.tokens, self.waited_s = self.requests + requests, self.tokens + tokens, self.waited_s + at - now
+        self.requests, self.tokens, self.waited_s = (
+            self.requests + requests,
+            self.tokens + tokens,
+            self.waited_s + at - now,
+        )
         return at
 
     def snapshot(self) -> dict[str, float | int | None]:
-        return {"requests_per_second": self.rps, "tokens_per_second": self.tps, "requests": self.requests,
-                "tokens": self.tokens, "waited_s": round(self.waited_s, 3)}
+        return {
+            "requests_per_second": self.rps,
+            "tokens_per_second": self.tps,
+            "requests": self.requests,
+            "tokens": self.tokens,
+            "waited_s": round(self.waited_s, 3),
+        }
 
 
-def shared_budget(name: str, *, requests_per_second: float | None = None, tokens_per_minute: float | None = None,
-                  burst: float = 1.0) -> Any:
+def shared_budget(
+    name: str, *, requests_per_second: float | None = None, tokens_per_minute: float | None = None, burst: float = 1.0
+) -> Any:
     """The named budget actor of a quota (created, or found and re-configured): pass it as ``budget=``.
 
     Jobs of one Ray namespace that use the same ``name`` share the budget, as they share the quota.
@@ -153,14 +163,24 @@ def _describe(exc: BaseException) -> tuple[str, str]:
 class _Embedder:
     """One actor of the pool: builds its provider once, then embeds Arrow batches, failures as columns."""
 
-    def __init__(self, spec: ProviderSpec, column: str, intent: Intent, output: str, budget: Any = None,
-                 count_tokens: bool = False, uri_column: str | None = None, expect: str | None = None) -> None:
+    def __init__(
+        self,
+        spec: ProviderSpec,
+        column: str,
+        intent: Intent,
+        output: str,
+        budget: Any = None,
+        count_tokens: bool = False,
+        uri_column: str | None = None,
+        expect: str | None = None,
+    ) -> None:
         self.provider = spec.build()
         if expect is not None and not _embed.same_space(expect, self.provider):
             got = fingerprint_hash(_embed.normalized_fingerprint(self.provider))
             raise InvalidOptionError(
                 f"the actor's {spec.model} embeds in space #{got}, the job expects #{expect}: give the actors the "
-                "driver's configuration (options= or env= for OMNIVEC_* settings)")
+                "driver's configuration (options= or env= for OMNIVEC_* settings)"
+            )
         if budget is not None:
             _gate(self.provider, budget, count_tokens)
         self.column, self.intent, self.output, self.uri_column = column, intent, output, uri_column
@@ -177,7 +197,9 @@ class _Embedder:
         import pyarrow as pa
 
         if self.column not in batch.column_names:
-            raise InvalidOptionError(f"column {self.column!r} is not in the dataset (columns: {batch.column_names}): pass column=")
+            raise InvalidOptionError(
+                f"column {self.column!r} is not in the dataset (columns: {batch.column_names}): pass column="
+            )
         values = batch.column(self.column).to_pylist()
         uris = batch.column(self.uri_column).to_pylist() if self.uri_column else [None] * len(values)
         n, dims = len(values), self.provider.dimensions
@@ -197,19 +219,34 @@ class _Embedder:
             for offset, error in result.failures.items():
                 kinds[rows[offset]], messages[rows[offset]] = _describe(error)
         failed = np.array([k is not None for k in kinds], dtype=bool)
-        embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), dims, mask=pa.array(failed))
+        embedding = pa.FixedSizeListArray.from_arrays(
+            pa.array(vectors.ravel(), pa.float32()), dims, mask=pa.array(failed)
+        )
         for name in (self.output, ERROR_TYPE, ERROR_MESSAGE):
             if name in batch.column_names:
                 batch = batch.drop_columns([name])
-        return (batch.append_column(self.output, embedding).append_column(ERROR_TYPE, pa.array(kinds, pa.string()))
-                .append_column(ERROR_MESSAGE, pa.array(messages, pa.string())))
+        return (
+            batch.append_column(self.output, embedding)
+            .append_column(ERROR_TYPE, pa.array(kinds, pa.string()))
+            .append_column(ERROR_MESSAGE, pa.array(messages, pa.string()))
+        )
 
 
 def embed_dataset(
-    ds: Any, *, model: str | ProviderSpec, column: str = "text", intent: Intent = "document",
-    options: Mapping[str, Any] | None = None, actors: int = 2, batch_size: int | None = None,
-    requests_per_second: float | None = None, tokens_per_minute: float | None = None, budget: Any = None,
-    num_cpus: float = 0.25, env: Mapping[str, str] | None = None, output_column: str = "embedding",
+    ds: Any,
+    *,
+    model: str | ProviderSpec,
+    column: str = "text",
+    intent: Intent = "document",
+    options: Mapping[str, Any] | None = None,
+    actors: int = 2,
+    batch_size: int | None = None,
+    requests_per_second: float | None = None,
+    tokens_per_minute: float | None = None,
+    budget: Any = None,
+    num_cpus: float = 0.25,
+    env: Mapping[str, str] | None = None,
+    output_column: str = "embedding",
     uri_column: str | None = None,
 ) -> Any:
     """``ds`` plus a vector column (null where the row failed) and ``error_type`` / ``error_message``.
@@ -234,16 +271,28 @@ def embed_dataset(
     provider = spec.build()  # validates model and options here, before any actor or network call
     expect = fingerprint_hash(_embed.normalized_fingerprint(provider))
     if budget is None and (requests_per_second is not None or tokens_per_minute is not None):
-        budget = shared_budget(f"{provider.rate_key()}", requests_per_second=requests_per_second,
-                               tokens_per_minute=tokens_per_minute)
+        budget = shared_budget(
+            f"{provider.rate_key()}", requests_per_second=requests_per_second, tokens_per_minute=tokens_per_minute
+        )
     size = batch_size or max(64, min(1024, provider.capabilities.max_batch_size * provider.concurrency_ceiling))
     remote_args: dict[str, Any] = {"runtime_env": {"env_vars": dict(env)}} if env else {}
     return ds.map_batches(
-        _Embedder, batch_size=size, batch_format="pyarrow", num_cpus=num_cpus,
-        compute=ray.data.ActorPoolStrategy(size=actors), zero_copy_batch=True,
-        fn_constructor_kwargs={"spec": spec, "column": column, "intent": intent, "output": output_column,
-                               "budget": budget, "count_tokens": tokens_per_minute is not None,
-                               "uri_column": uri_column, "expect": expect},
+        _Embedder,
+        batch_size=size,
+        batch_format="pyarrow",
+        num_cpus=num_cpus,
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        zero_copy_batch=True,
+        fn_constructor_kwargs={
+            "spec": spec,
+            "column": column,
+            "intent": intent,
+            "output": output_column,
+            "budget": budget,
+            "count_tokens": tokens_per_minute is not None,
+            "uri_column": uri_column,
+            "expect": expect,
+        },
         **remote_args,
     )
 
@@ -255,10 +304,16 @@ def _vectors(column: Any, dims: int) -> np.ndarray:
     return flat[array.offset * dims : (array.offset + len(array)) * dims].reshape(len(array), dims)
 
 
-def _results(batches: Iterable[Any], output: str, dims: int) -> Iterator[tuple[list[str], np.ndarray, list[Any], list[Any]]]:
+def _results(
+    batches: Iterable[Any], output: str, dims: int
+) -> Iterator[tuple[list[str], np.ndarray, list[Any], list[Any]]]:
     for batch in batches:
-        yield ([str(i) for i in batch.column("id").to_pylist()], _vectors(batch.column(output), dims),
-               batch.column(ERROR_TYPE).to_pylist(), batch.column(ERROR_MESSAGE).to_pylist())
+        yield (
+            [str(i) for i in batch.column("id").to_pylist()],
+            _vectors(batch.column(output), dims),
+            batch.column(ERROR_TYPE).to_pylist(),
+            batch.column(ERROR_MESSAGE).to_pylist(),
+        )
 
 
 def _systemic(kinds: list[Any], messages: list[Any]) -> EmbeddingError | None:
@@ -280,7 +335,9 @@ class RaySync(Sync):
     a crash loses at most the batches in flight, and the next run embeds only what is missing.
     """
 
-    def __init__(self, *args: Any, ray_options: Mapping[str, Any] | None = None, window: int = 20_000, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, ray_options: Mapping[str, Any] | None = None, window: int = 20_000, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.ray_options, self.window = dict(ray_options or {}), window
 
@@ -315,26 +372,44 @@ class RaySync(Sync):
             return
         ray = require_ray()
         options = {"actors": 2, **self.ray_options}
-        out = embed_dataset(ray.data.from_items(live), model=ProviderSpec.of(self.provider), column="text",
-                            uri_column="uri", intent="document", **options)
+        out = embed_dataset(
+            ray.data.from_items(live),
+            model=ProviderSpec.of(self.provider),
+            column="text",
+            uri_column="uri",
+            intent="document",
+            **options,
+        )
         dims = self.provider.dimensions
-        for ids, vectors, kinds, messages in _results(out.iter_batches(batch_size=self.store.settings.batch_size,
-                                                                       batch_format="pyarrow"), "embedding", dims):
+        for ids, vectors, kinds, messages in _results(
+            out.iter_batches(batch_size=self.store.settings.batch_size, batch_format="pyarrow"), "embedding", dims
+        ):
             done = _embed.Embedded(systemic=_systemic(kinds, messages))
             ok = [n for n, kind in enumerate(kinds) if kind is None]
             for n in ok:
                 item = items[ids[n]]
                 done.rows.append(Row(item.id, item.content_hash, item.text, item.uri, item.metadata, vectors[n]))
-            done.failed.update((ids[n], f"{kinds[n]}: {messages[n]}") for n, kind in enumerate(kinds) if kind is not None)
+            done.failed.update(
+                (ids[n], f"{kinds[n]}: {messages[n]}") for n, kind in enumerate(kinds) if kind is not None
+            )
             done.embedded = len(ok)
             if self.cache is not None and ok:
                 self.cache.put(fingerprint, [items[ids[n]].content_hash for n in ok], vectors[ok])
             self._commit(done, progress, len(ids))
 
 
-def write_to_store(ds: Any, store: str, collection: str, *, model: str | ProviderSpec, options: Mapping[str, Any] | None = None,
-                   id_column: str = "id", text_column: str = "text", output_column: str = "embedding",
-                   batch_size: int | None = None) -> dict[str, Any]:
+def write_to_store(
+    ds: Any,
+    store: str,
+    collection: str,
+    *,
+    model: str | ProviderSpec,
+    options: Mapping[str, Any] | None = None,
+    id_column: str = "id",
+    text_column: str = "text",
+    output_column: str = "embedding",
+    batch_size: int | None = None,
+) -> dict[str, Any]:
     """Write the output of :func:`embed_dataset` into a collection's serving version (created if new).
 
     The driver is the one writer: one upsert (one commit) per batch by id, so a re-run replaces, never

@@ -11,9 +11,9 @@ import functools
 import importlib
 import importlib.util
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from .errors import ConfigurationError, MissingDependencyError, UnknownProviderError
@@ -150,7 +150,7 @@ def _load_class(info: ProviderInfo) -> type[EmbeddingProvider[Any]]:
         if info.extra is None:
             raise
         raise MissingDependencyError(
-            f"the {info.name!r} provider needs its extra: pip install \"omnivec[{info.extra}]\" ({exc})",
+            f'the {info.name!r} provider needs its extra: pip install "omnivec[{info.extra}]" ({exc})',
             provider=info.name,
         ) from exc
     cls = getattr(module, attr, None)
@@ -168,13 +168,11 @@ def get_provider(ref: str, /, **options: Any) -> EmbeddingProvider[Any]:
         names = sorted([*registry, *ALIASES])
         close = difflib.get_close_matches(parsed.provider, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownProviderError(
-            f"unknown provider {parsed.provider!r} in {ref!r}.{hint} Known: {', '.join(names)}"
-        )
+        raise UnknownProviderError(f"unknown provider {parsed.provider!r} in {ref!r}.{hint} Known: {', '.join(names)}")
     for module in info.requires:
         if importlib.util.find_spec(module.partition(".")[0]) is None:
             raise MissingDependencyError(
-                f"the {info.name!r} provider needs {module}: pip install \"omnivec[{info.extra}]\"",
+                f'the {info.name!r} provider needs {module}: pip install "omnivec[{info.extra}]"',
                 provider=info.name,
             )
     model = parsed.model or info.default_model

@@ -11,8 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-BLOCKS = [(path, i, code) for path in DOCS
-          for i, code in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(), re.S))]
+BLOCKS = [
+    (path, i, code)
+    for path in DOCS
+    for i, code in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(), re.S))
+]
 
 
 @pytest.mark.parametrize(("path", "index", "code"), BLOCKS, ids=[f"{p.relative_to(ROOT)}#{i}" for p, i, _ in BLOCKS])
@@ -26,6 +29,10 @@ def test_doc_snippet(path: Path, index: int, code: str, isolated_cwd) -> None:  
 def test_user_docs_never_point_at_the_development_folders() -> None:
     # ../shared exists on the developers' machines only; a user of the package has bundled data
     # or a documented download instead.
-    found = [f"{p.relative_to(ROOT)}:{n}" for p in DOCS for n, line in enumerate(p.read_text().splitlines(), 1)
-             if "../shared" in line]
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in DOCS
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if "../shared" in line
+    ]
     assert found == []

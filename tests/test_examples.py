@@ -18,8 +18,14 @@ def run(script: str, cwd: Path, emulator_url: str | None = None, **env: str) -> 
     base = {k: v for k, v in os.environ.items() if not k.startswith("OMNIVEC_")}
     if emulator_url:
         apply_emulator_environment(emulator_url, base.__setitem__, lambda name: base.pop(name, None))
-    return subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=cwd, env={**base, **env},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script)],
+        cwd=cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
@@ -31,7 +37,12 @@ def test_example_runs(script: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "model",
-    ["local", "gemini:gemini-embedding-2", "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "openai:text-embedding-3-small"],
+    [
+        "local",
+        "gemini:gemini-embedding-2",
+        "bedrock:amazon.nova-2-multimodal-embeddings-v1:0",
+        "openai:text-embedding-3-small",
+    ],
 )
 def test_switch_provider_runs_unchanged_on_every_provider(model: str, tmp_path: Path) -> None:
     with Emulator() as emulator:

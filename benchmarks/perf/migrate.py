@@ -33,7 +33,26 @@ from ...providers.stores import MigrationIncompleteError, Row, SourceItem, Vecto
 from ...providers.stores.pgdev import start_local_postgres
 
 NOVA = "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"
-WORDS = ["cat", "dog", "tax", "law", "rust", "code", "pasta", "river", "bank", "loan", "music", "opera", "goal", "match", "storm", "cloud", "city", "train"]
+WORDS = [
+    "cat",
+    "dog",
+    "tax",
+    "law",
+    "rust",
+    "code",
+    "pasta",
+    "river",
+    "bank",
+    "loan",
+    "music",
+    "opera",
+    "goal",
+    "match",
+    "storm",
+    "cloud",
+    "city",
+    "train",
+]
 
 
 def _texts(n: int) -> list[str]:
@@ -68,9 +87,15 @@ def migrate_throughput(args: argparse.Namespace, urls: dict[str, str], work: Pat
                         if reruns > 3:
                             raise
                 rate = args.n / (time.perf_counter() - began)
-                out[name] = {"items_per_s": round(rate, 1), "ratio_to_bare": round(rate / out["bare_items_per_s"], 3),
-                             "count": report.count, "duplicates": store.duplicate_ids("perf", report.target_version),
-                             "failed_then_resumed": failed_first, "reruns": reruns, "exactly_once": report.count == args.n}
+                out[name] = {
+                    "items_per_s": round(rate, 1),
+                    "ratio_to_bare": round(rate / out["bare_items_per_s"], 3),
+                    "count": report.count,
+                    "duplicates": store.duplicate_ids("perf", report.target_version),
+                    "failed_then_resumed": failed_first,
+                    "reruns": reruns,
+                    "exactly_once": report.count == args.n,
+                }
                 print(json.dumps({name: out[name]}), flush=True)
             finally:
                 store.close()
@@ -85,12 +110,23 @@ def _clustered(n: int, dims: int, seed: int) -> np.ndarray:
 
 
 def search_speed(store: VectorStore, vectors: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
-    fp = {"provider": "synthetic", "model": "clusters", "dimensions": vectors.shape[1], "normalized": True,
-          "intent": "document", "intent_mapping": "none", "options": {}}
+    fp = {
+        "provider": "synthetic",
+        "model": "clusters",
+        "dimensions": vectors.shape[1],
+        "normalized": True,
+        "intent": "document",
+        "intent_mapping": "none",
+        "options": {},
+    }
     store.create_version("bench", 1, fp)
     began = time.perf_counter()
     for start in range(0, len(vectors), 10_000):
-        store.upsert("bench", 1, [Row(f"v{i}", "h", None, None, {}, vectors[i]) for i in range(start, min(start + 10_000, len(vectors)))])
+        store.upsert(
+            "bench",
+            1,
+            [Row(f"v{i}", "h", None, None, {}, vectors[i]) for i in range(start, min(start + 10_000, len(vectors)))],
+        )
     load_s = time.perf_counter() - began
     began = time.perf_counter()
     index = store.build_index("bench", 1)
@@ -102,9 +138,15 @@ def search_speed(store: VectorStore, vectors: np.ndarray, queries: np.ndarray) -
         hits = store.search("bench", 1, q, 10)
         latencies.append((time.perf_counter() - began) * 1000)
         recalls.append(len({int(h.id[1:]) for h in hits} & set(truth.tolist())) / 10)
-    return {"rows": len(vectors), "load_rows_per_s": round(len(vectors) / load_s), "index": index,
-            "index_build_s": round(index_s, 1), "p50_ms": round(float(np.percentile(latencies, 50)), 2),
-            "p95_ms": round(float(np.percentile(latencies, 95)), 2), "recall@10": round(float(np.mean(recalls)), 4)}
+    return {
+        "rows": len(vectors),
+        "load_rows_per_s": round(len(vectors) / load_s),
+        "index": index,
+        "index_build_s": round(index_s, 1),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "p95_ms": round(float(np.percentile(latencies, 95)), 2),
+        "recall@10": round(float(np.mean(recalls)), 4),
+    }
 
 
 def main() -> None:

@@ -32,11 +32,25 @@ def main(items: int = 2000, sizes: tuple[int, ...] = (1, 2, 4)) -> None:
             provider = get_provider(NOVA, dimensions=256, max_concurrency=8)
             started = time.monotonic()
             provider.embed_sync([r["text"] for r in rows], intent="document")
-            print(json.dumps({"actors": 0, "note": "one process, no Ray", "items": items,
-                              "items_per_s": round(items / (time.monotonic() - started), 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "actors": 0,
+                        "note": "one process, no Ray",
+                        "items": items,
+                        "items_per_s": round(items / (time.monotonic() - started), 1),
+                    }
+                ),
+                flush=True,
+            )
         for actors in sizes:
-            out = embed_dataset(ray.data.from_items(rows), model=NOVA,
-                                options={"dimensions": 256, "max_concurrency": 8}, actors=actors, batch_size=50)
+            out = embed_dataset(
+                ray.data.from_items(rows),
+                model=NOVA,
+                options={"dimensions": 256, "max_concurrency": 8},
+                actors=actors,
+                batch_size=50,
+            )
             started = time.monotonic()
             first = None
             done = 0
@@ -45,8 +59,18 @@ def main(items: int = 2000, sizes: tuple[int, ...] = (1, 2, 4)) -> None:
                 done += batch.num_rows
             end = time.monotonic()
             steady = (done - 50) / (end - first) if first and end > first else float("nan")
-            print(json.dumps({"actors": actors, "items": done, "wall_s": round(end - started, 1),
-                              "items_per_s_steady": round(steady, 1), "load_1m": round(os.getloadavg()[0], 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "actors": actors,
+                        "items": done,
+                        "wall_s": round(end - started, 1),
+                        "items_per_s_steady": round(steady, 1),
+                        "load_1m": round(os.getloadavg()[0], 1),
+                    }
+                ),
+                flush=True,
+            )
         ray.shutdown()
 
 

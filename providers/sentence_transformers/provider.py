@@ -217,7 +217,11 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
         texts = [i for i, item in enumerate(batch) if isinstance(item, str)]
         images = [i for i, item in enumerate(batch) if isinstance(item, Image)]
         out = np.empty((len(batch), self.dimensions), dtype=np.float32)
-        common: dict[str, Any] = {"batch_size": self.settings.batch_size, "convert_to_numpy": True, "truncate_dim": dims}
+        common: dict[str, Any] = {
+            "batch_size": self.settings.batch_size,
+            "convert_to_numpy": True,
+            "truncate_dim": dims,
+        }
         if texts:
             from sentence_transformers.base.modality import is_image_url_or_path
 

@@ -27,7 +27,9 @@ __all__ = ["Embedded", "normalized_fingerprint", "start"]
 
 def normalized_fingerprint(provider: EmbeddingProvider[Any]) -> dict[str, Any]:
     """The document-side fingerprint as it reads back from JSON (the form stores keep)."""
-    normalized: dict[str, Any] = json.loads(json.dumps(provider.fingerprint("document").as_dict(), sort_keys=True, default=str))
+    normalized: dict[str, Any] = json.loads(
+        json.dumps(provider.fingerprint("document").as_dict(), sort_keys=True, default=str)
+    )
     return normalized
 
 
@@ -67,7 +69,11 @@ async def _embed(provider: EmbeddingProvider[Any], items: list[SourceItem], cach
         out.input_tokens = result.usage.input_tokens or 0
         for offset, error in result.failures.items():
             out.failed[ready[live[offset]].id] = str(error)
-        if result.failures and len(result.failures) == len(live) and not isinstance(next(iter(result.failures.values())), InputError):
+        if (
+            result.failures
+            and len(result.failures) == len(live)
+            and not isinstance(next(iter(result.failures.values())), InputError)
+        ):
             out.systemic = next(iter(result.failures.values()))
         if cache is not None:
             cache.put(fingerprint, [ready[n].content_hash for n in live], result.vectors)

@@ -140,7 +140,9 @@ class VectorStore(ABC):
         """Stream every row in batches; memory stays bounded by ``batch_size``."""
 
     @abstractmethod
-    def search(self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False) -> list[Hit]: ...
+    def search(
+        self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False
+    ) -> list[Hit]: ...
 
     @abstractmethod
     def count(self, collection: str, version: int) -> int: ...

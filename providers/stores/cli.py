@@ -29,10 +29,19 @@ from .sources import read_source
 
 __all__ = ["register"]
 
-StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Store URL (lancedb://PATH or postgresql://...); default OMNIVEC_STORE.")]
+StoreOpt = Annotated[
+    Optional[str],
+    typer.Option("--store", help="Store URL (lancedb://PATH or postgresql://...); default OMNIVEC_STORE."),
+]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use the embedding cache.")]
-Bulk = Annotated[str, typer.Option("--bulk", help="online, or batch: the provider's batch API (Gemini; half price, "
-                                   "slow; rerun to resume). Job state goes to ./.omnivec-batches.")]
+Bulk = Annotated[
+    str,
+    typer.Option(
+        "--bulk",
+        help="online, or batch: the provider's batch API (Gemini; half price, "
+        "slow; rerun to resume). Job state goes to ./.omnivec-batches.",
+    ),
+]
 
 
 @contextmanager
@@ -57,8 +66,12 @@ def _store(url: str | None, batch_size: int | None = None) -> Iterator[VectorSto
 def index(
     source: Annotated[Path, typer.Argument(help="JSONL file, BEIR folder or folder of text/image files.")],
     collection: Annotated[str, typer.Option("--collection", "-c", help="Collection name.")],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="provider:model (new collections; default OMNIVEC_MODEL).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print items, tokens, cost and time; embed nothing.")] = False,
+    model: Annotated[
+        Optional[str], typer.Option("--model", "-m", help="provider:model (new collections; default OMNIVEC_MODEL).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print items, tokens, cost and time; embed nothing.")
+    ] = False,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Items per commit.")] = None,
     store: StoreOpt = None,
     no_cache: NoCache = False,
@@ -73,15 +86,27 @@ def index(
         skipped: list[str] = []
         with progress_bar(f"indexing into {collection}", enabled=sys.stderr.isatty()) as bar:
             task = bar.add_task("index", total=None)
-            report = coll.index_items(st, collection, read_source(source, skipped), provider=provider,
-                                      cache=not no_cache, progress=lambda n: bar.advance(task, n), bulk=bulk)
+            report = coll.index_items(
+                st,
+                collection,
+                read_source(source, skipped),
+                provider=provider,
+                cache=not no_cache,
+                progress=lambda n: bar.advance(task, n),
+                bulk=bulk,
+            )
         if skipped:
-            print_warning(f"{len(skipped)} blank item(s) skipped (no text, no image): {', '.join(skipped[:10])}"
-                          + (" ..." if len(skipped) > 10 else ""))
+            print_warning(
+                f"{len(skipped)} blank item(s) skipped (no text, no image): {', '.join(skipped[:10])}"
+                + (" ..." if len(skipped) > 10 else "")
+            )
         for item_id, reason in sorted(report.failed.items()):
             print_warning(f"item {item_id!r} failed: {reason}")
-        err.print(f"{collection} v{report.version}: {report.seen} items, {report.embedded} embedded, "
-                  f"{report.cached} from cache, {report.unchanged} unchanged, {len(report.failed)} failed", soft_wrap=True)
+        err.print(
+            f"{collection} v{report.version}: {report.seen} items, {report.embedded} embedded, "
+            f"{report.cached} from cache, {report.unchanged} unchanged, {len(report.failed)} failed",
+            soft_wrap=True,
+        )
         if report.failed:
             raise typer.Exit(3)
 
@@ -99,17 +124,32 @@ def _plan(st: VectorStore, name: str, source: Path, provider: object) -> None:
     price = mig.price_per_token(prov)  # type: ignore[arg-type]
     tokens = int(chars / 4)
     cost = "unknown (no price in prices.toml)" if price is None else f"${tokens * price:.4f} (estimated)"
-    print(json.dumps({"collection": name, "model": prov.ref, "items": items, "to_embed": new,  # type: ignore[attr-defined]
-                      "estimated_tokens": tokens, "estimated_cost": cost,
-                      "estimated_time_s": round(new / 200.0, 1), "note": "time assumes ~200 items/s; nothing was embedded"}))
+    print(
+        json.dumps(
+            {
+                "collection": name,
+                "model": prov.ref,  # type: ignore[attr-defined]
+                "items": items,
+                "to_embed": new,
+                "estimated_tokens": tokens,
+                "estimated_cost": cost,
+                "estimated_time_s": round(new / 200.0, 1),
+                "note": "time assumes ~200 items/s; nothing was embedded",
+            }
+        )
+    )
 
 
 def search(
     collection: Annotated[str, typer.Argument(help="Collection name.")],
     query: Annotated[str, typer.Argument(help="Query text.")],
     k: Annotated[int, typer.Option("-k", min=1, help="Hits to return.")] = 10,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Embed the query with this model instead (must match).")] = None,
-    override_fingerprint: Annotated[bool, typer.Option("--override-fingerprint", help="Query with --model even if its fingerprint differs.")] = False,
+    model: Annotated[
+        Optional[str], typer.Option("--model", "-m", help="Embed the query with this model instead (must match).")
+    ] = None,
+    override_fingerprint: Annotated[
+        bool, typer.Option("--override-fingerprint", help="Query with --model even if its fingerprint differs.")
+    ] = False,
     store: StoreOpt = None,
 ) -> None:
     """Search a collection; JSONL hits (id, score, metadata) on stdout."""
@@ -117,7 +157,11 @@ def search(
         provider = load_provider(model=model) if model else None
         hits = coll.search(st, collection, query, k, provider=provider, override_fingerprint=override_fingerprint)
         for hit in hits:
-            print(json.dumps({"id": hit.id, "score": round(hit.score, 6), "metadata": dict(hit.metadata)}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {"id": hit.id, "score": round(hit.score, 6), "metadata": dict(hit.metadata)}, ensure_ascii=False
+                )
+            )
 
 
 def collections(store: StoreOpt = None) -> None:
@@ -126,23 +170,40 @@ def collections(store: StoreOpt = None) -> None:
         for name in st.collections():
             pointer = st.alias(name)
             for info in st.versions(name):
-                print(json.dumps({
-                    "collection": name, "store": st.scheme, "version": info.version, "state": info.state,
-                    "serving": bool(pointer and pointer[0] == info.version), "fingerprint": coll.describe_version(info),
-                    "count": st.count(name, info.version)}))
+                print(
+                    json.dumps(
+                        {
+                            "collection": name,
+                            "store": st.scheme,
+                            "version": info.version,
+                            "state": info.state,
+                            "serving": bool(pointer and pointer[0] == info.version),
+                            "fingerprint": coll.describe_version(info),
+                            "count": st.count(name, info.version),
+                        }
+                    )
+                )
 
 
 def migrate(
     collection: Annotated[str, typer.Argument(help="Collection name.")],
     to: Annotated[str, typer.Option("--to", help="provider:model to re-embed with.")],
     dimensions: Annotated[Optional[int], typer.Option(min=1, help="Output size of the new model.")] = None,
-    max_cost: Annotated[Optional[float], typer.Option("--max-cost", min=0, help="Stop (resumably) before spending more USD.")] = None,
+    max_cost: Annotated[
+        Optional[float], typer.Option("--max-cost", min=0, help="Stop (resumably) before spending more USD.")
+    ] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Items per commit.")] = None,
     store: StoreOpt = None,
     no_cache: NoCache = False,
-    engine: Annotated[str, typer.Option("--engine", help="local, or ray: embed on a Ray actor pool (RAY_ADDRESS, else a local Ray).")] = "local",
-    actors: Annotated[int, typer.Option("--actors", min=1, help="Ray actors embedding in parallel (--engine ray).")] = 2,
-    requests_per_second: Annotated[Optional[float], typer.Option("--requests-per-second", min=0.001, help="Budget shared by the Ray actors.")] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local, or ray: embed on a Ray actor pool (RAY_ADDRESS, else a local Ray).")
+    ] = "local",
+    actors: Annotated[
+        int, typer.Option("--actors", min=1, help="Ray actors embedding in parallel (--engine ray).")
+    ] = 2,
+    requests_per_second: Annotated[
+        Optional[float], typer.Option("--requests-per-second", min=0.001, help="Budget shared by the Ray actors.")
+    ] = None,
     bulk: Bulk = "online",
 ) -> None:
     """Build a new version side by side from the stored sources; resumable; the old one keeps serving."""
@@ -153,21 +214,35 @@ def migrate(
     with _store(store, batch_size) as st:
         with progress_bar(f"migrating {collection}", enabled=sys.stderr.isatty()) as bar:
             task = bar.add_task("migrate", total=None)
-            report = mig.migrate(st, collection, to, dimensions=dimensions, max_cost=max_cost, cache=not no_cache,
-                                 progress=lambda n: bar.advance(task, n), engine=engine,
-                                 ray_options=ray_options if engine == "ray" else None, bulk=bulk)
+            report = mig.migrate(
+                st,
+                collection,
+                to,
+                dimensions=dimensions,
+                max_cost=max_cost,
+                cache=not no_cache,
+                progress=lambda n: bar.advance(task, n),
+                engine=engine,
+                ray_options=ray_options if engine == "ray" else None,
+                bulk=bulk,
+            )
         for problem in report.problems:
             print_warning(problem)
-        err.print(f"{collection} v{report.target_version}: {report.count} items ({report.sync.embedded} embedded, "
-                  f"{report.sync.cached} from cache, {report.sync.unchanged} already done, {report.deleted} deleted); "
-                  f"index: {report.index or 'none (exact search)'}; next: omnivec compare {collection}, then omnivec switch {collection}",
-                  soft_wrap=True)
+        err.print(
+            f"{collection} v{report.target_version}: {report.count} items ({report.sync.embedded} embedded, "
+            f"{report.sync.cached} from cache, {report.sync.unchanged} already done, {report.deleted} deleted); "
+            f"index: {report.index or 'none (exact search)'}; next: omnivec compare {collection}, then omnivec switch {collection}",
+            soft_wrap=True,
+        )
         if report.problems:
             raise typer.Exit(3)
 
 
-def switch(collection: Annotated[str, typer.Argument()], version: Annotated[Optional[int], typer.Option(help="Version to serve (default: the newest ready one).")] = None,
-           store: StoreOpt = None) -> None:
+def switch(
+    collection: Annotated[str, typer.Argument()],
+    version: Annotated[Optional[int], typer.Option(help="Version to serve (default: the newest ready one).")] = None,
+    store: StoreOpt = None,
+) -> None:
     """Point the collection at its migrated version, atomically (after a last catch-up)."""
     with _store(store) as st:
         info = mig.switch(st, collection, version)
@@ -181,9 +256,14 @@ def rollback(collection: Annotated[str, typer.Argument()], store: StoreOpt = Non
         err.print(f"{collection} now serves v{info.version} ({coll.describe_version(info)})", soft_wrap=True)
 
 
-def drop(collection: Annotated[str, typer.Argument()], version: Annotated[Optional[int], typer.Option(help="Only this version.")] = None,
-         all_versions: Annotated[bool, typer.Option("--all", help="Drop the whole collection, serving version included.")] = False,
-         store: StoreOpt = None) -> None:
+def drop(
+    collection: Annotated[str, typer.Argument()],
+    version: Annotated[Optional[int], typer.Option(help="Only this version.")] = None,
+    all_versions: Annotated[
+        bool, typer.Option("--all", help="Drop the whole collection, serving version included.")
+    ] = False,
+    store: StoreOpt = None,
+) -> None:
     """Delete the versions that no longer serve (or one version, or everything with --all)."""
     with _store(store) as st:
         dropped = mig.drop(st, collection, version, everything=all_versions)

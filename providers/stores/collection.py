@@ -65,7 +65,9 @@ def serving_version(store: VectorStore, name: str) -> VersionInfo | None:
 def require_serving(store: VectorStore, name: str) -> VersionInfo:
     version = serving_version(store, name)
     if version is None:
-        raise CollectionNotFoundError(f"no collection {name!r} in {store.url}: create it with 'omnivec index SOURCE --collection {name}'")
+        raise CollectionNotFoundError(
+            f"no collection {name!r} in {store.url}: create it with 'omnivec index SOURCE --collection {name}'"
+        )
     return version
 
 
@@ -100,7 +102,9 @@ def _build_provider(version: VersionInfo) -> EmbeddingProvider[Any]:
 
 def check_provider(version: VersionInfo, provider: EmbeddingProvider[Any], action: str) -> None:
     if not _embed.same_space(version.fingerprint_hash, provider):
-        raise VectorSpaceMismatchError(version.collection, action, version.fingerprint, _embed.normalized_fingerprint(provider))
+        raise VectorSpaceMismatchError(
+            version.collection, action, version.fingerprint, _embed.normalized_fingerprint(provider)
+        )
 
 
 @dataclass
@@ -116,7 +120,9 @@ class IndexReport:
     created: bool = False
 
 
-def _ensure_collection(store: VectorStore, name: str, provider: EmbeddingProvider[Any] | None) -> tuple[VersionInfo, EmbeddingProvider[Any], bool]:
+def _ensure_collection(
+    store: VectorStore, name: str, provider: EmbeddingProvider[Any] | None
+) -> tuple[VersionInfo, EmbeddingProvider[Any], bool]:
     serving = serving_version(store, name)
     if serving is not None:
         if provider is None:
@@ -136,8 +142,14 @@ def _ensure_collection(store: VectorStore, name: str, provider: EmbeddingProvide
 
 
 def index_items(
-    store: VectorStore, name: str, items: Iterable[SourceItem], *, provider: EmbeddingProvider[Any] | None = None,
-    cache: EmbeddingCache | bool | None = True, batch_size: int | None = None, progress: Progress | None = None,
+    store: VectorStore,
+    name: str,
+    items: Iterable[SourceItem],
+    *,
+    provider: EmbeddingProvider[Any] | None = None,
+    cache: EmbeddingCache | bool | None = True,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
     bulk: str = "online",
 ) -> IndexReport:
     """Embed new or changed items (by id + content hash) into the serving version; resumable at any point.
@@ -161,9 +173,17 @@ class Sync:
     there, and written in one commit, so a kill at any point loses at most the batch in flight.
     """
 
-    def __init__(self, store: VectorStore, name: str, version: int, provider: EmbeddingProvider[Any],
-                 cache: EmbeddingCache | None, report: IndexReport, price_per_token: float = 0.0,
-                 max_cost: float | None = None) -> None:
+    def __init__(
+        self,
+        store: VectorStore,
+        name: str,
+        version: int,
+        provider: EmbeddingProvider[Any],
+        cache: EmbeddingCache | None,
+        report: IndexReport,
+        price_per_token: float = 0.0,
+        max_cost: float | None = None,
+    ) -> None:
         self.store, self.name, self.version, self.provider, self.cache = store, name, version, provider, cache
         self.report, self.price, self.max_cost, self.spent = report, price_per_token, max_cost, 0.0
         self.stopped = False
@@ -208,8 +228,16 @@ class Sync:
                 pending[0].cancel()
 
 
-def search(store: VectorStore, name: str, query: Input, k: int = 10, *, provider: EmbeddingProvider[Any] | None = None,
-           override_fingerprint: bool = False, version: int | None = None) -> list[Hit]:
+def search(
+    store: VectorStore,
+    name: str,
+    query: Input,
+    k: int = 10,
+    *,
+    provider: EmbeddingProvider[Any] | None = None,
+    override_fingerprint: bool = False,
+    version: int | None = None,
+) -> list[Hit]:
     """Top-``k`` items of the serving version (or ``version``) for ``query``, embedded in its own space."""
     info = require_serving(store, name) if version is None else _version(store, name, version)
     if provider is None:

@@ -17,8 +17,10 @@ def describe(fingerprint: Mapping[str, Any]) -> str:
     options = fingerprint.get("options") or {}
     extra = f" options={dict(options)}" if options else ""
     norm = ",normalized" if fingerprint.get("normalized") else ""
-    return (f"{fingerprint.get('provider')}:{fingerprint.get('model')}/{fingerprint.get('dimensions')}{norm}"
-            f"{extra} #{fingerprint_hash(fingerprint)}")
+    return (
+        f"{fingerprint.get('provider')}:{fingerprint.get('model')}/{fingerprint.get('dimensions')}{norm}"
+        f"{extra} #{fingerprint_hash(fingerprint)}"
+    )
 
 
 class VectorSpaceMismatchError(ConfigurationError):

@@ -35,13 +35,21 @@ from .settings import StoreSettings
 
 __all__ = ["LanceStore"]
 
-_VERSIONS = pa.schema([
-    pa.field("key", pa.string(), nullable=False), pa.field("collection", pa.string()),
-    pa.field("version", pa.int64()), pa.field("fingerprint", pa.string()), pa.field("fingerprint_hash", pa.string()),
-    pa.field("dimensions", pa.int64()), pa.field("state", pa.string()), pa.field("created_at", pa.string()),
-])
-_ALIASES = pa.schema([pa.field("alias", pa.string(), nullable=False), pa.field("version", pa.int64()),
-                      pa.field("previous", pa.int64())])
+_VERSIONS = pa.schema(
+    [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("collection", pa.string()),
+        pa.field("version", pa.int64()),
+        pa.field("fingerprint", pa.string()),
+        pa.field("fingerprint_hash", pa.string()),
+        pa.field("dimensions", pa.int64()),
+        pa.field("state", pa.string()),
+        pa.field("created_at", pa.string()),
+    ]
+)
+_ALIASES = pa.schema(
+    [pa.field("alias", pa.string(), nullable=False), pa.field("version", pa.int64()), pa.field("previous", pa.int64())]
+)
 _COLUMNS = ["id", "content_hash", "text", "uri", "metadata"]
 _OPTIMIZE_EVERY = 64  # commits between compactions (each merge_insert writes a fragment)
 _ID_INDEX_ROWS = 50_000
@@ -92,25 +100,49 @@ class LanceStore(VectorStore):
         dims = int(fingerprint["dimensions"])
         fp_json, fp_hash = json.dumps(dict(fingerprint), sort_keys=True), fingerprint_hash(fingerprint)
         meta = {"omnivec.fingerprint": fp_json, "omnivec.fingerprint_hash": fp_hash}
-        schema = pa.schema([
-            pa.field("id", pa.string(), nullable=False), pa.field("content_hash", pa.string()),
-            pa.field("text", pa.string()), pa.field("uri", pa.string()), pa.field("metadata", pa.string()),
-            pa.field("vector", pa.list_(pa.float32(), dims)),
-        ], metadata=meta)
+        schema = pa.schema(
+            [
+                pa.field("id", pa.string(), nullable=False),
+                pa.field("content_hash", pa.string()),
+                pa.field("text", pa.string()),
+                pa.field("uri", pa.string()),
+                pa.field("metadata", pa.string()),
+                pa.field("vector", pa.list_(pa.float32(), dims)),
+            ],
+            metadata=meta,
+        )
         name = f"{collection}__v{version}"
         if not self._exists(name):
             self._db.create_table(name, schema=schema).set_unenforced_primary_key("id")  # type: ignore[attr-defined]
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        row = {"key": name, "collection": collection, "version": version, "fingerprint": fp_json,
-               "fingerprint_hash": fp_hash, "dimensions": dims, "state": "building", "created_at": created}
+        row = {
+            "key": name,
+            "collection": collection,
+            "version": version,
+            "fingerprint": fp_json,
+            "fingerprint_hash": fp_hash,
+            "dimensions": dims,
+            "state": "building",
+            "created_at": created,
+        }
         self._catalog.merge_insert("key").when_not_matched_insert_all().execute(pa.Table.from_pylist([row], _VERSIONS))
         return next(v for v in self.versions(collection) if v.version == version)
 
     def versions(self, collection: str) -> list[VersionInfo]:
         rows = self._catalog.search().where(f"collection = {_quote(collection)}").limit(None).to_arrow().to_pylist()
         return sorted(
-            (VersionInfo(r["collection"], r["version"], json.loads(r["fingerprint"]), r["fingerprint_hash"],
-                         r["dimensions"], r["state"], r["created_at"]) for r in rows),
+            (
+                VersionInfo(
+                    r["collection"],
+                    r["version"],
+                    json.loads(r["fingerprint"]),
+                    r["fingerprint_hash"],
+                    r["dimensions"],
+                    r["state"],
+                    r["created_at"],
+                )
+                for r in rows
+            ),
             key=lambda v: v.version,
         )
 
@@ -145,7 +177,9 @@ class LanceStore(VectorStore):
         if not ids:
             return {}
         where = f"id IN ({', '.join(_quote(i) for i in ids)})"
-        table = self._table(collection, version).search().where(where).select(["id", "content_hash"]).limit(None).to_arrow()
+        table = (
+            self._table(collection, version).search().where(where).select(["id", "content_hash"]).limit(None).to_arrow()
+        )
         return dict(zip(table["id"].to_pylist(), table["content_hash"].to_pylist(), strict=False))
 
     def upsert(self, collection: str, version: int, rows: Sequence[Row]) -> None:
@@ -156,12 +190,17 @@ class LanceStore(VectorStore):
         matrix = np.stack([np.asarray(r.vector, dtype=np.float32) for r in rows])
         if matrix.shape[1] != dims:
             raise StoreError(f"{collection}__v{version} holds {dims}-d vectors; got {matrix.shape[1]}-d")
-        batch = pa.table({
-            "id": pa.array([r.id for r in rows], pa.string()),
-            "content_hash": [r.content_hash for r in rows], "text": [r.text for r in rows],
-            "uri": [r.uri for r in rows], "metadata": [json.dumps(dict(r.metadata)) for r in rows],
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dims),
-        }, schema=table.schema)
+        batch = pa.table(
+            {
+                "id": pa.array([r.id for r in rows], pa.string()),
+                "content_hash": [r.content_hash for r in rows],
+                "text": [r.text for r in rows],
+                "uri": [r.uri for r in rows],
+                "metadata": [json.dumps(dict(r.metadata)) for r in rows],
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dims),
+            },
+            schema=table.schema,
+        )
         table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(batch)
         self._writes[table.name] = self._writes.get(table.name, 0) + 1
         if self._writes[table.name] % _OPTIMIZE_EVERY == 0:
@@ -195,15 +234,19 @@ class LanceStore(VectorStore):
         else:
             query = query.nprobes(self.settings.nprobes).refine_factor(self.settings.refine_factor)
         rows = query.select([*_COLUMNS, "_distance"]).to_arrow().to_pylist()
-        return [Hit(r["id"], 1.0 - float(r["_distance"]), json.loads(r["metadata"] or "{}"), r["text"], r["uri"]) for r in rows]
+        return [
+            Hit(r["id"], 1.0 - float(r["_distance"]), json.loads(r["metadata"] or "{}"), r["text"], r["uri"])
+            for r in rows
+        ]
 
     def count(self, collection: str, version: int) -> int:
         return int(self._table(collection, version).count_rows())
 
     def duplicate_ids(self, collection: str, version: int) -> int:
         # 8 bytes per row (100 M rows = 800 MB): LanceDB OSS has no GROUP BY to do this in the store.
-        parts = [np.fromiter((hash(r.id) for r in rows), dtype=np.int64)
-                 for rows in self.scan(collection, version, 65_536)]
+        parts = [
+            np.fromiter((hash(r.id) for r in rows), dtype=np.int64) for rows in self.scan(collection, version, 65_536)
+        ]
         if not parts:
             return 0
         hashed = np.sort(np.concatenate(parts))
@@ -219,8 +262,9 @@ class LanceStore(VectorStore):
         dims = table.schema.field("vector").type.list_size
         sub = next(s for s in (48, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1) if dims % s == 0)
         partitions = max(1, min(4096, rows // 4096))  # LanceDB's guidance: a few thousand rows per partition
-        table.create_index("vector", config=IvfPq(distance_type="cosine", num_partitions=partitions,
-                                                  num_sub_vectors=sub), replace=True)
+        table.create_index(
+            "vector", config=IvfPq(distance_type="cosine", num_partitions=partitions, num_sub_vectors=sub), replace=True
+        )
         return f"IVF_PQ partitions={partitions} sub_vectors={sub}"
 
     @contextmanager
@@ -235,8 +279,10 @@ class LanceStore(VectorStore):
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        raise StoreError(f"{collection}__v{version} is locked by another writer; "
-                                         f"waited {self.settings.lock_timeout_s:.0f} s") from None
+                        raise StoreError(
+                            f"{collection}__v{version} is locked by another writer; "
+                            f"waited {self.settings.lock_timeout_s:.0f} s"
+                        ) from None
                     time.sleep(0.05)
             try:
                 yield
@@ -249,15 +295,25 @@ class LanceStore(VectorStore):
         meta = self._table(collection, version).schema.metadata or {}
         stamped = meta.get(b"omnivec.fingerprint_hash", b"").decode()
         if catalog is not None and stamped != catalog.fingerprint_hash:
-            problems.append(f"table fingerprint {stamped or 'missing'} differs from the catalog's {catalog.fingerprint_hash}")
+            problems.append(
+                f"table fingerprint {stamped or 'missing'} differs from the catalog's {catalog.fingerprint_hash}"
+            )
         debris = list((self.path / f"{collection}__v{version}.lance" / "data").glob(".tmp*"))
         if debris:
-            problems.append(f"{len(debris)} temporary files left by killed writers in {collection}__v{version} "
-                            "(safe to delete while no writer runs)")
+            problems.append(
+                f"{len(debris)} temporary files left by killed writers in {collection}__v{version} "
+                "(safe to delete while no writer runs)"
+            )
         return problems
 
 
 def _row(r: Mapping[str, Any]) -> Row:
     vector = r.get("vector")
-    return Row(r["id"], r["content_hash"], r["text"], r["uri"], json.loads(r["metadata"] or "{}"),
-               None if vector is None else np.asarray(vector, dtype=np.float32))
+    return Row(
+        r["id"],
+        r["content_hash"],
+        r["text"],
+        r["uri"],
+        json.loads(r["metadata"] or "{}"),
+        None if vector is None else np.asarray(vector, dtype=np.float32),
+    )

@@ -39,7 +39,11 @@ def price_per_token(provider: EmbeddingProvider[Any]) -> float | None:
     for prefix in ("us.", "eu.", "apac.", "global."):
         bare = bare.removeprefix(prefix)
     models = table.get("models", {})
-    for key in (f"{provider.name}:{provider.model}", f"{provider.name}:{bare}", f"{provider.name}:{bare.removesuffix('-preview')}"):
+    for key in (
+        f"{provider.name}:{provider.model}",
+        f"{provider.name}:{bare}",
+        f"{provider.name}:{bare.removesuffix('-preview')}",
+    ):
         if key in models and "per_1m_tokens" in models[key]:
             return float(models[key]["per_1m_tokens"]) / 1e6
     row = table.get("providers", {}).get(provider.name, {})
@@ -64,9 +68,18 @@ def _stream(store: VectorStore, name: str, version: int, batch_size: int) -> Any
         yield [SourceItem(r.id, r.content_hash, r.text, r.uri, dict(r.metadata)) for r in rows]
 
 
-def _catch_up(store: VectorStore, name: str, source: VersionInfo, target: VersionInfo, provider: EmbeddingProvider[Any],
-              cache: EmbeddingCache | None, max_cost: float | None, progress: Progress | None,
-              ray_options: dict[str, Any] | None = None, bulk: str = "online") -> tuple[Sync, int]:
+def _catch_up(
+    store: VectorStore,
+    name: str,
+    source: VersionInfo,
+    target: VersionInfo,
+    provider: EmbeddingProvider[Any],
+    cache: EmbeddingCache | None,
+    max_cost: float | None,
+    progress: Progress | None,
+    ray_options: dict[str, Any] | None = None,
+    bulk: str = "online",
+) -> tuple[Sync, int]:
     """One pass: embed what is missing or stale in ``target``, then delete ids gone from ``source``.
 
     ``ray_options`` (a dict, even empty) runs the embedding on Ray (:class:`omnivec.providers.ray.RaySync`):
@@ -93,10 +106,19 @@ def _catch_up(store: VectorStore, name: str, source: VersionInfo, target: Versio
     return sync, deleted
 
 
-def migrate(store: VectorStore, name: str, to: str | EmbeddingProvider[Any], *, dimensions: int | None = None,
-            max_cost: float | None = None, cache: EmbeddingCache | bool | None = True,
-            progress: Progress | None = None, engine: str = "local",
-            ray_options: dict[str, Any] | None = None, bulk: str = "online") -> MigrationReport:
+def migrate(
+    store: VectorStore,
+    name: str,
+    to: str | EmbeddingProvider[Any],
+    *,
+    dimensions: int | None = None,
+    max_cost: float | None = None,
+    cache: EmbeddingCache | bool | None = True,
+    progress: Progress | None = None,
+    engine: str = "local",
+    ray_options: dict[str, Any] | None = None,
+    bulk: str = "online",
+) -> MigrationReport:
     """Build (or resume) the version of ``name`` embedded by ``to``; the serving version is untouched.
 
     ``engine="ray"`` embeds on a Ray actor pool (``ray_options``: :func:`omnivec.providers.ray.embed_dataset`
@@ -108,7 +130,9 @@ def migrate(store: VectorStore, name: str, to: str | EmbeddingProvider[Any], *, 
 
     check_bulk(bulk, to if isinstance(to, EmbeddingProvider) else None)
     if bulk == "batch" and engine == "ray":
-        raise InvalidOptionError("bulk='batch' runs as provider-side batch jobs: drop engine='ray' (or use bulk='online')")
+        raise InvalidOptionError(
+            "bulk='batch' runs as provider-side batch jobs: drop engine='ray' (or use bulk='online')"
+        )
     if engine == "ray":
         from ..ray import require_ray
 
@@ -122,45 +146,67 @@ def migrate(store: VectorStore, name: str, to: str | EmbeddingProvider[Any], *, 
     fingerprint = _embed.normalized_fingerprint(provider)
     target_hash = fingerprint_hash(fingerprint)
     if target_hash == source.fingerprint_hash:
-        raise InvalidOptionError(f"collection {name!r} is already embedded by {provider.ref} ({target_hash}): nothing to migrate")
+        raise InvalidOptionError(
+            f"collection {name!r} is already embedded by {provider.ref} ({target_hash}): nothing to migrate"
+        )
     with store.lock(name, 0):
         versions = store.versions(name)
-        target = next((v for v in versions if v.fingerprint_hash == target_hash and v.state in ("building", "ready")), None)
+        target = next(
+            (v for v in versions if v.fingerprint_hash == target_hash and v.state in ("building", "ready")), None
+        )
         if target is None:
             target = store.create_version(name, max(v.version for v in versions) + 1, fingerprint)
     with store.lock(name, target.version):
         store.set_state(name, target.version, "building")
-        sync, deleted = _catch_up(store, name, source, target, provider, open_cache(store, cache), max_cost, progress,
-                                  dict(ray_options or {}) if engine == "ray" else None, bulk)
+        sync, deleted = _catch_up(
+            store,
+            name,
+            source,
+            target,
+            provider,
+            open_cache(store, cache),
+            max_cost,
+            progress,
+            dict(ray_options or {}) if engine == "ray" else None,
+            bulk,
+        )
         report = MigrationReport(name, source.version, target.version, sync.report, deleted, spent_usd=sync.spent)
         if sync.stopped:
             raise MigrationIncompleteError(
                 f"migration of {name!r} to {provider.ref} stopped at the spend cap (${max_cost}) after about "
-                f"${sync.spent:.4f}: run the same command with a higher --max-cost to resume")
+                f"${sync.spent:.4f}: run the same command with a higher --max-cost to resume"
+            )
         if sync.report.failed:
             failed = sorted(sync.report.failed)
             raise MigrationIncompleteError(
                 f"{len(failed)} item(s) failed for good and are not in version {target.version}: "
                 f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}; fix or remove them and run again",
-                failed_ids=failed)
+                failed_ids=failed,
+            )
         report.count = store.count(name, target.version)
         expected = store.count(name, source.version)
         if report.count != expected or store.duplicate_ids(name, target.version):
-            report.problems.append(f"version {target.version} holds {report.count} items, the source {expected}: run again")
+            report.problems.append(
+                f"version {target.version} holds {report.count} items, the source {expected}: run again"
+            )
             return report
         report.index = store.build_index(name, target.version)
         store.set_state(name, target.version, "ready")
     return report
 
 
-def switch(store: VectorStore, name: str, version: int | None = None, *, cache: EmbeddingCache | bool | None = True) -> VersionInfo:
+def switch(
+    store: VectorStore, name: str, version: int | None = None, *, cache: EmbeddingCache | bool | None = True
+) -> VersionInfo:
     """Catch the target up with the serving version, then point the alias at it in ONE atomic write."""
     current = require_serving(store, name)
     versions = {v.version: v for v in store.versions(name)}
     if version is None:
         ready = [v for v in versions.values() if v.state in ("ready", "retired") and v.version != current.version]
         if not ready:
-            raise CollectionNotFoundError(f"collection {name!r} has no migrated version ready: run 'omnivec migrate {name} --to REF' first")
+            raise CollectionNotFoundError(
+                f"collection {name!r} has no migrated version ready: run 'omnivec migrate {name} --to REF' first"
+            )
         target = ready[-1]
     elif version not in versions:
         raise CollectionNotFoundError(f"collection {name!r} has no version {version}")
@@ -172,8 +218,10 @@ def switch(store: VectorStore, name: str, version: int | None = None, *, cache: 
     with store.lock(name, current.version), store.lock(name, target.version):  # no writes land in between
         sync, _ = _catch_up(store, name, current, target, provider, open_cache(store, cache), None, None)
         if sync.report.failed:
-            raise MigrationIncompleteError(f"catch-up failed for {len(sync.report.failed)} item(s); not switched",
-                                           failed_ids=sorted(sync.report.failed))
+            raise MigrationIncompleteError(
+                f"catch-up failed for {len(sync.report.failed)} item(s); not switched",
+                failed_ids=sorted(sync.report.failed),
+            )
         store.set_alias(name, target.version, current.version)
         store.set_state(name, target.version, "live")
         store.set_state(name, current.version, "retired")
@@ -197,7 +245,11 @@ def drop(store: VectorStore, name: str, version: int | None = None, *, everythin
     serving = pointer[0] if pointer else None
     if version is not None and version == serving and not everything:
         raise InvalidOptionError(f"version {version} of {name!r} is serving: switch first, or drop --all")
-    doomed = [v.version for v in versions if everything or (v.version == version if version is not None else v.version != serving)]
+    doomed = [
+        v.version
+        for v in versions
+        if everything or (v.version == version if version is not None else v.version != serving)
+    ]
     for number in doomed:
         store.drop_version(name, number)
     return doomed
@@ -231,8 +283,11 @@ def doctor(store: VectorStore, name: str, *, batch_size: int = 4096) -> list[str
             if unit and good:
                 norms = np.linalg.norm(np.stack(good), axis=1)
                 non_unit += int((np.abs(norms - 1.0) > 1e-3).sum())
-        for count, what in ((wrong_width, "vectors of the wrong width"), (non_unit, "non-unit vectors where unit is promised"),
-                            (no_source, "items whose source (text or uri) is missing")):
+        for count, what in (
+            (wrong_width, "vectors of the wrong width"),
+            (non_unit, "non-unit vectors where unit is promised"),
+            (no_source, "items whose source (text or uri) is missing"),
+        ):
             if count:
                 problems.append(f"{tag}: {count} {what}")
         problems.extend(f"{tag}: {p}" for p in store.health(name, info.version))

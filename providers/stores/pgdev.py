@@ -36,7 +36,18 @@ class LocalPostgres:
     port: int
 
     def stop(self, remove: bool = False) -> None:
-        _run([str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-w", "-m", "immediate" if remove else "fast", "stop"], check=False)
+        _run(
+            [
+                str(_bin_dir() / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-m",
+                "immediate" if remove else "fast",
+                "stop",
+            ],
+            check=False,
+        )
         if remove:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             if self.data_dir.parent.name.startswith("omnivec-pg-"):  # the temporary folder made for it

@@ -22,7 +22,9 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the extra
     from ..errors import MissingDependencyError
 
-    raise MissingDependencyError(f'the PostgreSQL store needs its extra: pip install "omnivec[stores]" ({exc})') from exc
+    raise MissingDependencyError(
+        f'the PostgreSQL store needs its extra: pip install "omnivec[stores]" ({exc})'
+    ) from exc
 
 from .base import Hit, Row, State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
@@ -54,7 +56,9 @@ class PgVectorStore(VectorStore):
         try:
             self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot connect to the store at {_redact(self._dsn)}: {str(exc).strip().splitlines()[0]}") from exc
+            raise StoreError(
+                f"cannot connect to the store at {_redact(self._dsn)}: {str(exc).strip().splitlines()[0]}"
+            ) from exc
         with self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('omnivec:catalog'))")  # concurrent first runs
             self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
@@ -67,44 +71,59 @@ class PgVectorStore(VectorStore):
         with self._conn.transaction():
             self._conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {_table(collection, version)} (id text PRIMARY KEY, content_hash text NOT NULL,"
-                f" text text, uri text, metadata jsonb NOT NULL DEFAULT '{{}}', embedding vector({dims}) NOT NULL)")
+                f" text text, uri text, metadata jsonb NOT NULL DEFAULT '{{}}', embedding vector({dims}) NOT NULL)"
+            )
             self._conn.execute(
                 "INSERT INTO omnivec_versions (collection, version, fingerprint, fingerprint_hash, dimensions, state)"
                 " VALUES (%s, %s, %s, %s, %s, 'building') ON CONFLICT DO NOTHING",
-                (collection, version, Jsonb(dict(fingerprint)), fingerprint_hash(fingerprint), dims))
+                (collection, version, Jsonb(dict(fingerprint)), fingerprint_hash(fingerprint), dims),
+            )
         return next(v for v in self.versions(collection) if v.version == version)
 
     def versions(self, collection: str) -> list[VersionInfo]:
         rows = self._conn.execute(
             "SELECT collection, version, fingerprint, fingerprint_hash, dimensions, state, created_at::text"
-            " FROM omnivec_versions WHERE collection = %s ORDER BY version", (collection,)).fetchall()
+            " FROM omnivec_versions WHERE collection = %s ORDER BY version",
+            (collection,),
+        ).fetchall()
         return [VersionInfo(*row) for row in rows]
 
     def collections(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT DISTINCT collection FROM omnivec_versions ORDER BY 1")]
 
     def set_state(self, collection: str, version: int, state: State) -> None:
-        self._conn.execute("UPDATE omnivec_versions SET state = %s WHERE collection = %s AND version = %s",
-                           (state, collection, version))
+        self._conn.execute(
+            "UPDATE omnivec_versions SET state = %s WHERE collection = %s AND version = %s",
+            (state, collection, version),
+        )
 
     def alias(self, collection: str) -> tuple[int, int | None] | None:
-        row = self._conn.execute("SELECT version, previous FROM omnivec_aliases WHERE alias = %s", (collection,)).fetchone()
+        row = self._conn.execute(
+            "SELECT version, previous FROM omnivec_aliases WHERE alias = %s", (collection,)
+        ).fetchone()
         return (row[0], row[1]) if row else None
 
     def set_alias(self, collection: str, version: int, previous: int | None) -> None:
         self._conn.execute(
             "INSERT INTO omnivec_aliases (alias, version, previous) VALUES (%s, %s, %s) ON CONFLICT (alias)"
             " DO UPDATE SET version = EXCLUDED.version, previous = EXCLUDED.previous, updated_at = now()",
-            (collection, version, previous))
+            (collection, version, previous),
+        )
 
     def drop_version(self, collection: str, version: int) -> None:
         with self._conn.transaction():
             self._conn.execute(f"DROP TABLE IF EXISTS {_table(collection, version)}")
-            self._conn.execute("DELETE FROM omnivec_versions WHERE collection = %s AND version = %s", (collection, version))
-            self._conn.execute("UPDATE omnivec_aliases SET previous = NULL WHERE alias = %s AND previous = %s",
-                               (collection, version))
-            self._conn.execute("DELETE FROM omnivec_aliases WHERE alias = %s AND NOT EXISTS"
-                               " (SELECT 1 FROM omnivec_versions WHERE collection = %s)", (collection, collection))
+            self._conn.execute(
+                "DELETE FROM omnivec_versions WHERE collection = %s AND version = %s", (collection, version)
+            )
+            self._conn.execute(
+                "UPDATE omnivec_aliases SET previous = NULL WHERE alias = %s AND previous = %s", (collection, version)
+            )
+            self._conn.execute(
+                "DELETE FROM omnivec_aliases WHERE alias = %s AND NOT EXISTS"
+                " (SELECT 1 FROM omnivec_versions WHERE collection = %s)",
+                (collection, collection),
+            )
 
     # data ---------------------------------------------------------------------------------------
     def _exec(self, sql: str, params: Any = None) -> Any:
@@ -116,7 +135,9 @@ class PgVectorStore(VectorStore):
     def hashes(self, collection: str, version: int, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
             return {}
-        rows = self._exec(f"SELECT id, content_hash FROM {_table(collection, version)} WHERE id = ANY(%s)", (list(ids),))
+        rows = self._exec(
+            f"SELECT id, content_hash FROM {_table(collection, version)} WHERE id = ANY(%s)", (list(ids),)
+        )
         return dict(rows.fetchall())
 
     def upsert(self, collection: str, version: int, rows: Sequence[Row]) -> None:
@@ -124,18 +145,29 @@ class PgVectorStore(VectorStore):
             return
         table = _table(collection, version)
         with self._conn.transaction(), self._conn.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS omnivec_stage (id text, content_hash text, text text, uri text,"
-                        " metadata jsonb, embedding vector) ON COMMIT DELETE ROWS")
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS omnivec_stage (id text, content_hash text, text text, uri text,"
+                " metadata jsonb, embedding vector) ON COMMIT DELETE ROWS"
+            )
             with cur.copy("COPY omnivec_stage FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(["text", "text", "text", "text", "jsonb", "vector"])
                 for r in rows:
-                    copy.write_row((r.id, r.content_hash, r.text, r.uri, Jsonb(dict(r.metadata)),
-                                    np.asarray(r.vector, dtype=np.float32)))
+                    copy.write_row(
+                        (
+                            r.id,
+                            r.content_hash,
+                            r.text,
+                            r.uri,
+                            Jsonb(dict(r.metadata)),
+                            np.asarray(r.vector, dtype=np.float32),
+                        )
+                    )
             try:
                 cur.execute(
                     f"INSERT INTO {table} SELECT id, content_hash, text, uri, metadata, embedding FROM omnivec_stage"
                     " ON CONFLICT (id) DO UPDATE SET content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,"
-                    " uri = EXCLUDED.uri, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding")
+                    " uri = EXCLUDED.uri, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding"
+                )
             except psycopg.errors.DataException as exc:
                 raise StoreError(f"{table} refused the rows: {str(exc).splitlines()[0]}") from exc
 
@@ -149,8 +181,10 @@ class PgVectorStore(VectorStore):
         last: str | None = None
         while True:
             where = "" if last is None else "WHERE id > %s"
-            page = self._exec(f"SELECT {columns} FROM {_table(collection, version)} {where} ORDER BY id LIMIT {int(batch_size)}",
-                              None if last is None else (last,)).fetchall()
+            page = self._exec(
+                f"SELECT {columns} FROM {_table(collection, version)} {where} ORDER BY id LIMIT {int(batch_size)}",
+                None if last is None else (last,),
+            ).fetchall()
             if not page:
                 return
             yield [Row(r[0], r[1], r[2], r[3], r[4] or {}, _vector(r[5]) if vectors else None) for r in page]
@@ -164,7 +198,9 @@ class PgVectorStore(VectorStore):
                 self._conn.execute(f"SET LOCAL hnsw.ef_search = {int(self.settings.ef_search)}")
             rows = self._exec(
                 f"SELECT id, 1 - (embedding <=> %s) AS score, metadata, text, uri FROM {_table(collection, version)}"
-                f" ORDER BY embedding <=> %s LIMIT {int(k)}", (np.asarray(vector, np.float32),) * 2).fetchall()
+                f" ORDER BY embedding <=> %s LIMIT {int(k)}",
+                (np.asarray(vector, np.float32),) * 2,
+            ).fetchall()
         return [Hit(r[0], float(r[1]), r[2] or {}, r[3], r[4]) for r in rows]
 
     def count(self, collection: str, version: int) -> int:
@@ -183,7 +219,8 @@ class PgVectorStore(VectorStore):
         self._conn.execute(
             f'CREATE INDEX IF NOT EXISTS "omnivec_{collection}__v{version}_hnsw" ON {_table(collection, version)}'
             f" USING hnsw (embedding vector_cosine_ops) WITH (m = {int(self.settings.hnsw_m)},"
-            f" ef_construction = {int(self.settings.hnsw_ef_construction)})")
+            f" ef_construction = {int(self.settings.hnsw_ef_construction)})"
+        )
         return f"HNSW m={self.settings.hnsw_m} ef_construction={self.settings.hnsw_ef_construction}"
 
     @contextmanager
@@ -193,8 +230,10 @@ class PgVectorStore(VectorStore):
             deadline = time.monotonic() + self.settings.lock_timeout_s
             while not (conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone() or (False,))[0]:
                 if time.monotonic() > deadline:
-                    raise StoreError(f"{collection}__v{version} is locked by another writer; "
-                                     f"waited {self.settings.lock_timeout_s:.0f} s")
+                    raise StoreError(
+                        f"{collection}__v{version} is locked by another writer; "
+                        f"waited {self.settings.lock_timeout_s:.0f} s"
+                    )
                 time.sleep(0.05)
             yield  # the lock dies with this connection, also when the process is killed
 
@@ -202,17 +241,28 @@ class PgVectorStore(VectorStore):
         problems = []
         width = self._conn.execute(
             "SELECT a.atttypmod FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
-            " WHERE c.relname = %s AND a.attname = 'embedding'", (f"omnivec_{collection}__v{version}",)).fetchone()
+            " WHERE c.relname = %s AND a.attname = 'embedding'",
+            (f"omnivec_{collection}__v{version}",),
+        ).fetchone()
         catalog = next((v for v in self.versions(collection) if v.version == version), None)
         if width is None:
             problems.append(f"table omnivec_{collection}__v{version} is missing")
         elif catalog is not None and width[0] != catalog.dimensions:
-            problems.append(f"embedding column is vector({width[0]}) but the fingerprint says {catalog.dimensions} dims")
-        invalid = (self._conn.execute(
-            "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
-            " WHERE c.relname = %s AND NOT i.indisvalid", (f"omnivec_{collection}__v{version}",)).fetchone() or (0,))[0]
+            problems.append(
+                f"embedding column is vector({width[0]}) but the fingerprint says {catalog.dimensions} dims"
+            )
+        invalid = (
+            self._conn.execute(
+                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+                " WHERE c.relname = %s AND NOT i.indisvalid",
+                (f"omnivec_{collection}__v{version}",),
+            ).fetchone()
+            or (0,)
+        )[0]
         if invalid:
-            problems.append(f"{invalid} invalid index(es) on {collection}__v{version} left by a failed build: drop and rebuild")
+            problems.append(
+                f"{invalid} invalid index(es) on {collection}__v{version} left by a failed build: drop and rebuild"
+            )
         return problems
 
     def close(self) -> None:

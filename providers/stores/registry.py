@@ -44,7 +44,8 @@ def open_store(store: str | StoreSettings | None = None, **options: Any) -> Vect
     target = known_stores().get(scheme)
     if target is None:
         raise ConfigurationError(
-            f"store url {settings.url!r}: unknown scheme {scheme!r}; known: {', '.join(sorted(known_stores()))}")
+            f"store url {settings.url!r}: unknown scheme {scheme!r}; known: {', '.join(sorted(known_stores()))}"
+        )
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name, __package__ if module_name.startswith(".") else None)
     cls = getattr(module, attr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,14 @@ from ..registry import ProviderInfo
 from ..settings import ProviderSettings
 from ..types import BatchOutput, Capabilities, Intent, Usage
 
-__all__ = ["FAKE_PROVIDER", "FakeProvider", "FakeSettings", "allow_remote_calls", "block_remote_calls", "hashed_features"]
+__all__ = [
+    "FAKE_PROVIDER",
+    "FakeProvider",
+    "FakeSettings",
+    "allow_remote_calls",
+    "block_remote_calls",
+    "hashed_features",
+]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -34,7 +42,7 @@ def hashed_features(text: str, dims: int) -> np.ndarray:
     """Unit vector of signed hashed word and word-bigram counts (the "hashing trick")."""
     vector = np.zeros(dims, dtype=np.float32)
     words = _WORD.findall(text.lower())
-    for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+    for feature in words + [f"{a} {b}" for a, b in itertools.pairwise(words)]:
         digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
         bucket = int.from_bytes(digest[:4], "little") % dims
         vector[bucket] += 1.0 if digest[4] & 1 else -1.0

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 
 from omnivec.benchmarks import retrieval
-from omnivec.providers import ConfigurationError
-from omnivec.providers.cache import EmbeddingCache, content_key
 from omnivec.benchmarks.stats import bootstrap_ci, paired_randomization_test, wins_losses
-from omnivec.providers import Image
+from omnivec.providers import ConfigurationError, Image
+from omnivec.providers.cache import EmbeddingCache, content_key
 from omnivec.providers.testing import FakeProvider
 
 

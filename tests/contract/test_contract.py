@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 
 from omnivec.providers import (
@@ -59,11 +58,17 @@ def make_cloud(request: pytest.FixtureRequest, omnivec_emulator: Emulator) -> Fa
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(400, InvalidRequestError), (403, AuthenticationError), (429, RateLimitError),
-     (500, ServiceUnavailableError), (503, ServiceUnavailableError)],
+    [
+        (400, InvalidRequestError),
+        (403, AuthenticationError),
+        (429, RateLimitError),
+        (500, ServiceUnavailableError),
+        (503, ServiceUnavailableError),
+    ],
 )
-def test_http_errors_become_typed_errors(make_cloud: Factory, omnivec_emulator: Emulator, status: int,
-                                         error: type[Exception]) -> None:
+def test_http_errors_become_typed_errors(
+    make_cloud: Factory, omnivec_emulator: Emulator, status: int, error: type[Exception]
+) -> None:
     provider = make_cloud(retry={"max_attempts": 1})
     omnivec_emulator.fail_next(status)
     with pytest.raises(error) as info:
@@ -105,9 +110,12 @@ def test_hangs_past_the_timeout_become_timeouts_and_are_retried() -> None:
     from omnivec.providers.emulator import Faults, emulated_clouds
 
     with emulated_clouds(Faults(hang_rate=1.0, hang_s=1.5)) as emulator:
-        for provider in (get_provider("gemini:gemini-embedding-2", dimensions=128, timeout_s=0.3, retry=FAST_RETRY),
-                         get_provider("bedrock:amazon.nova-2-multimodal-embeddings-v1:0", dimensions=256,
-                                      read_timeout_s=0.3, retry=FAST_RETRY)):
+        for provider in (
+            get_provider("gemini:gemini-embedding-2", dimensions=128, timeout_s=0.3, retry=FAST_RETRY),
+            get_provider(
+                "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", dimensions=256, read_timeout_s=0.3, retry=FAST_RETRY
+            ),
+        ):
             before = emulator.stats.requests
             with pytest.raises(ProviderTimeoutError):
                 provider.embed_sync("x", intent="query")
@@ -118,7 +126,10 @@ def test_dropped_connections_are_unavailable_and_retried() -> None:
     from omnivec.providers.emulator import Faults, emulated_clouds
 
     with emulated_clouds(Faults(drop_rate=1.0)) as emulator:
-        for ref, dims in (("gemini:gemini-embedding-2", 128), ("bedrock:amazon.nova-2-multimodal-embeddings-v1:0", 256)):
+        for ref, dims in (
+            ("gemini:gemini-embedding-2", 128),
+            ("bedrock:amazon.nova-2-multimodal-embeddings-v1:0", 256),
+        ):
             provider = get_provider(ref, dimensions=dims, retry=FAST_RETRY)
             with pytest.raises(ServiceUnavailableError):
                 provider.embed_sync("x", intent="query")

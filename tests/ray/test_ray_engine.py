@@ -25,8 +25,10 @@ from omnivec.providers.ray import embed_dataset, shared_budget, write_to_store  
 from omnivec.providers.stores import open_store  # noqa: E402
 
 # Ray's own deprecation notices (about its settings, not ours) must not fail the run.
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*"),
-              pytest.mark.filterwarnings("ignore::FutureWarning:ray.*")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*"),
+    pytest.mark.filterwarnings("ignore::FutureWarning:ray.*"),
+]
 
 GEMINI = "gemini:gemini-embedding-2"
 NOVA = "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"
@@ -39,8 +41,10 @@ def collect(ds: object) -> tuple[list[str], np.ndarray, list[str | None]]:
     for batch in ds.iter_batches(batch_size=2000, batch_format="pyarrow"):  # type: ignore[attr-defined]
         ids += batch.column("id").to_pylist()
         errors += batch.column("error_type").to_pylist()
-        vectors += [np.full(128, np.nan, np.float32) if v is None else np.asarray(v, np.float32)
-                    for v in batch.column("embedding").to_pylist()]
+        vectors += [
+            np.full(128, np.nan, np.float32) if v is None else np.asarray(v, np.float32)
+            for v in batch.column("embedding").to_pylist()
+        ]
     return ids, np.stack(vectors), errors
 
 
@@ -49,8 +53,13 @@ def test_20000_rows_each_exactly_once_with_the_single_process_vectors(ray_emulat
     with allow_remote_calls():
         expected = get_provider(GEMINI, dimensions=128).embed_sync(list(texts.values()), intent="document").vectors
     before = ray_emulator.stats.requests
-    out = embed_dataset(ray.data.from_items([{"id": k, "text": t} for k, t in texts.items()]),
-                        model=GEMINI, options={"dimensions": 128}, actors=2, batch_size=500)
+    out = embed_dataset(
+        ray.data.from_items([{"id": k, "text": t} for k, t in texts.items()]),
+        model=GEMINI,
+        options={"dimensions": 128},
+        actors=2,
+        batch_size=500,
+    )
     ids, vectors, errors = collect(out)
     assert len(ids) == 20_000 and len(set(ids)) == 20_000 and set(ids) == set(texts)
     assert errors == [None] * 20_000
@@ -78,8 +87,7 @@ def test_failures_are_a_column_never_dropped(ray_emulator: Emulator, tmp_path: P
     out.write_parquet(str(tmp_path / "parquet"))
     table = pq.read_table(tmp_path / "parquet")
     assert table.num_rows == len(rows) and table.column("embedding").null_count == int(failed.sum())
-    report = write_to_store(out, f"lancedb://{tmp_path / 'lance'}", "rows", model=GEMINI,
-                            options={"dimensions": 128})
+    report = write_to_store(out, f"lancedb://{tmp_path / 'lance'}", "rows", model=GEMINI, options={"dimensions": 128})
     assert report["written"] == int((~failed).sum()) and len(report["failed"]) == int(failed.sum())
     with open_store(f"lancedb://{tmp_path / 'lance'}") as store:
         assert store.count("rows", report["version"]) == report["written"] and store.duplicate_ids("rows", 1) == 0
@@ -93,9 +101,15 @@ def test_the_shared_budget_holds_across_actors(ray_emulator: Emulator) -> None:
     count = 100
     with Emulator(Faults(rate_limit_rps=25, burst=10)) as strict:
         budget = shared_budget("test-budget", requests_per_second=20.0)
-        out = embed_dataset(ray.data.from_items([{"id": str(i), "text": f"n {i}"} for i in range(count)]),
-                            model=NOVA, options={"dimensions": 256}, actors=2, batch_size=25, budget=budget,
-                            env=emulator_env(strict.url))
+        out = embed_dataset(
+            ray.data.from_items([{"id": str(i), "text": f"n {i}"} for i in range(count)]),
+            model=NOVA,
+            options={"dimensions": 256},
+            actors=2,
+            batch_size=25,
+            budget=budget,
+            env=emulator_env(strict.url),
+        )
         ids, _, errors = collect(out.materialize())
         assert sorted(ids) == sorted(str(i) for i in range(count)) and errors == [None] * count
         booked = ray.get(budget.snapshot.remote())
@@ -108,11 +122,29 @@ def test_migrate_engine_ray_is_resumable_and_exactly_once(ray_emulator: Emulator
 
     attach_commands()
     corpus = tmp_path / "c.jsonl"
-    corpus.write_text("".join(json.dumps({"_id": f"d{i}", "text": f"document {i} on topic {i % 9}"}) + "\n" for i in range(400)))
+    corpus.write_text(
+        "".join(json.dumps({"_id": f"d{i}", "text": f"document {i} on topic {i % 9}"}) + "\n" for i in range(400))
+    )
     url = f"lancedb://{tmp_path / 'lance'}"
     runner = CliRunner()
-    assert runner.invoke(app, ["index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", url, "--no-cache"]).exit_code == 0
-    args = ["migrate", "docs", "--to", GEMINI, "--dimensions", "128", "--store", url, "--engine", "ray", "--batch-size", "50"]
+    assert (
+        runner.invoke(app, ["index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", url, "--no-cache"]).exit_code
+        == 0
+    )
+    args = [
+        "migrate",
+        "docs",
+        "--to",
+        GEMINI,
+        "--dimensions",
+        "128",
+        "--store",
+        url,
+        "--engine",
+        "ray",
+        "--batch-size",
+        "50",
+    ]
     with allow_remote_calls():
         stopped = runner.invoke(app, [*args, "--max-cost", "0.0001"])
         assert stopped.exit_code == 3 and "spend cap" in stopped.stderr, stopped.stderr
@@ -122,8 +154,11 @@ def test_migrate_engine_ray_is_resumable_and_exactly_once(ray_emulator: Emulator
         done = runner.invoke(app, [*args, "--no-cache"])
         assert done.exit_code == 0, done.stderr
         assert f"{partial} already done" in done.stderr and "400 items" in done.stderr
-        expected = get_provider(GEMINI, dimensions=128).embed_sync([f"document {i} on topic {i % 9}" for i in range(400)],
-                                                                  intent="document").vectors
+        expected = (
+            get_provider(GEMINI, dimensions=128)
+            .embed_sync([f"document {i} on topic {i % 9}" for i in range(400)], intent="document")
+            .vectors
+        )
     with open_store(url) as store:
         assert store.count("docs", 2) == 400 and store.duplicate_ids("docs", 2) == 0
         got = {r.id: r.vector for rows in store.scan("docs", 2, 500, vectors=True) for r in rows}
@@ -134,5 +169,7 @@ def test_migrate_refuses_an_unknown_engine_before_any_work(ray_emulator: Emulato
     from omnivec.providers.cli import app, attach_commands
 
     attach_commands()
-    result = CliRunner().invoke(app, ["migrate", "docs", "--to", GEMINI, "--engine", "spark", "--store", f"lancedb://{tmp_path}"])
+    result = CliRunner().invoke(
+        app, ["migrate", "docs", "--to", GEMINI, "--engine", "spark", "--store", f"lancedb://{tmp_path}"]
+    )
     assert result.exit_code == 2 and result.stderr.startswith("error:") and "--engine" in result.stderr

@@ -19,8 +19,10 @@ runner = CliRunner()
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     path = tmp_path / "corpus.jsonl"
-    rows = [{"_id": f"d{i}", "title": f"title {i}", "text": f"about topic {i % 4} and more words here", "lang": "en"}
-            for i in range(30)]
+    rows = [
+        {"_id": f"d{i}", "title": f"title {i}", "text": f"about topic {i % 4} and more words here", "lang": "en"}
+        for i in range(30)
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return path
 
@@ -36,7 +38,10 @@ def test_index_search_collections_doctor(corpus: Path, store_url: str) -> None:
     assert done.exit_code == 0 and "30 embedded" in done.stderr  # type: ignore[attr-defined]
     again = cli("index", str(corpus), "-c", "docs", "--store", store_url, "--no-cache")
     assert "0 embedded" in again.stderr and "30 unchanged" in again.stderr  # type: ignore[attr-defined]
-    hits = [json.loads(line) for line in cli("search", "docs", "topic 2", "-k", "3", "--store", store_url).stdout.splitlines()]  # type: ignore[attr-defined]
+    hits = [
+        json.loads(line)
+        for line in cli("search", "docs", "topic 2", "-k", "3", "--store", store_url).stdout.splitlines()
+    ]  # type: ignore[attr-defined]
     assert len(hits) == 3 and hits[0]["metadata"] == {"lang": "en"} and set(hits[0]) == {"id", "score", "metadata"}
     listed = [json.loads(line) for line in cli("collections", "--store", store_url).stdout.splitlines()]  # type: ignore[attr-defined]
     assert listed[0]["count"] == 30 and listed[0]["serving"] and listed[0]["fingerprint"].startswith("fake:a/64")
@@ -45,15 +50,22 @@ def test_index_search_collections_doctor(corpus: Path, store_url: str) -> None:
 
 def test_errors_are_one_line_with_exit_2(corpus: Path, store_url: str) -> None:
     cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", store_url, "--no-cache")
-    for args in (["index", str(corpus), "-c", "docs", "-m", "fake:b"], ["search", "docs", "x", "-m", "fake:b"],
-                 ["search", "nope", "x"], ["index", "missing.jsonl", "-c", "docs"], ["switch", "docs"],
-                 ["index", str(corpus), "-c", "Bad-Name"]):
+    for args in (
+        ["index", str(corpus), "-c", "docs", "-m", "fake:b"],
+        ["search", "docs", "x", "-m", "fake:b"],
+        ["search", "nope", "x"],
+        ["index", "missing.jsonl", "-c", "docs"],
+        ["switch", "docs"],
+        ["index", str(corpus), "-c", "Bad-Name"],
+    ):
         result = cli(*args, "--store", store_url)
         assert result.exit_code == 2, (args, result.stderr)  # type: ignore[attr-defined]
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error:")  # type: ignore[attr-defined]
 
 
-def test_the_spend_cap_stops_cleanly_and_a_rerun_resumes(corpus: Path, tmp_path: Path, omnivec_emulator: object) -> None:
+def test_the_spend_cap_stops_cleanly_and_a_rerun_resumes(
+    corpus: Path, tmp_path: Path, omnivec_emulator: object
+) -> None:
     store = open_store(f"lancedb://{tmp_path / 'lance'}", batch_size=5)
     try:
         index_items(store, "docs", read_source(corpus), provider=get_provider("fake:a"), cache=False)
@@ -70,9 +82,13 @@ def test_the_spend_cap_stops_cleanly_and_a_rerun_resumes(corpus: Path, tmp_path:
 
 def test_blank_items_are_skipped_and_counted_not_fatal(tmp_path: Path) -> None:
     corpus = tmp_path / "c.jsonl"
-    corpus.write_text('{"_id": "a", "text": "cats"}\n{"_id": "b", "text": "   "}\n{"_id": "c", "text": null, "title": "dogs"}\n'
-                      '{"_id": "d", "text": null}\n')
-    result = cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", f"lancedb://{tmp_path / 'l'}", "--no-cache")
+    corpus.write_text(
+        '{"_id": "a", "text": "cats"}\n{"_id": "b", "text": "   "}\n{"_id": "c", "text": null, "title": "dogs"}\n'
+        '{"_id": "d", "text": null}\n'
+    )
+    result = cli(
+        "index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", f"lancedb://{tmp_path / 'l'}", "--no-cache"
+    )
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert "2 blank item(s) skipped" in result.stderr and "b, d" in result.stderr  # type: ignore[attr-defined]
     assert "2 embedded" in result.stderr  # type: ignore[attr-defined]

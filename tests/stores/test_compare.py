@@ -20,14 +20,18 @@ def test_compare_reports_agreement_metrics_latency_and_cost(tmp_path: Path) -> N
     url = f"lancedb://{tmp_path / 'lance'}"
     store = open_store(url, cache=None)
     try:
-        docs = [SourceItem(f"d{i}", content_key(t), t) for i, t in
-                enumerate(f"note {i} about {TOPICS[i % 4]}" for i in range(40))]
+        docs = [
+            SourceItem(f"d{i}", content_key(t), t)
+            for i, t in enumerate(f"note {i} about {TOPICS[i % 4]}" for i in range(40))
+        ]
         index_items(store, "notes", docs, provider=get_provider("fake:a"))
         migrate(store, "notes", "fake:b", dimensions=32)
         queries = tmp_path / "q.jsonl"
         queries.write_text("\n".join(json.dumps({"_id": f"q{n}", "text": topic}) for n, topic in enumerate(TOPICS)))
         qrels = tmp_path / "qrels.tsv"
-        qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{n}\td{i}\t1\n" for n in range(4) for i in range(n, 40, 4)))
+        qrels.write_text(
+            "query-id\tcorpus-id\tscore\n" + "".join(f"q{n}\td{i}\t1\n" for n in range(4) for i in range(n, 40, 4))
+        )
         plain = compare_versions(store, "notes", k=5, sample=10)
         assert plain["queries"] == 10 and 0.0 <= plain["agreement"]["overlap@5"] <= 1.0
         judged = compare_versions(store, "notes", queries_file=queries, qrels_file=qrels, k=5)

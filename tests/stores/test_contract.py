@@ -29,7 +29,9 @@ from omnivec.providers.stores import (
 )
 from omnivec.providers.testing import FakeProvider
 
-TEXTS = [f"item {i} talks about {topic}" for i, topic in enumerate(["cats", "dogs", "tax law", "rust code", "pasta"] * 8)]
+TEXTS = [
+    f"item {i} talks about {topic}" for i, topic in enumerate(["cats", "dogs", "tax law", "rust code", "pasta"] * 8)
+]
 
 
 def items(texts: list[str] = TEXTS, **meta: object) -> list[SourceItem]:
@@ -178,7 +180,9 @@ def test_the_store_url_picks_the_adapter(store: VectorStore, store_url: str) -> 
         open_store("mysql://nope")
 
 
-def test_a_folder_of_texts_and_images_is_indexed_and_migrated_from_its_sources(store: VectorStore, tmp_path: Path) -> None:
+def test_a_folder_of_texts_and_images_is_indexed_and_migrated_from_its_sources(
+    store: VectorStore, tmp_path: Path
+) -> None:
     pil = pytest.importorskip("PIL.Image")
     folder = tmp_path / "files"
     (folder / "sub").mkdir(parents=True)

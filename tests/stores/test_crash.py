@@ -31,7 +31,22 @@ N_ITEMS, BATCH, KILLS = 480, 12, 5
 def corpus(tmp_path: Path) -> Path:
     path = tmp_path / "corpus.jsonl"
     rng = random.Random(7)
-    words = ["cat", "dog", "tax", "law", "rust", "code", "pasta", "river", "bank", "loan", "music", "opera", "goal", "match"]
+    words = [
+        "cat",
+        "dog",
+        "tax",
+        "law",
+        "rust",
+        "code",
+        "pasta",
+        "river",
+        "bank",
+        "loan",
+        "music",
+        "opera",
+        "goal",
+        "match",
+    ]
     with path.open("w") as handle:
         for i in range(N_ITEMS):
             handle.write(json.dumps({"_id": f"doc{i:05d}", "text": " ".join(rng.choices(words, k=8)), "i": i}) + "\n")
@@ -43,8 +58,14 @@ class Forker:
 
     def __init__(self, cwd: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIVEC_")}
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_forker.py"))], cwd=cwd, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("_forker.py"))],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def start(self, args: list[str]) -> int:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -129,7 +150,19 @@ def _assert_same(got: dict[str, np.ndarray], clean: dict[str, np.ndarray]) -> No
 
 def test_index_survives_kill_9_at_random_points(store_url: str, corpus: Path, tmp_path: Path, forker: Forker) -> None:
     store = open_store(store_url)
-    args = ["index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", store_url, "--batch-size", str(BATCH), "--no-cache"]
+    args = [
+        "index",
+        str(corpus),
+        "-c",
+        "docs",
+        "-m",
+        "fake:a",
+        "--store",
+        store_url,
+        "--batch-size",
+        str(BATCH),
+        "--no-cache",
+    ]
     try:
         assert _kill_at_random_points(args, store, 1, forker) >= KILLS
         _finish(args, forker)
@@ -145,8 +178,19 @@ def test_migrate_survives_kill_9_at_random_points(store_url: str, corpus: Path, 
     store = open_store(store_url, batch_size=BATCH)
     try:
         index_items(store, "docs", read_source(corpus), provider=_fake("a"), cache=False)
-        args = ["migrate", "docs", "--to", "fake:b", "--dimensions", "48", "--store", store_url,
-                "--batch-size", str(BATCH), "--no-cache"]
+        args = [
+            "migrate",
+            "docs",
+            "--to",
+            "fake:b",
+            "--dimensions",
+            "48",
+            "--store",
+            store_url,
+            "--batch-size",
+            str(BATCH),
+            "--no-cache",
+        ]
         assert _kill_at_random_points(args, store, 2, forker) >= KILLS
         _finish(args, forker)
         assert store.alias("docs") == (1, None)

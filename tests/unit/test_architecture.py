@@ -55,10 +55,15 @@ def test_the_library_imports_nothing_from_the_benchmarks() -> None:
 
 def test_the_import_graph_check_sees_every_import_form(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
-    probe.write_text("from ..benchmarks import runner\nimport omnivec.benchmarks.cli\n"
-                     "importlib.import_module('omnivec.benchmarks.report')\nfrom .errors import X\n")
+    probe.write_text(
+        "from ..benchmarks import runner\nimport omnivec.benchmarks.cli\n"
+        "importlib.import_module('omnivec.benchmarks.report')\nfrom .errors import X\n"
+    )
     assert _imported_modules(probe, "omnivec.providers") == {
-        "omnivec.benchmarks", "omnivec.benchmarks.cli", "omnivec.benchmarks.report", "omnivec.providers.errors"
+        "omnivec.benchmarks",
+        "omnivec.benchmarks.cli",
+        "omnivec.benchmarks.report",
+        "omnivec.providers.errors",
     }
 
 
@@ -70,7 +75,7 @@ def test_subcommands_plug_in_through_the_entry_point_group() -> None:
         assert command in result.output
 
 
-TOY_SETTINGS = '''
+TOY_SETTINGS = """
 from pydantic import Field
 from omnivec.providers.registry import ProviderInfo
 from omnivec.providers.settings import ProviderSettings
@@ -89,8 +94,8 @@ PROVIDER = ProviderInfo(
     distributions=("toy-sdk",),
     contract_options={"dimensions": 8},
 )
-'''
-TOY_PROVIDER = '''
+"""
+TOY_PROVIDER = """
 import numpy as np
 from omnivec.providers import BatchOutput, Capabilities, EmbeddingProvider
 from omnivec.providers.testing import hashed_features
@@ -113,7 +118,7 @@ class ToyProvider(EmbeddingProvider[ToySettings]):
     async def _embed_batch(self, batch, *, intent):
         vectors = np.stack([hashed_features(("q " if intent == "query" else "") + t, self.dimensions) for t in batch])
         return BatchOutput(vectors=vectors * self.settings.scale)
-'''
+"""
 
 
 @pytest.fixture

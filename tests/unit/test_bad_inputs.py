@@ -97,7 +97,9 @@ def assert_one_line(exc: BaseException, *, secret: str | None = None) -> str:
     return message
 
 
-def refused(call: Callable[[], object], error: type[Exception], emulator: Emulator, *, secret: str | None = None) -> str:
+def refused(
+    call: Callable[[], object], error: type[Exception], emulator: Emulator, *, secret: str | None = None
+) -> str:
     with pytest.raises(error) as info:
         call()
     assert emulator.stats.requests == 0, "a request was sent for a bad input"
@@ -131,7 +133,12 @@ def input_cases() -> list[tuple[str, Callable[[], object], tuple[str, ...], type
         ("blank after good ones", lambda: ["fine", "also fine", "\u200b "], ALL, InvalidInputError),
         ("lone high surrogate", lambda: ["abc\ud800def"], ALL, InvalidInputError),
         ("lone low surrogate", lambda: ["\udc80"], ALL, InvalidInputError),
-        ("surrogate from surrogateescape", lambda: [b"caf\xe9".decode("utf-8", "surrogateescape")], ALL, InvalidInputError),
+        (
+            "surrogate from surrogateescape",
+            lambda: [b"caf\xe9".decode("utf-8", "surrogateescape")],
+            ALL,
+            InvalidInputError,
+        ),
         ("None input", lambda: None, ALL, InvalidInputError),
         ("None item", lambda: ["ok", None], ALL, InvalidInputError),
         ("int item", lambda: [42], ALL, InvalidInputError),
@@ -155,16 +162,46 @@ def input_cases() -> list[tuple[str, Callable[[], object], tuple[str, ...], type
         ("PDF to Nova", lambda: [Media(b"%PDF-1.4 x", "application/pdf")], ("bedrock",), UnsupportedInputError),
         ("BMP to Gemini", lambda: [Image.from_bytes(encoded("BMP"))], ("gemini",), UnsupportedInputError),
         ("audio format Nova lacks", lambda: [Media(b"fLaC....", "audio/flac")], ("bedrock",), UnsupportedInputError),
-        ("video over 30 s to Nova", lambda: [Media(b"\x00" * 16, "video/mp4", duration_s=31)], ("bedrock",), InvalidInputError),
-        ("audio over 180 s to Gemini", lambda: [Media(b"\x00" * 16, "audio/mpeg", duration_s=181)], ("gemini",), InvalidInputError),
-        ("PDF over 6 pages to Gemini", lambda: [Media(b"%PDF-1.4", "application/pdf", pages=7)], ("gemini",), InvalidInputError),
-        ("gs:// image to Nova", lambda: [Image.from_uri("gs://bucket/cat.png", mime_type="image/png")], ("bedrock",), UnsupportedInputError),
-        ("s3:// image to Gemini", lambda: [Image.from_uri("s3://bucket/cat.png", mime_type="image/png")], ("gemini",), UnsupportedInputError),
+        (
+            "video over 30 s to Nova",
+            lambda: [Media(b"\x00" * 16, "video/mp4", duration_s=31)],
+            ("bedrock",),
+            InvalidInputError,
+        ),
+        (
+            "audio over 180 s to Gemini",
+            lambda: [Media(b"\x00" * 16, "audio/mpeg", duration_s=181)],
+            ("gemini",),
+            InvalidInputError,
+        ),
+        (
+            "PDF over 6 pages to Gemini",
+            lambda: [Media(b"%PDF-1.4", "application/pdf", pages=7)],
+            ("gemini",),
+            InvalidInputError,
+        ),
+        (
+            "gs:// image to Nova",
+            lambda: [Image.from_uri("gs://bucket/cat.png", mime_type="image/png")],
+            ("bedrock",),
+            UnsupportedInputError,
+        ),
+        (
+            "s3:// image to Gemini",
+            lambda: [Image.from_uri("s3://bucket/cat.png", mime_type="image/png")],
+            ("gemini",),
+            UnsupportedInputError,
+        ),
         ("Fused to Nova", lambda: [Fused("caption", image)], ("bedrock",), UnsupportedInputError),
         ("Fused with 7 images", lambda: [Fused(*[image] * 7)], ("fake", "gemini"), InvalidInputError),
         ("Fused with a surrogate part", lambda: [Fused("ok", "\ud83d")], ("fake", "gemini"), InvalidInputError),
         ("image to a text-only model", lambda: ["a", image], ("gemini-001",), UnsupportedInputError),
-        ("PDF to a text-only model", lambda: [Media(b"%PDF-1.4", "application/pdf")], ("gemini-001",), UnsupportedInputError),
+        (
+            "PDF to a text-only model",
+            lambda: [Media(b"%PDF-1.4", "application/pdf")],
+            ("gemini-001",),
+            UnsupportedInputError,
+        ),
     ]
 
 
@@ -223,6 +260,7 @@ def test_text_that_shows_something_is_not_blank() -> None:
 
 
 # --- constructors: Image, Media and Fused check themselves -------------------------------------
+
 
 def constructor_cases() -> list[tuple[str, Callable[[], object]]]:
     png = png_bytes()
@@ -297,19 +335,35 @@ def test_direct_images_are_normalised_like_built_ones() -> None:
 
 # --- keyword options and embed() arguments -----------------------------------------------------
 
+
 def option_cases() -> list[tuple[str, Callable[[], object], type[Exception], str | None]]:
     gemini, bedrock = REFS["gemini"], REFS["bedrock"]
     return [
         ("Nova dimensions=-256", lambda: get_provider(bedrock, dimensions=-256), InvalidOptionError, None),
         ("Nova dimensions=100", lambda: get_provider(bedrock, dimensions=100), InvalidOptionError, None),
         ("Nova dimensions='big'", lambda: get_provider(bedrock, dimensions="big"), InvalidOptionError, None),
-        ("Nova truncation_mode=MIDDLE", lambda: get_provider(bedrock, truncation_mode="MIDDLE"), InvalidOptionError, None),
-        ("Nova detail_level lower case", lambda: get_provider(bedrock, detail_level="document"), InvalidOptionError, None),
+        (
+            "Nova truncation_mode=MIDDLE",
+            lambda: get_provider(bedrock, truncation_mode="MIDDLE"),
+            InvalidOptionError,
+            None,
+        ),
+        (
+            "Nova detail_level lower case",
+            lambda: get_provider(bedrock, detail_level="document"),
+            InvalidOptionError,
+            None,
+        ),
         ("Nova index_modality unknown", lambda: get_provider(bedrock, index_modality="pdf"), InvalidOptionError, None),
         ("Nova misspelt option", lambda: get_provider(bedrock, dimension=256), InvalidOptionError, None),
         ("Nova read_timeout_s=0", lambda: get_provider(bedrock, read_timeout_s=0), InvalidOptionError, None),
         ("Nova max_concurrency=0", lambda: get_provider(bedrock, max_concurrency=0), InvalidOptionError, None),
-        ("Nova retry max_attempts=0", lambda: get_provider(bedrock, retry={"max_attempts": 0}), InvalidOptionError, None),
+        (
+            "Nova retry max_attempts=0",
+            lambda: get_provider(bedrock, retry={"max_attempts": 0}),
+            InvalidOptionError,
+            None,
+        ),
         ("Nova retry misspelt", lambda: get_provider(bedrock, retry={"max_attemps": 3}), InvalidOptionError, None),
         ("Nova misspelt secret", lambda: get_provider(bedrock, aws_secret_key=SECRET), InvalidOptionError, SECRET),
         ("Gemini dimensions=-256", lambda: get_provider(gemini, dimensions=-256), InvalidOptionError, None),
@@ -321,16 +375,41 @@ def option_cases() -> list[tuple[str, Callable[[], object], type[Exception], str
         ("Gemini task unknown", lambda: get_provider(gemini, task="retrieval"), InvalidOptionError, None),
         ("Gemini timeout_s negative", lambda: get_provider(gemini, timeout_s=-1), InvalidOptionError, None),
         ("Gemini vertexai='maybe'", lambda: get_provider(gemini, vertexai="maybe"), InvalidOptionError, None),
-        ("Gemini settings of another provider", lambda: get_provider(gemini, settings=BedrockSettings()), InvalidOptionError, None),
-        ("Gemini settings as a dict", lambda: get_provider(gemini, settings={"dimensions": 256}), InvalidOptionError, None),
-        ("Gemini settings plus options", lambda: get_provider(gemini, settings=get_provider(gemini).settings, dimensions=256), InvalidOptionError, None),
+        (
+            "Gemini settings of another provider",
+            lambda: get_provider(gemini, settings=BedrockSettings()),
+            InvalidOptionError,
+            None,
+        ),
+        (
+            "Gemini settings as a dict",
+            lambda: get_provider(gemini, settings={"dimensions": 256}),
+            InvalidOptionError,
+            None,
+        ),
+        (
+            "Gemini settings plus options",
+            lambda: get_provider(gemini, settings=get_provider(gemini).settings, dimensions=256),
+            InvalidOptionError,
+            None,
+        ),
         ("local batch_size=0", lambda: get_provider("local", batch_size=0), InvalidOptionError, None),
         ("local truncate_dim=-1", lambda: get_provider("local", truncate_dim=-1), InvalidOptionError, None),
         ("local misspelt option", lambda: get_provider("local", batchsize=8), InvalidOptionError, None),
         ("local device as a number", lambda: get_provider("local", device=0), InvalidOptionError, None),
-        ("fake dimensions=0", lambda: FakeProvider(dimensions=0, allowed_dimensions=(32, 64)), InvalidOptionError, None),
+        (
+            "fake dimensions=0",
+            lambda: FakeProvider(dimensions=0, allowed_dimensions=(32, 64)),
+            InvalidOptionError,
+            None,
+        ),
         ("fake dimensions=-1", lambda: FakeProvider(dimensions=-1), InvalidOptionError, None),
-        ("fake dimensions=65 not allowed", lambda: FakeProvider(dimensions=65, allowed_dimensions=(32, 64)), InvalidOptionError, None),
+        (
+            "fake dimensions=65 not allowed",
+            lambda: FakeProvider(dimensions=65, allowed_dimensions=(32, 64)),
+            InvalidOptionError,
+            None,
+        ),
         ("fake dimensions=True", lambda: FakeProvider(dimensions=True), InvalidOptionError, None),
         ("fake max_concurrency=True", lambda: FakeProvider(max_concurrency=True), InvalidOptionError, None),
         ("Nova dimensions=True", lambda: get_provider(bedrock, dimensions=True), InvalidOptionError, None),
@@ -386,6 +465,7 @@ def test_bad_embed_argument_is_refused_before_any_request(label, kwargs, where, 
 
 
 # --- the CLI: exit 2, one line on stderr, nothing sent -------------------------------------------
+
 
 def cli_cases(tmp: pathlib.Path) -> list[tuple[str, list[str], str]]:
     (tmp / "latin1.txt").write_bytes("café\n".encode("latin-1"))
@@ -463,8 +543,9 @@ def test_out_is_checked_before_any_embedding(tmp_path, isolated_cwd, monkeypatch
     monkeypatch.delenv("OMNIVEC_EMULATOR_URL", raising=False)
     # Many inputs and a bad --out: nothing is embedded, then thrown away.
     texts = [f"text {i}" for i in range(20)]
-    line = assert_clean_exit(run_cli(["embed", "-m", REFS["bedrock"], "--out", str(tmp_path / "no" / "v.npy"), *texts]),
-                             omnivec_emulator)
+    line = assert_clean_exit(
+        run_cli(["embed", "-m", REFS["bedrock"], "--out", str(tmp_path / "no" / "v.npy"), *texts]), omnivec_emulator
+    )
     assert "does not exist" in line
 
 
@@ -474,23 +555,45 @@ def test_unknown_command_is_one_line(isolated_cwd, omnivec_emulator) -> None:  #
 
 # --- configuration: files and environment ------------------------------------------------------
 
+
 def config_cases() -> list[tuple[str, str | None, dict[str, str], type[Exception], str, str | None]]:
     """(label, omnivec.toml text or None, environment, error, word the message names, hidden secret)."""
     return [
         ("toml unknown top-level key", 'modle = "fake"\n', {}, InvalidOptionError, "modle", None),
         ("toml misspelt secret", f'[gemini]\napi_kye = "{SECRET}"\n', {}, InvalidOptionError, "api_kye", SECRET),
-        ("toml truncation_mode MIDDLE", '[bedrock]\ntruncation_mode = "MIDDLE"\n', {}, InvalidOptionError, "truncation_mode", None),
+        (
+            "toml truncation_mode MIDDLE",
+            '[bedrock]\ntruncation_mode = "MIDDLE"\n',
+            {},
+            InvalidOptionError,
+            "truncation_mode",
+            None,
+        ),
         ("toml dimensions negative", "[bedrock]\ndimensions = -256\n", {}, InvalidOptionError, "dimensions", None),
         ("toml dimensions a string", '[gemini]\ndimensions = "big"\n', {}, InvalidOptionError, "dimensions", None),
         ("toml model a number", "model = 5\n", {}, InvalidOptionError, "model", None),
         ("toml local batch_size 0", "[local]\nbatch_size = 0\n", {}, InvalidOptionError, "batch_size", None),
-        ("toml retry max_attempts 0", "[bedrock.retry]\nmax_attempts = 0\n", {}, InvalidOptionError, "max_attempts", None),
+        (
+            "toml retry max_attempts 0",
+            "[bedrock.retry]\nmax_attempts = 0\n",
+            {},
+            InvalidOptionError,
+            "max_attempts",
+            None,
+        ),
         ("toml unknown section", "[nosuch]\nx = 1\n", {}, InvalidOptionError, "nosuch", None),
         ("toml unknown provider", 'model = "nosuch:model"\n', {}, UnknownProviderError, "nosuch", None),
         ("toml empty model", 'model = ""\n', {}, ConfigurationError, "empty", None),
         ("env misspelt top-level", None, {"OMNIVEC_MODELL": "fake"}, InvalidOptionError, "OMNIVEC_MODELL", None),
         ("env misspelt secret", None, {"OMNIVEC_GEMINI__API_KYE": SECRET}, InvalidOptionError, "api_kye", SECRET),
-        ("env truncation_mode MIDDLE", None, {"OMNIVEC_BEDROCK__TRUNCATION_MODE": "MIDDLE"}, InvalidOptionError, "truncation_mode", None),
+        (
+            "env truncation_mode MIDDLE",
+            None,
+            {"OMNIVEC_BEDROCK__TRUNCATION_MODE": "MIDDLE"},
+            InvalidOptionError,
+            "truncation_mode",
+            None,
+        ),
         ("env dimensions abc", None, {"OMNIVEC_GEMINI__DIMENSIONS": "abc"}, InvalidOptionError, "dimensions", None),
         ("env unknown provider", None, {"OMNIVEC_MODEL": "nosuch:model"}, UnknownProviderError, "nosuch", None),
         ("env provider with no model", None, {"OMNIVEC_MODEL": "gemini:"}, ConfigurationError, "gemini:", None),
@@ -501,12 +604,16 @@ CONFIGS = config_cases()
 
 
 @pytest.mark.parametrize(("label", "toml", "env", "error", "names", "secret"), CONFIGS, ids=[c[0] for c in CONFIGS])
-def test_bad_configuration_is_one_line(label, toml, env, error, names, secret, isolated_cwd, monkeypatch, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
+def test_bad_configuration_is_one_line(
+    label, toml, env, error, names, secret, isolated_cwd, monkeypatch, omnivec_emulator
+) -> None:  # type: ignore[no-untyped-def]
     if toml is not None:
         (isolated_cwd / "omnivec.toml").write_text(toml)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    message = refused(lambda: load_provider().embed_sync(["hello"], intent="query"), error, omnivec_emulator, secret=secret)
+    message = refused(
+        lambda: load_provider().embed_sync(["hello"], intent="query"), error, omnivec_emulator, secret=secret
+    )
     assert names.lower() in message.lower(), message
     # The CLI reads the same configuration: the same mistake is one line and exit 2 there.
     line = assert_clean_exit(run_cli(["embed", "hello"]), omnivec_emulator)
@@ -522,7 +629,9 @@ OVERRIDES = [
 
 @pytest.mark.parametrize(("label", "overrides", "secret"), OVERRIDES, ids=[c[0] for c in OVERRIDES])
 def test_bad_load_provider_override_is_one_line(label, overrides, secret, isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
-    refused(lambda: load_provider(model=REFS["gemini"], **overrides), InvalidOptionError, omnivec_emulator, secret=secret)
+    refused(
+        lambda: load_provider(model=REFS["gemini"], **overrides), InvalidOptionError, omnivec_emulator, secret=secret
+    )
 
 
 def test_missing_config_file_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
@@ -531,13 +640,16 @@ def test_missing_config_file_is_one_line(isolated_cwd, omnivec_emulator) -> None
 
 # --- limits read from hints, and accepted odd inputs ---------------------------------------------
 
+
 def test_media_limits_are_checked_from_hints() -> None:
     class Limited(FakeProvider):
         @property
         def capabilities(self):  # type: ignore[no-untyped-def]
             from dataclasses import replace
 
-            return replace(super().capabilities, max_seconds={"video": 30, "audio": 30}, max_pdf_pages=6, max_input_bytes=1000)
+            return replace(
+                super().capabilities, max_seconds={"video": 30, "audio": 30}, max_pdf_pages=6, max_input_bytes=1000
+            )
 
     provider = Limited()
     too_long = Media(b"\x00" * 10, "video/mp4", duration_s=31)

@@ -47,7 +47,7 @@ def test_nan_rows_are_not_stored(tmp_path: Path) -> None:
 def test_a_hash_collision_between_spaces_is_refused(tmp_path: Path) -> None:
     path = filled(tmp_path / "c.sqlite")
     db = sqlite3.connect(path)
-    db.execute("UPDATE spaces SET spec = '{\"provider\": \"someone else\"}'")
+    db.execute('UPDATE spaces SET spec = \'{"provider": "someone else"}\'')
     db.commit()
     db.close()
     with EmbeddingCache(path) as cache, pytest.raises(ConfigurationError, match="collision"):
@@ -94,7 +94,9 @@ def open_and_get(path: Path) -> tuple[EmbeddingCache, dict[str, np.ndarray]]:
     return cache, cache.get(FP, KEYS)
 
 
-@pytest.mark.parametrize("damage", [_half_truncated, _garbage_page, _garbage_file, _directory, _wrong_length_blob, _nan_blob])
+@pytest.mark.parametrize(
+    "damage", [_half_truncated, _garbage_page, _garbage_file, _directory, _wrong_length_blob, _nan_blob]
+)
 def test_a_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
     path = filled(tmp_path / "c.sqlite")
     damage(path)
@@ -140,8 +142,12 @@ WRITER = textwrap.dedent("""
 
 def test_several_processes_share_one_cache_without_errors(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(n)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for n in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for n in range(4)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outs]
     assert all(out.strip() == "ok" for out, _ in outs)

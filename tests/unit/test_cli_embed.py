@@ -36,7 +36,9 @@ def test_dimensions_are_passed_not_dropped(isolated_cwd: Path) -> None:
     assert zero.exit_code == 2 and zero.stdout == ""  # never 64 dims when 0 was asked for
 
 
-def test_empty_model_never_falls_back_to_the_configured_one(isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_model_never_falls_back_to_the_configured_one(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OMNIVEC_MODEL", "fake")
     assert run("alpha").exit_code == 0
     out = run("-m", "", "alpha")

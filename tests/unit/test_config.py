@@ -62,12 +62,14 @@ def test_typos_fail_loudly(isolated_cwd, monkeypatch: pytest.MonkeyPatch, env: d
 
 
 def test_toml_typo_fails(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
-    (isolated_cwd / "omnivec.toml").write_text(textwrap.dedent("""
+    (isolated_cwd / "omnivec.toml").write_text(
+        textwrap.dedent("""
         model = "local"
         [local]
         batchsize = 8
-    """))
-    with pytest.raises(InvalidOptionError, match="local.batchsize"):
+    """)
+    )
+    with pytest.raises(InvalidOptionError, match=r"local\.batchsize"):
         load_config()
 
 
@@ -89,7 +91,7 @@ def test_the_test_fake_has_no_production_config_section(isolated_cwd) -> None:  
 
 
 def test_a_model_reference_can_be_given_positionally(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
-    (isolated_cwd / "omnivec.toml").write_text('[plugins.fake]\ndefault_dimensions = 8\n')
+    (isolated_cwd / "omnivec.toml").write_text("[plugins.fake]\ndefault_dimensions = 8\n")
     provider = load_provider("fake:positional")
     assert isinstance(provider, FakeProvider) and provider.model == "positional" and provider.dimensions == 8
     with pytest.raises(InvalidOptionError, match="twice"):

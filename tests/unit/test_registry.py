@@ -8,8 +8,8 @@ from omnivec.providers import (
     UnknownProviderError,
     get_provider,
     parse_model_ref,
+    registry,
 )
-from omnivec.providers import registry
 from omnivec.providers.testing import FakeProvider
 
 
@@ -17,7 +17,11 @@ from omnivec.providers.testing import FakeProvider
     ("ref", "provider", "model"),
     [
         ("bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "bedrock", "amazon.nova-2-multimodal-embeddings-v1:0"),
-        ("bedrock:us.amazon.nova-2-multimodal-embeddings-v1:0", "bedrock", "us.amazon.nova-2-multimodal-embeddings-v1:0"),
+        (
+            "bedrock:us.amazon.nova-2-multimodal-embeddings-v1:0",
+            "bedrock",
+            "us.amazon.nova-2-multimodal-embeddings-v1:0",
+        ),
         (
             "bedrock:arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-2-multimodal-embeddings-v1:0",
             "bedrock",
@@ -85,6 +89,6 @@ def test_entry_point_providers_are_found_and_builtins_win(monkeypatch: pytest.Mo
         found = registry.known_providers()
     assert found["acme"].target == "omnivec.providers.testing:FakeProvider"
     assert found["gemini"].target.startswith(".gemini")
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match="clashes with a built-in"):
         provider = get_provider("acme:my-model")
     assert isinstance(provider, FakeProvider) and provider.model == "my-model"
