@@ -1,35 +1,16 @@
-"""Cost estimates from the dated price table in ``prices.toml`` (never presented as a bill)."""
+"""Cost estimates from the dated price table (``omnivec/providers/prices.toml``; never presented as a bill)."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from ..providers.prices import PRICES, price_for, price_table
 
 __all__ = ["PRICES", "CostEstimate", "estimate_cost", "estimate_tokens", "price_for", "price_table"]
 
-PRICES = Path(__file__).parent / "prices.toml"
 CHARS_PER_TOKEN = 4.0
 """Rough English average, used only when the provider reports no token count (labelled 'estimated')."""
-
-
-def price_table() -> dict[str, Any]:
-    return tomllib.loads(PRICES.read_text())
-
-
-def price_for(provider: str, model: str) -> dict[str, Any] | None:
-    """The price row for a model: exact ``provider:model``, a geo-prefixed/preview variant, or the provider row."""
-    table = price_table()
-    models: dict[str, Any] = table.get("models", {})
-    bare = model.split("/")[-1]
-    for prefix in ("us.", "eu.", "apac.", "global."):
-        bare = bare.removeprefix(prefix)
-    for key in (f"{provider}:{model}", f"{provider}:{bare}", f"{provider}:{bare.removesuffix('-preview')}"):
-        if key in models:
-            return {**models[key], "as_of": table["as_of"]}
-    row = table.get("providers", {}).get(provider)
-    return {**row, "as_of": table["as_of"]} if row else None
 
 
 def estimate_tokens(texts: list[str]) -> int:

@@ -7,9 +7,7 @@ batches (keyset pages on PostgreSQL, Arrow batches on LanceDB) and every batch i
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +16,7 @@ from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..config import load_provider
 from ..errors import InvalidOptionError
+from ..prices import price_for
 from . import _embed
 from .base import VectorStore, VersionInfo, check_name, fingerprint_hash
 from .collection import IndexReport, Progress, Sync, open_cache, provider_for, require_serving
@@ -26,27 +25,10 @@ from .sources import SourceItem
 
 __all__ = ["MigrationReport", "doctor", "drop", "migrate", "price_per_token", "rollback", "switch"]
 
-_PRICES = Path(__file__).resolve().parents[2] / "benchmarks" / "prices.toml"
-
 
 def price_per_token(provider: EmbeddingProvider[Any]) -> float | None:
-    """USD per input token from the benchmark's dated price table (read as data; None = unknown)."""
-    try:
-        table = tomllib.loads(_PRICES.read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    bare = provider.model.split("/")[-1]
-    for prefix in ("us.", "eu.", "apac.", "global."):
-        bare = bare.removeprefix(prefix)
-    models = table.get("models", {})
-    for key in (
-        f"{provider.name}:{provider.model}",
-        f"{provider.name}:{bare}",
-        f"{provider.name}:{bare.removesuffix('-preview')}",
-    ):
-        if key in models and "per_1m_tokens" in models[key]:
-            return float(models[key]["per_1m_tokens"]) / 1e6
-    row = table.get("providers", {}).get(provider.name, {})
+    """USD per input token from the dated price table (None = unknown, never zero)."""
+    row = price_for(provider.name, provider.model) or {}
     return float(row["per_1m_tokens"]) / 1e6 if "per_1m_tokens" in row else None
 
 
