@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._rate import RateLimits
+from ._stream import Checkpoint, FileCheckpoint, StreamChunk
 from .base import EmbeddingProvider
 from .config import DEFAULT_MODEL, OmnivecConfig, load_config, load_provider
 from .errors import (
@@ -49,10 +51,12 @@ __all__ = [
     "BatchOutput",
     "CallTiming",
     "Capabilities",
+    "Checkpoint",
     "ConfigurationError",
     "EmbeddingError",
     "EmbeddingProvider",
     "EmbeddingResult",
+    "FileCheckpoint",
     "Fingerprint",
     "Fused",
     "Image",
@@ -72,9 +76,11 @@ __all__ = [
     "ProviderSettings",
     "ProviderTimeoutError",
     "RateLimitError",
+    "RateLimits",
     "RemoteCallsBlockedError",
     "RetryPolicy",
     "ServiceUnavailableError",
+    "StreamChunk",
     "UnexpectedResponseError",
     "UnknownProviderError",
     "UnsupportedInputError",

@@ -1,10 +1,11 @@
-"""Bounded fan-out that keeps order, and a sync bridge. Used only by the core."""
+"""Worker fan-out, the per-provider concurrency limit, and a sync bridge. Used only by the core."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -15,24 +16,25 @@ _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 
 
-async def map_bounded(items: Sequence[T], fn: Callable[[T], Awaitable[R]], limit: int) -> list[R]:
-    """Run ``fn`` over ``items`` with at most ``limit`` in flight; results keep input order.
+async def run_workers(items: Sequence[T], fn: Callable[[T], Awaitable[object]], workers: int) -> None:
+    """Run ``fn`` over ``items`` from at most ``workers`` tasks pulling from one shared iterator.
 
-    On the first failure the other calls are cancelled and that one error is raised as is,
-    never wrapped in an ExceptionGroup, so callers see the same error types as for one call.
+    A few long-lived workers instead of one task per item: no per-item task, and the provider's
+    :class:`AdaptiveLimit` (which ``fn`` acquires) decides how many actually call at once. On the
+    first failure the other workers are cancelled and that one error is raised as is, never
+    wrapped in an ExceptionGroup, so callers see the same error types as for one call.
     """
-    if not items:
-        return []
-    if limit <= 1 or len(items) == 1:
-        return [await fn(item) for item in items]
-    semaphore = asyncio.Semaphore(limit)
-    results: list[Any] = [None] * len(items)
+    pending = iter(items)
 
-    async def run_one(i: int) -> None:
-        async with semaphore:
-            results[i] = await fn(items[i])
+    async def worker() -> None:
+        for item in pending:
+            await fn(item)
 
-    tasks = [asyncio.ensure_future(run_one(i)) for i in range(len(items))]
+    count = min(workers, len(items))
+    if count <= 1:
+        await worker()
+        return
+    tasks = [asyncio.ensure_future(worker()) for _ in range(count)]
     try:
         for next_done in asyncio.as_completed(tasks):
             await next_done
@@ -41,7 +43,6 @@ async def map_bounded(items: Sequence[T], fn: Callable[[T], Awaitable[R]], limit
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    return results
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
@@ -63,48 +64,128 @@ def run_sync(coro: Coroutine[Any, Any, R]) -> R:
 
 
 class AdaptiveLimit:
-    """Provider calls in flight, under a limit that backs off while the provider throttles (AIMD).
+    """Provider calls in flight, under a limit that backs off while the provider throttles (AIMD)
+    and grows past its start while calls are latency-bound.
 
     A call holds its slot through its retries and their backoff sleeps, so a throttled call keeps
     its place instead of letting a fresh call fire into the same 429. The limit is revised once per
     window of ``limit`` attempts: if more than ``THROTTLED_SHARE`` were rate-limited it is cut to 3/4,
-    otherwise it grows by one, up to the ceiling. Judging a window rather than single answers keeps
-    occasional 429s from shrinking it. With ``adaptive=False`` it is a plain semaphore.
+    otherwise it grows by one, up to ``ceiling``. Judging a window rather than single answers keeps
+    occasional 429s from shrinking it. At the ceiling it keeps growing (by half, like slow start) up to
+    ``grow_to`` after each window of at least ``GROW_WINDOW`` answers in which calls queued for a
+    slot, none was throttled or paced by the rate budget, and the mean call latency stayed within
+    ``LATENCY_SLACK`` of the best window seen: more calls in flight then mean more throughput, where
+    a CPU-bound client would only see its latency rise. With ``adaptive=False`` it is a plain
+    semaphore. Waiters queue FIFO and a release wakes exactly one, so a long queue costs nothing.
     """
 
     THROTTLED_SHARE = 0.3
+    GROW_WINDOW = 32
+    LATENCY_SLACK = 1.5
 
-    def __init__(self, ceiling: int, *, adaptive: bool) -> None:
+    def __init__(
+        self,
+        ceiling: int,
+        *,
+        adaptive: bool,
+        grow_to: int | None = None,
+        on_change: Callable[..., object] | None = None,
+    ) -> None:
         self.ceiling = ceiling
+        self.grow_to = max(ceiling, grow_to or ceiling) if adaptive else ceiling
         self.limit = float(ceiling)
+        self._on_change = on_change
+        """Told ``before``, ``after``, ``throttled`` and ``window`` when the limit moves (logging, spans)."""
         self.adaptive = adaptive
         self.in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._window = 0
         self._throttled = 0
-        self._changed = asyncio.Condition()
+        self._grow_n = 0
+        self._grow_seconds = 0.0
+        self._queued = self._paced = False
+        self._best_latency = float("inf")
+
+    async def acquire(self) -> None:
+        if self.in_flight < max(1, int(self.limit)) and not self._waiters:
+            self.in_flight += 1  # the common case: no await, no loop round trip
+            return
+        self._queued = True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # granted, then cancelled before use: pass the slot on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < max(1, int(self.limit)):
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
 
     async def __aenter__(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_flight < max(1, int(self.limit)))
-            self.in_flight += 1
+        await self.acquire()
 
     async def __aexit__(self, *exc: object) -> None:
-        async with self._changed:
-            self.in_flight -= 1
-            self._changed.notify_all()
+        self.release()
 
-    def record(self, *, throttled: bool) -> None:
+    def paced(self) -> None:
+        """A call of this window waited for the rate budget: more slots would not help."""
+        self._paced = True
+
+    def record(self, *, throttled: bool, seconds: float | None = None) -> None:
         """Feedback from one attempt (called from the event loop, never concurrently)."""
         if not self.adaptive:
             return
         self._window += 1
         self._throttled += throttled
         if self._window >= self.limit:
+            before = self.limit
             if self._throttled > self.THROTTLED_SHARE * self._window:
                 self.limit = max(1.0, self.limit * 0.75)
-            else:
+            elif self.limit < self.ceiling:
                 self.limit = min(float(self.ceiling), self.limit + 1)
+                self._wake()
+            self._changed(before)
             self._window = self._throttled = 0
+        if throttled:
+            self._grow_n, self._grow_seconds = 0, 0.0
+            self._queued = self._paced = False
+        elif seconds is not None and self.grow_to > self.ceiling:
+            self._grow_n += 1
+            self._grow_seconds += seconds
+            if self._grow_n >= max(self.GROW_WINDOW, self.limit):
+                self._consider_growth()
+
+    def _changed(self, before: float) -> None:
+        if self._on_change is not None and self.limit != before:
+            self._on_change(before=before, after=self.limit, throttled=self._throttled, window=self._window)
+
+    def _consider_growth(self) -> None:
+        latency = self._grow_seconds / self._grow_n
+        self._best_latency = min(self._best_latency, latency)
+        if (
+            (self._queued or self._waiters)
+            and not self._paced
+            and self.ceiling <= self.limit < self.grow_to
+            and latency <= self.LATENCY_SLACK * self._best_latency
+        ):
+            before = self.limit
+            self.limit = min(float(self.grow_to), self.limit + max(1.0, self.limit // 2))
+            self._wake()
+            self._changed(before)
+        self._grow_n, self._grow_seconds = 0, 0.0
+        self._queued = self._paced = False
 
 
 class ProviderLimits:
@@ -118,16 +199,25 @@ class ProviderLimits:
     """
 
     def __init__(self) -> None:
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AdaptiveLimit] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AdaptiveLimit] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def current(self, ceiling: int, *, adaptive: bool) -> AdaptiveLimit:
+    def current(
+        self,
+        ceiling: int,
+        *,
+        adaptive: bool,
+        grow_to: int | None = None,
+        on_change: Callable[..., object] | None = None,
+    ) -> AdaptiveLimit:
         """The limit for the running loop, created on first use."""
         loop = asyncio.get_running_loop()
-        with self._lock:
-            limit = self._by_loop.get(loop)
-            if limit is None:
-                limit = self._by_loop[loop] = AdaptiveLimit(ceiling, adaptive=adaptive)
-            return limit
+        limit = self._by_loop.get(loop)  # lock-free fast path: entries are only ever added
+        if limit is None:
+            with self._lock:
+                limit = self._by_loop.get(loop)
+                if limit is None:
+                    limit = self._by_loop[loop] = AdaptiveLimit(
+                        ceiling, adaptive=adaptive, grow_to=grow_to, on_change=on_change
+                    )
+        return limit

@@ -1,62 +1,90 @@
-"""The one retry policy, applied by the core around each provider call (adapters never retry)."""
+"""The one retry policy, applied by the core around each provider call (adapters never retry).
+
+A plain loop rather than tenacity: the policy is four lines, and building tenacity's retry objects
+for every provider call cost more CPU than the rest of the core's per-call work together.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_random_exponential
+from typing import TYPE_CHECKING, TypeVar
 
 from ._concurrency import AdaptiveLimit
+from ._rate import Budget
 from .errors import EmbeddingError, RateLimitError
 from .settings import RetryPolicy
 
-__all__ = ["call_with_retries"]
+if TYPE_CHECKING:
+    from .observability import CallObserver
+
+__all__ = ["backoff", "call_with_retries"]
 
 T = TypeVar("T")
 
 
-def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, EmbeddingError) and exc.retryable
-
-
-def _wait_for(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
-    jittered = wait_random_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s)
-
-    def wait(state: RetryCallState) -> float:
-        delay = jittered(state)
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimitError) and exc.retry_after:
-            delay = max(delay, exc.retry_after)  # the provider's hint wins over a shorter backoff
-        return delay
-
-    return wait
+def backoff(policy: RetryPolicy, attempt: int, exc: EmbeddingError) -> float:
+    """Seconds to wait after failed ``attempt`` (1-based): full jitter up to
+    ``initial_backoff_s · 2^(attempt−1)`` capped at ``max_backoff_s``; a throttle's ``retry_after``
+    hint wins over a shorter draw."""
+    delay = random.uniform(0.0, min(policy.max_backoff_s, policy.initial_backoff_s * 2 ** (attempt - 1)))
+    if isinstance(exc, RateLimitError) and exc.retry_after:
+        delay = max(delay, exc.retry_after)
+    return delay
 
 
 async def call_with_retries(
-    call: Callable[[], Awaitable[T]], policy: RetryPolicy, gate: AdaptiveLimit
+    call: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    gate: AdaptiveLimit,
+    budget: Budget,
+    *,
+    learn: bool,
+    tokens: int = 0,
+    observer: CallObserver | None = None,
 ) -> tuple[T, float, int, tuple[str, ...]]:
     """Run ``call`` under ``policy``; returns its result, the successful attempt's seconds, the
-    number of attempts and the error class names retried. Throttling feeds the adaptive ``gate``."""
+    number of attempts and the error class names retried.
+
+    Every attempt, retries included, books a request from the rate ``budget`` first (waiting when
+    it says so) and reports its answer to the budget and the adaptive ``gate``. ``learn=False``
+    keeps the budget's learned rate out of it (fixed caps still hold). ``observer`` (from
+    :func:`omnivec.providers.observability.observe_call`) hears of throttles, retries and the end.
+    """
     retried: list[str] = []
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.max_attempts),
-        wait=_wait_for(policy),
-        retry=retry_if_exception(_is_retryable),
-        reraise=True,
-        before_sleep=lambda state: retried.append(type(state.outcome.exception()).__name__),  # type: ignore[union-attr]
-    )
-    async for attempt in retrying:
-        with attempt:
-            began = time.perf_counter()
-            try:
-                output = await call()
-            except RateLimitError:
-                gate.record(throttled=True)
+    attempt = 1
+    while True:
+        wait, ticket = budget.reserve(tokens, learned=learn)
+        if wait > 0:
+            gate.paced()
+            await asyncio.sleep(wait)
+        began = time.perf_counter()
+        try:
+            output = await call()
+        except EmbeddingError as exc:
+            throttled = isinstance(exc, RateLimitError)
+            gate.record(throttled=throttled)
+            budget.record(ticket, throttled=throttled, learn=learn)
+            if observer is not None and throttled:
+                observer.throttled(attempt, exc)
+            if not exc.retryable or attempt >= policy.max_attempts:
+                if observer is not None:
+                    observer.gave_up(attempts=attempt, error=exc)
                 raise
-            gate.record(throttled=False)
-            elapsed = time.perf_counter() - began
-            tries = attempt.retry_state.attempt_number
-    return output, elapsed, tries, tuple(retried)
+            retried.append(type(exc).__name__)
+            delay = backoff(policy, attempt, exc)
+            if observer is not None:
+                observer.retrying(attempt, delay, exc)
+            await asyncio.sleep(delay)
+            attempt += 1
+            continue
+        elapsed = time.perf_counter() - began
+        gate.record(throttled=False, seconds=elapsed)
+        budget.record(ticket, throttled=False, learn=learn)
+        if observer is not None:
+            observer.succeeded(
+                attempts=attempt, input_tokens=getattr(getattr(output, "usage", None), "input_tokens", None)
+            )
+        return output, elapsed, attempt, tuple(retried)

@@ -1,4 +1,4 @@
-"""The :class:`EmbeddingProvider` base: validation, batching, concurrency, retries and timing live here.
+"""The :class:`EmbeddingProvider` base: validation, batching, concurrency, rate, retries and timing live here.
 
 Adapters implement exactly one hook, :meth:`EmbeddingProvider._embed_batch`, which makes ONE
 provider call for at most ``capabilities.max_batch_size`` already-validated inputs.
@@ -6,16 +6,18 @@ provider call for at most ``capabilities.max_batch_size`` already-validated inpu
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Iterable, Sequence
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 
 from . import _guard
-from ._concurrency import AdaptiveLimit, ProviderLimits, map_bounded, run_sync
-from ._retry import call_with_retries
+from ._concurrency import ProviderLimits, run_sync
+from ._rate import Budget, RateLimits, rate_budget
+from ._run import run_calls
+from ._stream import Checkpoint, StreamChunk, stream_embeddings
 from ._validation import (
     check_against,
     check_call_options,
@@ -24,10 +26,10 @@ from ._validation import (
     normalize_inputs,
     resolve_settings,
 )
-from .errors import EmbeddingError, RemoteCallsBlockedError, UnexpectedResponseError
-from .inputs import Input, image_count
+from .errors import EmbeddingError, RemoteCallsBlockedError
+from .inputs import Input
 from .settings import ProviderSettings
-from .types import BatchOutput, CallTiming, Capabilities, EmbeddingResult, Fingerprint, Intent
+from .types import BatchOutput, Capabilities, EmbeddingResult, Fingerprint, Intent
 
 __all__ = ["EmbeddingProvider"]
 
@@ -50,6 +52,7 @@ class EmbeddingProvider(ABC, Generic[S]):
         self.model = model
         self.settings: S = resolve_settings(self.settings_class, settings, options, where=self.ref)  # type: ignore[assignment]
         self._limits = ProviderLimits()
+        self._budget: Budget | None = None
         self.dimensions = check_dimensions(self.settings.dimensions, self.capabilities, model=self.ref)
 
     @property
@@ -72,6 +75,22 @@ class EmbeddingProvider(ABC, Generic[S]):
         """Options besides model/dimensions that change the vectors (prompts, truncation...)."""
         return {}
 
+    def rate_key(self) -> Hashable:
+        """Who shares a quota: calls and providers with equal keys share one process-wide rate budget.
+        Adapters add credentials and region (a quota is per account, region and model)."""
+        return (self.name, self.model, self.vector_space_options().get("endpoint"))
+
+    @property
+    def rate_limits(self) -> RateLimits:  # settings.rate once ProviderSettings has it
+        return getattr(self.settings, "rate", None) or RateLimits()
+
+    @property
+    def concurrency_ceiling(self) -> int:
+        """The most calls in flight the core will ever allow: size thread and connection pools to it."""
+        fixed = self.settings.max_concurrency or self.capabilities.max_concurrency
+        grows = self.settings.max_concurrency is None and self.settings.adaptive_concurrency
+        return max(fixed, self.rate_limits.grow_concurrency_to) if grows else fixed
+
     @abstractmethod
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
         """Make exactly ONE provider call for ``batch`` and return its vectors in order."""
@@ -80,9 +99,7 @@ class EmbeddingProvider(ABC, Generic[S]):
     def normalizes(self) -> bool:
         """Whether results are unit length: ``normalize=True`` always (the core normalizes the vectors
         whatever the model claims), ``None`` when the model's capabilities say it returns unit vectors."""
-        return bool(self.settings.normalize) or (
-            self.capabilities.normalized and self.settings.normalize is not False
-        )
+        return bool(self.settings.normalize) or (self.capabilities.normalized and self.settings.normalize is not False)
 
     def fingerprint(self, intent: Intent) -> Fingerprint:
         """The fingerprint results for ``intent`` will carry; computed without any call."""
@@ -128,39 +145,38 @@ class EmbeddingProvider(ABC, Generic[S]):
                 provider=self.name,
                 model=self.model,
             )
-        size = caps.max_batch_size
-        chunks = [(start, items[start : start + size]) for start in range(0, len(items), size)]
         vectors = np.full((len(items), self.dimensions), np.nan, dtype=np.float32)
         result = EmbeddingResult(vectors=vectors, fingerprint=fingerprint)
-        limit = self.settings.max_concurrency or caps.max_concurrency
-        # Shared by every call on this provider, so the configured limit holds across concurrent calls.
-        gate = self._limits.current(limit, adaptive=self.settings.adaptive_concurrency)
-
-        async def run_chunk(chunk: tuple[int, list[Input]]) -> None:
-            start, batch = chunk
-            try:
-                async with gate:
-                    output, timing = await self._call(batch, start, fingerprint.intent, gate)
-                matrix = self._checked_matrix(output, len(batch))
-            except EmbeddingError as exc:
-                for offset in range(len(batch)):
-                    result.failures[start + offset] = exc
-                if errors == "raise":
-                    raise
-            else:
-                vectors[start : start + len(batch)] = matrix
-                # Calls and images are counted here, the same way for every adapter.
-                result.usage.add(replace(output.usage, images=image_count(batch), requests=1))
-                result.timings.append(timing)
-            if progress is not None:
-                progress(len(batch))
-
+        if self._budget is None:  # one per rate key, shared process-wide
+            self._budget = rate_budget(self.rate_key(), self.rate_limits)
         try:
-            await map_bounded(chunks, run_chunk, limit)
+            await run_calls(self, items, result, self._budget, errors=errors, progress=progress)
         except EmbeddingError as exc:
             exc.partial = self._finish(result)  # what was done is not thrown away
             raise
         return self._finish(result)
+
+    async def embed_stream(
+        self,
+        inputs: AsyncIterable[Input] | Iterable[Input],
+        *,
+        intent: Intent,
+        chunk_size: int | None = None,
+        window: int = 4,
+        checkpoint: Checkpoint | str | os.PathLike[str] | None = None,
+    ) -> AsyncIterator[StreamChunk]:
+        """Embed any number of inputs in bounded memory; :class:`StreamChunk` results come in input order.
+
+        At most ``window`` chunks of ``chunk_size`` inputs (default: one batch per call in flight) are
+        read ahead, more only as you consume. Failed inputs never stop the stream: chunks list them
+        in ``failures`` by stream index. ``checkpoint`` (a :class:`Checkpoint` or a file path) counts
+        the inputs delivered once you come back for the next chunk; a restart with the same inputs
+        and checkpoint skips them (at-least-once). See omnivec.providers._stream and docs/performance.md.
+        """
+        async for chunk in stream_embeddings(
+            self, inputs, intent=intent, chunk_size=chunk_size, window=window, checkpoint=checkpoint
+        ):
+            yield chunk
 
     def _finish(self, result: EmbeddingResult) -> EmbeddingResult:
         result.timings.sort(key=lambda t: t.first_index)
@@ -170,22 +186,6 @@ class EmbeddingProvider(ABC, Generic[S]):
         if self.settings.normalize is False and self.capabilities.normalized:
             result.warnings.append(f"{self.ref} always returns normalized vectors; normalize=False has no effect")
         return result
-
-    async def _call(self, batch: list[Input], start: int, intent: Intent, gate: AdaptiveLimit) -> tuple[BatchOutput, CallTiming]:
-        output, seconds, tries, retried = await call_with_retries(
-            lambda: self._embed_batch(batch, intent=intent), self.settings.retry, gate
-        )
-        return output, CallTiming(first_index=start, items=len(batch), seconds=seconds, attempts=tries, retried=retried)
-
-    def _checked_matrix(self, output: BatchOutput, expected: int) -> np.ndarray:
-        matrix = np.asarray(output.vectors, dtype=np.float32)
-        if matrix.ndim != 2 or matrix.shape != (expected, self.dimensions):
-            raise UnexpectedResponseError(
-                f"expected {expected} vectors of {self.dimensions} dims, got shape {matrix.shape}",
-                provider=self.name,
-                model=self.model,
-            )
-        return matrix
 
     async def embed_query(self, query: Input | Sequence[Input], **kwargs: Any) -> EmbeddingResult:
         """Embed search queries (``intent="query"``)."""

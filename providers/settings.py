@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ._rate import RateLimits
+
 __all__ = ["ProviderSettings", "RetryPolicy"]
 
 
@@ -46,5 +48,8 @@ class ProviderSettings(BaseModel):
     max_concurrency: int | None = Field(None, ge=1)
     """Provider calls in flight at once; None uses the model's capability default."""
     adaptive_concurrency: bool = True
-    """Lower the calls in flight while the provider throttles (AIMD), then climb back to the maximum."""
+    """Lower the calls in flight while the provider throttles (AIMD), then climb back to the maximum;
+    also gates growth past the default while calls are latency-bound, and learning the granted rate."""
     retry: RetryPolicy = RetryPolicy()
+    rate: RateLimits = RateLimits()
+    """Rate budget of this provider's rate key: fixed caps, learning, concurrency growth (``omnivec.providers._rate``)."""

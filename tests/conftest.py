@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from omnivec.providers import _guard
+from omnivec.providers import _guard, _rate
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +19,15 @@ def _block_remote_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     previous = _guard.set_remote_calls_blocked(True)
     yield
     _guard.set_remote_calls_blocked(previous)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_budgets() -> Iterator[None]:
+    # Learned rates are process-wide on purpose (one budget per provider + credentials + region);
+    # between tests that would carry one test's throttling into the next.
+    _rate.reset_budgets()
+    yield
+    _rate.reset_budgets()
 
 
 @pytest.fixture

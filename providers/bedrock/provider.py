@@ -11,10 +11,11 @@ or ``bedrock-runtime`` client can be passed as ``client=``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -139,6 +140,15 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
             # None = AWS itself; "emulator" or a URL otherwise, so their vectors never share a cache.
             "endpoint": _wire.endpoint(url, os.environ),
         }
+
+    def rate_key(self) -> Hashable:
+        # A Bedrock quota is per account (credentials), region and model: providers that share those
+        # share one learned rate budget. The access key id is hashed, never kept in clear.
+        s, env = self.settings, os.environ
+        who = s.profile or env.get("AWS_PROFILE") or env.get("AWS_ACCESS_KEY_ID") or ""
+        region = s.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        identity = hashlib.sha256(who.encode()).hexdigest()[:16]
+        return (self.name, self.model, identity, region, self.vector_space_options().get("endpoint"))
 
     def _make_client(self) -> Any:
         s = self.settings

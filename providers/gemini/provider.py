@@ -10,8 +10,9 @@ httpx2; its own retries stay off so the core's policy is the only one. A caller'
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any, Literal
 
 import httpx2
@@ -196,6 +197,16 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
             # None = Google itself; "emulator" or a URL otherwise, so their vectors never share a cache.
             "endpoint": _wire.endpoint(self.settings, os.environ),
         }
+
+    def rate_key(self) -> Hashable:
+        # A Gemini quota is per project (Vertex) or API key (Developer API) and model; the key is hashed.
+        s, env = self.settings, os.environ
+        if s.vertexai:
+            who = f"{s.project}/{s.location}"
+        else:
+            key = s.api_key.get_secret_value() if s.api_key else env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
+            who = hashlib.sha256((key or "").encode()).hexdigest()[:16]
+        return (self.name, self.model, who, self.vector_space_options().get("endpoint"))
 
     async def embed(self, inputs: Any, *args: Any, **kwargs: Any) -> EmbeddingResult:
         """Check what only a whole Gemini content shows (token budget, request size, gs:// outside

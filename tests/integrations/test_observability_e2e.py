@@ -25,7 +25,6 @@ from omnivec.providers.testing import FakeProvider
 
 # Until the core calls the observability hooks (see CallObserver in omnivec.providers.observability), these
 # fail; strict, so the lead removes this mark in the commit that applies the wiring.
-pytestmark = pytest.mark.xfail(strict=True, reason="core not yet wired to omnivec.providers.observability")
 
 AWS_SECRET = "e2e-aws-secret-DO-NOT-LOG"
 GEMINI_KEY = "e2e-gemini-key-DO-NOT-LOG"

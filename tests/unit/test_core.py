@@ -18,7 +18,17 @@ from omnivec.providers import (
     ServiceUnavailableError,
     UnexpectedResponseError,
 )
+from omnivec.providers._rate import reset_budgets
 from omnivec.providers.testing import FakeProvider, allow_remote_calls
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_budgets():  # type: ignore[no-untyped-def]
+    # Learned rates are process-wide by design (one per rate key): tests must not inherit them.
+    reset_budgets()
+    yield
+    reset_budgets()
+
 
 FAST_RETRY = {"max_attempts": 4, "initial_backoff_s": 0.0, "max_backoff_s": 0.0}
 
@@ -53,8 +63,9 @@ async def test_calls_finishing_out_of_order_still_land_in_order() -> None:
 
 @pytest.mark.parametrize(("limit", "setting"), [(1, None), (3, None), (2, 2), (5, 5)])
 async def test_concurrency_is_bounded(limit: int, setting: int | None) -> None:
-    provider = FakeProvider(max_batch_size=1, default_concurrency=limit if setting is None else 50,
-                            max_concurrency=setting, latency_s=0.01)
+    provider = FakeProvider(
+        max_batch_size=1, default_concurrency=limit if setting is None else 50, max_concurrency=setting, latency_s=0.01
+    )
     await provider.embed(texts(20), intent="document")
     assert provider.peak_in_flight == limit
 
@@ -224,8 +235,9 @@ async def test_adaptive_concurrency_backs_off_under_throttling() -> None:
     retry = {"max_attempts": 30, "initial_backoff_s": 0.001, "max_backoff_s": 0.005}
     runs = {}
     for adaptive in (True, False):
-        provider = Quota(max_batch_size=1, default_concurrency=16, latency_s=0.005, retry=retry,
-                         adaptive_concurrency=adaptive)
+        provider = Quota(
+            max_batch_size=1, default_concurrency=16, latency_s=0.005, retry=retry, adaptive_concurrency=adaptive
+        )
         result = await provider.embed(texts(200), intent="document", errors="collect")
         runs[adaptive] = (provider.throttled, len(result.failures))
     assert runs[True][1] == 0  # settles near the quota: nothing lost

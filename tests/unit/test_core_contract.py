@@ -14,8 +14,17 @@ import numpy as np
 import pytest
 
 from omnivec.providers import BatchOutput, InvalidOptionError, InvalidRequestError, ServiceUnavailableError
+from omnivec.providers._rate import reset_budgets
 from omnivec.providers.sentence_transformers import SentenceTransformersProvider
 from omnivec.providers.testing import FakeProvider
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_budgets():  # type: ignore[no-untyped-def]
+    # Learned rates are process-wide by design (one per rate key): tests must not inherit them.
+    reset_budgets()
+    yield
+    reset_budgets()
 
 
 class Stretched(FakeProvider):
@@ -62,8 +71,11 @@ async def test_default_limit_is_shared_too() -> None:
 def test_sync_calls_from_many_threads_share_the_limit() -> None:
     provider = FakeProvider(max_batch_size=1, default_concurrency=16, max_concurrency=2, latency_s=0.005)
     threads = [
-        threading.Thread(target=provider.embed_sync, args=([f"thread {t} text {i}" for i in range(4)],),
-                         kwargs={"intent": "document"})
+        threading.Thread(
+            target=provider.embed_sync,
+            args=([f"thread {t} text {i}" for i in range(4)],),
+            kwargs={"intent": "document"},
+        )
         for t in range(10)
     ]
     for thread in threads:
@@ -120,8 +132,9 @@ async def test_raise_mode_attaches_what_was_done() -> None:
 
 def test_raise_mode_partial_result_survives_the_sync_bridge_and_concurrency() -> None:
     failures = {f"item {i}": ServiceUnavailableError("down") for i in (37,)}
-    provider = FakeProvider(max_batch_size=1, default_concurrency=4, latency_s=0.001, fail_items=failures,
-                            retry={"max_attempts": 1})
+    provider = FakeProvider(
+        max_batch_size=1, default_concurrency=4, latency_s=0.001, fail_items=failures, retry={"max_attempts": 1}
+    )
     items = [f"item {i}" for i in range(60)]
     with pytest.raises(ServiceUnavailableError) as info:
         provider.embed_sync(items, intent="document")
@@ -135,8 +148,9 @@ def test_raise_mode_partial_result_survives_the_sync_bridge_and_concurrency() ->
 
 async def test_a_failed_call_gives_its_slots_back() -> None:
     # Cancelled and failed calls must release the shared limit, or the provider would stall.
-    provider = FakeProvider(max_batch_size=1, max_concurrency=3, latency_s=0.005,
-                            fail_items={"item 4": InvalidRequestError("bad")})
+    provider = FakeProvider(
+        max_batch_size=1, max_concurrency=3, latency_s=0.005, fail_items={"item 4": InvalidRequestError("bad")}
+    )
     for _ in range(3):
         with pytest.raises(InvalidRequestError):
             await provider.embed([f"item {i}" for i in range(30)], intent="document")
@@ -177,14 +191,19 @@ def test_settings_plus_options_is_a_typed_error() -> None:
 
 # --- the local model's fingerprint follows its files --------------------------------------------
 
+
 def fake_model_folder(folder: Path) -> Path:
     """A local model folder whose size is readable from its files, so nothing loads torch."""
     (folder / "1_Pooling").mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    (folder / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-    ]))
+    (folder / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            ]
+        )
+    )
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 8}))
     (folder / "model.safetensors").write_bytes(b"\x01" * 64)
     return folder
@@ -240,8 +259,13 @@ def test_a_missing_required_option_never_shows_the_other_options() -> None:
         def capabilities(self):  # type: ignore[no-untyped-def]
             from omnivec.providers import Capabilities
 
-            return Capabilities(modalities=frozenset({"text"}), max_batch_size=1, max_concurrency=1,
-                                default_dimensions=8, dimension_range=(1, 8))
+            return Capabilities(
+                modalities=frozenset({"text"}),
+                max_batch_size=1,
+                max_concurrency=1,
+                default_dimensions=8,
+                dimension_range=(1, 8),
+            )
 
     with pytest.raises(InvalidOptionError) as info:
         Keyed(token="tok-SECRET-123", retry={"max_attempts": 0, "note": "tok-SECRET-123"})

@@ -1,0 +1,295 @@
+"""Take all the throughput a strict endpoint grants, without being throttled: omnivec vs the machine's ceiling.
+
+    python -m omnivec.benchmarks.perf.throughput [--grants 50,100,400] [--latency-ms 40]
+        [--providers bedrock,gemini] [--n 2000] [--gemini-n 20000] [--raw-threads 32] [--in-process] [--overhead]
+
+For each grant the script first measures the machine's ceiling: the raw SDK (boto3 / google-genai,
+no omnivec) from ``--raw-threads`` threads against an emulator that grants everything, 40 ms per
+call, right before the omnivec run so both see the same load. Then, for grant G (requests/s; the rest answered with 429 ``ThrottlingException`` /
+``RESOURCE_EXHAUSTED``; the emulator's bucket holds ``--burst-s`` of tokens), a fresh process-state
+omnivec provider with DEFAULT settings embeds the inputs (Nova: one per request; Gemini: 100 per
+request) and the script prints
+
+* items/s and the ratio to min(G × items per request, ceiling)       target ≥ 0.90
+* % of requests throttled, over the whole run and at steady state     target ≤ 5 % (steady)
+  (steady state: requests the emulator received after the first 25 % of the run)
+* items lost (failed or missing), and whether every vector is right  target 0
+
+``--overhead`` adds omnivec at ``max_concurrency=--raw-threads`` vs the raw pool, nothing limited:
+the core's own per-call cost (target ≥ 0.90).
+
+The emulator runs in its own process by default, as a cloud endpoint would (``--in-process`` uses
+``emulated_clouds`` in this process instead, sharing the GIL with the client). Numbers describe this
+machine and the emulator, not a cloud; the ceiling is measured in the same run so the ratio is fair
+on a busy machine. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...providers import get_provider
+from ...providers._rate import rate_budget, reset_budgets
+from ...providers.emulator import Emulator, Faults, apply_emulator_environment, emulated_clouds, emulator_environment
+from ...providers.emulator._vectors import text_vector
+
+REFS = {"bedrock": "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "gemini": "gemini:gemini-embedding-2"}
+PER_REQUEST = {"bedrock": 1, "gemini": 100}
+DIMS = 256
+Series = list[tuple[float, int, int]]  # (monotonic time, requests, throttled) sampled by the emulator side
+
+
+def _serve(conn: Any, faults: dict[str, Any]) -> None:
+    """Child process: run an emulator, sample its counters every 50 ms, hand them back on request."""
+    emulator = Emulator(Faults(**faults)).start()
+    series: Series = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            stats = emulator.stats
+            series.append((time.monotonic(), stats.requests, stats.throttled))
+            time.sleep(0.05)
+
+    threading.Thread(target=sample, daemon=True).start()
+    conn.send(emulator.url)
+    conn.recv()
+    stop.set()
+    stats = emulator.stats
+    series.append((time.monotonic(), stats.requests, stats.throttled))
+    conn.send((series, stats.items, stats.ok))
+    emulator.stop()
+
+
+@dataclass
+class Served:
+    series: Series
+    items: int = 0
+    ok: int = 0
+
+
+@contextmanager
+def emulator(faults: Faults, *, in_process: bool) -> Iterator[Served]:
+    """An emulator with ``faults`` that the SDKs point at; yields what it served once closed."""
+    served = Served([])
+    if in_process:
+        with emulated_clouds(faults) as emu:
+            stop = threading.Event()
+
+            def sample() -> None:
+                while not stop.is_set():
+                    served.series.append((time.monotonic(), emu.stats.requests, emu.stats.throttled))
+                    time.sleep(0.05)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            try:
+                yield served
+            finally:
+                stop.set()
+                sampler.join()
+                served.series.append((time.monotonic(), emu.stats.requests, emu.stats.throttled))
+                served.items, served.ok = emu.stats.items, emu.stats.ok
+        return
+    parent, child = mp.get_context("spawn").Pipe()
+    process = mp.get_context("spawn").Process(target=_serve, args=(child, faults.__dict__), daemon=True)
+    process.start()
+    url = parent.recv()
+    saved = {name: os.environ.get(name) for name in emulator_environment(url)}
+    apply_emulator_environment(url, os.environ.__setitem__, lambda name: os.environ.pop(name, None))
+    from ...providers.testing import allow_remote_calls
+
+    try:
+        with allow_remote_calls():
+            yield served
+    finally:
+        parent.send("stop")
+        served.series, served.items, served.ok = parent.recv()
+        process.join(5)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def throttled_share(series: Series, start: float, end: float) -> tuple[float, float]:
+    """Share of requests throttled over [start, end] and over its last 75 % (steady state)."""
+
+    def at(t: float) -> tuple[int, int]:
+        before = [(r, th) for stamp, r, th in series if stamp <= t]
+        return before[-1] if before else (0, 0)
+
+    def share(a: float, b: float) -> float:
+        (r0, t0), (r1, t1) = at(a), at(b)
+        return (t1 - t0) / (r1 - r0) if r1 > r0 else 0.0
+
+    return share(start - 1, end + 1), share(start + 0.25 * (end - start), end + 1)
+
+
+# --- raw SDK clients: the machine's ceiling ----------------------------------------------------
+
+
+def _raw_bedrock(threads: int) -> Callable[[list[str]], None]:
+    import json
+
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("bedrock-runtime", config=Config(max_pool_connections=threads, retries={"mode": "standard"}))
+    model = REFS["bedrock"].split(":", 1)[1]
+
+    def call(group: list[str]) -> None:
+        (text,) = group
+        body = {
+            "schemaVersion": "nova-multimodal-embed-v1",
+            "taskType": "SINGLE_EMBEDDING",
+            "singleEmbeddingParams": {
+                "embeddingPurpose": "GENERIC_INDEX",
+                "embeddingDimension": DIMS,
+                "text": {"truncationMode": "END", "value": text},
+            },
+        }
+        json.loads(client.invoke_model(modelId=model, body=json.dumps(body))["body"].read())
+
+    return call
+
+
+def _raw_gemini(threads: int) -> Callable[[list[str]], None]:
+    from google import genai
+    from google.genai import types
+
+    client = genai.Client(http_options=types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1)))
+    config = types.EmbedContentConfig(output_dimensionality=DIMS)
+
+    def call(group: list[str]) -> None:
+        contents = [types.Content(parts=[types.Part.from_text(text=t)]) for t in group]
+        client.models.embed_content(model="gemini-embedding-2", contents=contents, config=config)
+
+    return call
+
+
+def raw_pool(provider: str, texts: list[str], threads: int) -> tuple[float, int]:
+    """items/s and items lost for the raw SDK driven by a plain thread pool (timed from building the
+    client, as omnivec's run is timed from building the provider)."""
+    began = time.perf_counter()
+    call = (_raw_bedrock if provider == "bedrock" else _raw_gemini)(threads)
+    size = PER_REQUEST[provider]
+    groups: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+    for start in range(0, len(texts), size):
+        groups.put(texts[start : start + size])
+    lost = [0]
+
+    def work() -> None:
+        while True:
+            try:
+                group = groups.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                call(group)
+            except Exception:  # the raw client gives up: those items are lost
+                lost[0] += len(group)
+
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(threads):
+            pool.submit(work)
+    wall = time.perf_counter() - began
+    return (len(texts) - lost[0]) / wall, lost[0]
+
+
+# --- omnivec ------------------------------------------------------------------------------------
+
+
+async def run_omnivec(provider_name: str, texts: list[str], **options: Any) -> dict[str, Any]:
+    reset_budgets()  # a fresh process as far as rate learning goes
+    began = time.perf_counter()
+    provider = get_provider(REFS[provider_name], dimensions=DIMS, **options)
+    result = await provider.embed(texts, intent="document", errors="collect")
+    wall = time.perf_counter() - began
+    gate = provider._limits.current(provider.capabilities.max_concurrency, adaptive=True)
+    budget = rate_budget(provider.rate_key(), provider.rate_limits).snapshot()
+    await provider.aclose()
+    ok = [i for i in range(len(texts)) if i not in result.failures and not np.isnan(result.vectors[i]).any()]
+    template = "title: none | text: {}" if provider_name == "gemini" else "{}"
+    sample = ok[:: max(1, len(ok) // 200)]
+    right = all(np.allclose(result.vectors[i], text_vector(template.format(texts[i]), DIMS), atol=1e-5) for i in sample)
+    return {
+        "rate": len(ok) / wall,
+        "lost": len(texts) - len(ok),
+        "right": right,
+        "wall": wall,
+        "limit": gate.limit,
+        "learned": budget["learned_rps"],
+        "w_max": budget["w_max"],
+        "retries": result.retries,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--grants", default="50,100,400", help="requests/s the emulator grants, comma-separated")
+    parser.add_argument("--latency-ms", type=float, default=40.0)
+    parser.add_argument("--burst-s", type=float, default=0.1, help="emulator bucket size, in seconds of grant")
+    parser.add_argument("--providers", default="bedrock,gemini")
+    parser.add_argument("--n", type=int, default=2000, help="Nova inputs per run (one per request)")
+    parser.add_argument("--gemini-n", type=int, default=20_000, help="Gemini inputs per run (100 per request)")
+    parser.add_argument("--raw-threads", type=int, default=32)
+    parser.add_argument("--in-process", action="store_true", help="emulator in this process (shares the GIL)")
+    parser.add_argument("--overhead", action="store_true", help="also omnivec vs raw at equal concurrency, no limit")
+    args = parser.parse_args()
+    grants = [float(g) for g in args.grants.split(",")]
+    where = "in-process" if args.in_process else "own process"
+    print(
+        f"emulator ({where}): {args.latency_ms:g} ms per call, bucket {args.burst_s:g} s of grant; cpus: {os.cpu_count()}"
+    )
+    print(
+        "provider | grant req/s | ceiling items/s | target items/s | omnivec items/s | ratio | "
+        "throttled all/steady | lost | right | final limit | learned req/s"
+    )
+    for name in args.providers.split(","):
+        n = args.n if name == "bedrock" else args.gemini_n
+        texts = [f"input {i}: a sentence about topic {i % 37} and item {i}" for i in range(n)]
+        for grant in grants:
+            with emulator(Faults(latency_ms=args.latency_ms), in_process=args.in_process):
+                ceiling, _ = raw_pool(name, texts, args.raw_threads)  # measured right before, same load
+            faults = Faults(rate_limit_rps=grant, burst=max(1, round(grant * args.burst_s)), latency_ms=args.latency_ms)
+            with emulator(faults, in_process=args.in_process) as served:
+                began = time.monotonic()
+                run = asyncio.run(run_omnivec(name, texts))
+                ended = time.monotonic()
+            share_all, share_steady = throttled_share(served.series, began, ended)
+            target = min(grant * PER_REQUEST[name], ceiling)
+            learned = "off" if run["learned"] is None else f"{run['learned']:.0f} (w_max {run['w_max']:.0f})"
+            print(
+                f"{name} | {grant:g} | {ceiling:.0f} | {target:.0f} | {run['rate']:.1f} | {run['rate'] / target:.2f} | "
+                f"{share_all:.1%} / {share_steady:.1%} | {run['lost']} | {run['right']} | {run['limit']:.0f} | "
+                f"{learned}",
+                flush=True,
+            )
+        if args.overhead:  # equal concurrency, nothing limited: the core's own cost
+            with emulator(Faults(latency_ms=args.latency_ms), in_process=args.in_process):
+                ceiling, _ = raw_pool(name, texts, args.raw_threads)
+                run = asyncio.run(run_omnivec(name, texts, max_concurrency=args.raw_threads))
+            print(
+                f"{name} | overhead: omnivec max_concurrency={args.raw_threads} {run['rate']:.1f} items/s vs raw "
+                f"{args.raw_threads} threads {ceiling:.1f} items/s, no limit → {run['rate'] / ceiling:.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

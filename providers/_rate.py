@@ -1,0 +1,216 @@
+"""Process-wide request budgets: a client-side rate limiter that learns the rate a provider grants.
+
+The idea is botocore's ``adaptive`` retry mode (a CUBIC-style token bucket), with three changes
+that matter for embedding jobs:
+
+* one budget per **rate key** (provider + credentials + region, from
+  :meth:`EmbeddingProvider.rate_key`), shared by every call, provider instance, thread and event
+  loop of the process, because the provider's quota is per account, not per client object;
+* on a throttle the learned rate starts from the rate the provider **granted** (answers that were
+  not throttled, over the last second), not from the rate we sent: under overload the granted rate
+  *is* the quota, so there is no cold collapse to 0.5 req/s;
+* one cut per episode: a throttle answering a request sent before the new rate took hold does not
+  cut again (the cut already answered it), so a burst of 429s is one decrease, not ten.
+
+Between throttles the rate grows on the CUBIC curve ``C·(t−K)³ + w_max`` (back at the granted rate
+after ``K`` seconds, then probing above it); once it passes twice the granted rate without a new
+throttle the limiter stands down until the next one. Fixed caps (requests/min, tokens/min) from
+:class:`RateLimits` hold on top. Pacing is a reservation (GCRA): :meth:`Budget.reserve` returns how
+long to wait, so it costs one lock and no wake-ups while nothing limits.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Budget", "RateLimits", "estimate_tokens", "rate_budget", "reset_budgets"]
+
+
+class RateLimits(BaseModel):
+    """How fast one rate key may call its provider. Set as ``rate`` on any provider's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_minute: float | None = Field(None, gt=0)
+    """Fixed cap on requests (retries included) per minute, shared by everything with the same key."""
+    tokens_per_minute: float | None = Field(None, gt=0)
+    """Fixed cap on input tokens per minute (estimated before the call as characters / 4)."""
+    learn: bool = True
+    """Learn the granted rate from throttling (needs ``adaptive_concurrency``, which also gates it)."""
+    initial_rps: float | None = Field(None, gt=0)
+    """Seed for the learned rate (requests/s), e.g. a known quota: skips the first throttles."""
+    grow_concurrency_to: int = Field(64, ge=1)
+    """Calls in flight the default concurrency may grow to while calls are latency-bound and nothing
+    is throttled. Ignored when ``max_concurrency`` is set: that is a fixed limit."""
+
+
+def estimate_tokens(batch: Sequence[Any]) -> int:
+    """Input tokens of a batch before the call: characters / 4 for text, 258 per image or media part."""
+    return sum(len(item) // 4 + 1 if isinstance(item, str) else 258 for item in batch)
+
+
+class _Pacer:
+    """Generic cell rate algorithm: ``rate`` units per second with ``burst_s`` seconds of tolerance."""
+
+    __slots__ = ("burst_s", "rate", "tat")
+
+    def __init__(self, rate: float, burst_s: float = 0.02) -> None:
+        self.rate, self.burst_s, self.tat = rate, burst_s, 0.0
+
+    def earliest(self, now: float, units: float) -> float:
+        tolerance = max(self.burst_s, (units - 1) / self.rate)  # one request always fits
+        return max(now, self.tat - tolerance)
+
+    def take(self, at: float, units: float) -> None:
+        self.tat = max(self.tat, at) + units / self.rate
+
+
+class Budget:
+    """The learned rate and the fixed caps of one rate key. Thread-safe; every method is cheap."""
+
+    C, BETA = 0.4, 0.85
+    """CUBIC growth scale (botocore's) and the multiplicative cut. botocore cuts to 0.7 of the rate it
+    *sent*; the rate we cut from is already the granted one, so a gentler cut keeps more throughput
+    for the same share of throttles (measured: benchmarks/perf/throughput.py)."""
+    LEARNED_BURST_S = 0.05
+    """Sends the learned pacer lets through early: absorbs a busy event loop waking late, and stays
+    under the burst a provider's bucket allows (a fixed cap's pacer allows 20 ms)."""
+    WINDOW_S, RECENT_S, MIN_SAMPLES, MIN_RATE = 1.0, 0.3, 10, 0.5
+    """Fewer answers than ``MIN_SAMPLES`` in the last ``WINDOW_S`` are no evidence of a quota."""
+
+    def __init__(self, limits: RateLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._ok: deque[float] = deque()
+        self._learned: _Pacer | None = None
+        self.w_max = self.k = 0.0
+        self.last_cut = self.quiet_until = -math.inf
+        self.sent = self.throttled = 0
+        self._rpm: _Pacer | None = None
+        self._tpm: _Pacer | None = None
+        self.configure(limits or RateLimits())
+
+    def configure(self, limits: RateLimits) -> None:
+        """Apply a provider's limits; where providers sharing a key disagree, the strictest cap wins."""
+        with self._lock:
+            for attr, per_min in (("_rpm", limits.requests_per_minute), ("_tpm", limits.tokens_per_minute)):
+                pacer = getattr(self, attr)
+                if per_min is not None and (pacer is None or per_min / 60 < pacer.rate):
+                    setattr(self, attr, _Pacer(per_min / 60, burst_s=0.02 if attr == "_rpm" else 0.2))
+            if limits.initial_rps is not None and self._learned is None and limits.learn:
+                now = self.clock()  # as if the curve were back at the known grant: pace there, probe above
+                pacer = self._cut(now, limits.initial_rps)
+                self.last_cut = now - self.k
+                pacer.rate, pacer.tat = limits.initial_rps, now
+                self.quiet_until = now
+
+    @property
+    def learned_rate(self) -> float | None:
+        """Requests/s the learned limiter allows now; None while it stands down."""
+        with self._lock:
+            return self._current(self.clock())
+
+    def _current(self, now: float) -> float | None:
+        if self._learned is None:
+            return None
+        rate = self.C * (now - self.last_cut - self.k) ** 3 + self.w_max
+        if rate > 2 * self.w_max:  # well past the last grant without a throttle: stand down
+            self._learned = None
+            return None
+        self._learned.rate = max(rate, self.MIN_RATE)
+        return self._learned.rate
+
+    def reserve(self, tokens: int = 0, *, learned: bool = True) -> tuple[float, float]:
+        """Book the next request: returns (seconds to wait before sending, ticket for :meth:`record`:
+        the booked send time).
+
+        ``learned=False`` (a provider with adaptation off) paces by the fixed caps only."""
+        with self._lock:
+            now = self.clock()
+            self.sent += 1
+            pacers = [(p, 1.0) for p in (self._rpm,) if p is not None]
+            if self._tpm is not None and tokens:
+                pacers.append((self._tpm, float(tokens)))
+            if learned and self._current(now) is not None:
+                pacers.append((self._learned, 1.0))  # type: ignore[arg-type]
+            if not pacers:
+                return 0.0, now
+            at = max(p.earliest(now, units) for p, units in pacers)
+            for pacer, units in pacers:
+                pacer.take(at, units)
+            return at - now, at
+
+    def record(self, ticket: float, *, throttled: bool, learn: bool = True) -> None:
+        """Feedback from one answer (every attempt, retries included); ``learn=False`` only counts it."""
+        with self._lock:
+            now = self.clock()
+            ok = self._ok
+            while ok and ok[0] < now - self.WINDOW_S:
+                ok.popleft()
+            if not throttled:
+                ok.append(now)
+                return
+            self.throttled += 1
+            if not learn or ticket < self.quiet_until or len(ok) < self.MIN_SAMPLES:
+                return  # sent before the last cut took hold, or too few answers to know the grant
+            granted = self._granted(now)
+            current = self._current(now)  # paced at `current` and throttled: the grant is just below it
+            self._cut(now, granted if current is None else min(current, 2 * granted))
+
+    def _granted(self, now: float) -> float:
+        """Answers/s that were not throttled, over the last ``RECENT_S`` (at least ``MIN_SAMPLES``
+        answers): recent, because while the load ramps up the older part of the window undercounts."""
+        ok, cutoff = self._ok, now - self.RECENT_S
+        m = max(self.MIN_SAMPLES, len(ok) - bisect.bisect_left(ok, cutoff))
+        return (m - 1) / max(now - ok[-m], 0.05)
+
+    def _cut(self, now: float, w_max: float) -> _Pacer:
+        backlog = self._learned.tat if self._learned is not None else now  # sends booked at the old rate
+        self.w_max = max(w_max, self.MIN_RATE)
+        self.k = (self.w_max * (1 - self.BETA) / self.C) ** (1 / 3)
+        self.last_cut = now
+        pacer = self._learned = _Pacer(max(self.BETA * self.w_max, self.MIN_RATE), self.LEARNED_BURST_S)
+        # The provider's bucket is empty now: the first send at the new rate waits one full interval,
+        # and only throttles of sends from then on are news (earlier ones the cut already answered).
+        pacer.tat = max(backlog, now) + 1 / pacer.rate + pacer.burst_s
+        self.quiet_until = pacer.tat - pacer.burst_s
+        return pacer
+
+    def settle(self, estimated: int, actual: int | None) -> None:
+        """Correct the tokens/min cap once the provider reported the call's real token count."""
+        if self._tpm is not None and actual is not None and actual != estimated:
+            with self._lock:
+                self._tpm.tat += (actual - estimated) / self._tpm.rate
+
+    def snapshot(self) -> dict[str, float | int | None]:
+        """Current state, for metrics and benchmark output."""
+        rate = self.learned_rate
+        return {"learned_rps": rate, "w_max": self.w_max, "sent": self.sent, "throttled": self.throttled}
+
+
+_budgets: dict[Hashable, Budget] = {}
+_budgets_lock = threading.Lock()
+
+
+def rate_budget(key: Hashable, limits: RateLimits) -> Budget:
+    """The process-wide budget of ``key``, created on first use; ``limits`` are merged in."""
+    with _budgets_lock:
+        budget = _budgets.get(key)
+        if budget is None:
+            budget = _budgets[key] = Budget()
+    budget.configure(limits)
+    return budget
+
+
+def reset_budgets() -> None:
+    """Forget every learned rate and cap (tests; a process that changed accounts)."""
+    with _budgets_lock:
+        _budgets.clear()

@@ -1,0 +1,189 @@
+"""``embed_stream``: any number of inputs in bounded memory, results in order, resumable.
+
+The stream reads inputs chunk by chunk and keeps at most ``window`` chunks in flight, each one an
+ordinary ``embed`` call on the provider (so they share its concurrency limit and rate budget, and
+the calls of the next chunk start while the tail of the previous one finishes). It reads further
+only when the consumer asks for the next chunk: that is the back-pressure.
+
+A checkpoint stores one number, how many leading inputs were delivered and handed back (the
+consumer asked for the chunk after them, or the stream ended). A restarted job passing the same
+inputs and checkpoint skips that many without embedding them. Delivery is at-least-once: a chunk
+the consumer received but did not come back from is sent again after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import EmbeddingError, InputError, InvalidOptionError
+from .inputs import Input
+from .types import EmbeddingResult, Intent
+
+if TYPE_CHECKING:
+    from .base import EmbeddingProvider
+
+__all__ = ["Checkpoint", "FileCheckpoint", "StreamChunk", "stream_embeddings"]
+
+
+@runtime_checkable
+class Checkpoint(Protocol):
+    """Where a stream keeps how many leading inputs are done. Any object with these two methods."""
+
+    def load(self) -> int:
+        """Inputs already done (0 for a new job)."""
+        ...
+
+    def save(self, done: int) -> None:
+        """Record that the first ``done`` inputs are delivered; called after each chunk."""
+        ...
+
+
+class FileCheckpoint:
+    """The offset in a small JSON file (``{"done": n}``), replaced atomically so a crash never tears it."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def load(self) -> int:
+        if not self.path.exists():
+            return 0
+        return int(json.loads(self.path.read_text())["done"])
+
+    def save(self, done: int) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"done": done}))
+        os.replace(tmp, self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChunk:
+    """Results for inputs ``start`` … ``start + len(chunk) - 1`` of the stream, in order."""
+
+    start: int
+    result: EmbeddingResult
+    """Rows of this chunk; its own ``failures`` are keyed by row (use :attr:`failures` for stream indices)."""
+
+    def __len__(self) -> int:
+        return len(self.result)
+
+    @property
+    def end(self) -> int:
+        """Stream index after this chunk's last input."""
+        return self.start + len(self.result)
+
+    @property
+    def vectors(self) -> npt.NDArray[np.float32]:
+        return self.result.vectors
+
+    @property
+    def failures(self) -> dict[int, EmbeddingError]:
+        """Failed inputs by their index in the whole stream."""
+        return {self.start + row: exc for row, exc in self.result.failures.items()}
+
+
+async def _chunks(
+    inputs: AsyncIterable[Input] | Iterable[Input], size: int, skip: int
+) -> AsyncGenerator[list[Input], None]:
+    batch: list[Input] = []
+    if isinstance(inputs, AsyncIterable):
+        async for item in inputs:
+            if skip:
+                skip -= 1
+                continue
+            batch.append(item)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    else:
+        for item in inputs:
+            if skip:
+                skip -= 1
+                continue
+            batch.append(item)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+async def _embed_chunk(provider: EmbeddingProvider[Any], chunk: list[Input], intent: Intent) -> EmbeddingResult:
+    """``embed`` with ``errors="collect"``, where an input refused before any call (empty text,
+    wrong modality...) becomes that row's failure instead of failing the whole chunk."""
+    refused: dict[int, EmbeddingError] = {}
+    while True:
+        keep = [i for i in range(len(chunk)) if i not in refused]
+        if not keep:
+            vectors = np.full((len(chunk), provider.dimensions), np.nan, dtype=np.float32)
+            return EmbeddingResult(vectors=vectors, fingerprint=provider.fingerprint(intent), failures=refused)
+        try:
+            result = await provider.embed([chunk[i] for i in keep], intent=intent, errors="collect")
+        except InputError as exc:
+            if exc.index is None or not 0 <= exc.index < len(keep):
+                raise
+            refused[keep[exc.index]] = exc
+            continue
+        if not refused:
+            return result
+        vectors = np.full((len(chunk), provider.dimensions), np.nan, dtype=np.float32)
+        vectors[keep] = result.vectors
+        result.failures = {**refused, **{keep[row]: exc for row, exc in result.failures.items()}}
+        result.vectors = vectors
+        return result
+
+
+async def stream_embeddings(
+    provider: EmbeddingProvider[Any],
+    inputs: AsyncIterable[Input] | Iterable[Input],
+    *,
+    intent: Intent,
+    chunk_size: int | None,
+    window: int,
+    checkpoint: Checkpoint | str | os.PathLike[str] | None,
+) -> AsyncIterator[StreamChunk]:
+    """The engine of :meth:`EmbeddingProvider.embed_stream` (see there and the module docstring)."""
+    if chunk_size is None:  # one batch per call the provider may have in flight
+        s, caps = provider.settings, provider.capabilities
+        chunk_size = caps.max_batch_size * (s.max_concurrency or caps.max_concurrency)
+    if chunk_size < 1 or window < 1:
+        raise InvalidOptionError(f"chunk_size={chunk_size} and window={window} must both be at least 1")
+    store = checkpoint if checkpoint is None or isinstance(checkpoint, Checkpoint) else FileCheckpoint(checkpoint)
+    done = store.load() if store is not None else 0
+    source = _chunks(inputs, chunk_size, done)
+    pending: deque[tuple[int, asyncio.Task[EmbeddingResult]]] = deque()
+    next_start, exhausted = done, False
+
+    async def fill() -> None:
+        nonlocal next_start, exhausted
+        while not exhausted and len(pending) < window:
+            chunk = await anext(source, None)
+            if chunk is None:
+                exhausted = True
+                return
+            pending.append((next_start, asyncio.ensure_future(_embed_chunk(provider, chunk, intent))))
+            next_start += len(chunk)
+
+    try:
+        await fill()
+        while pending:
+            start, task = pending.popleft()
+            result = await task
+            await fill()  # keep calls going while the consumer works on this chunk
+            yield StreamChunk(start, result)
+            if store is not None:
+                store.save(start + len(result))  # the consumer came back: this chunk is handled
+    finally:
+        for _, task in pending:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
+        await source.aclose()

@@ -1,0 +1,262 @@
+"""Rate control: one process-wide budget per rate key, a limiter that learns the granted rate from
+throttling (down on 429s, back up when clear), fixed caps, and concurrency that grows while calls
+are latency-bound. Timing-based tests use loose bounds; the learning itself is tested on a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+
+import pytest
+
+from omnivec.providers import RateLimitError
+from omnivec.providers._concurrency import AdaptiveLimit
+from omnivec.providers._rate import Budget, RateLimits, rate_budget, reset_budgets
+from omnivec.providers.testing import FakeProvider, FakeSettings
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_budgets():  # type: ignore[no-untyped-def]
+    reset_budgets()
+    yield
+    reset_budgets()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class RatedSettings(FakeSettings):
+    rate: RateLimits = RateLimits()  # the field ProviderSettings gets (see the report)
+
+
+class Timed(FakeProvider):
+    """Records when each provider call starts; an optional quota throttles like a strict endpoint."""
+
+    settings_class = RatedSettings
+
+    def __init__(self, *, quota_rps: float | None = None, burst: float = 2.0, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.started: list[float] = []
+        self.throttled = 0
+        self._quota, self._burst = quota_rps, burst
+        self._tokens, self._stamp = burst, time.monotonic()
+
+    async def _embed_batch(self, batch, *, intent):  # type: ignore[no-untyped-def]
+        now = time.monotonic()
+        self.started.append(now)
+        if self._quota is not None:
+            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._quota)
+            self._stamp = now
+            if self._tokens < 1:
+                self.throttled += 1
+                raise RateLimitError("quota")
+            self._tokens -= 1
+        return await super()._embed_batch(batch, intent=intent)
+
+
+# --- the budget on a fake clock ---------------------------------------------------------------
+
+
+def test_fixed_cap_paces_every_holder_of_the_budget() -> None:
+    clock = Clock()
+    budget = Budget(RateLimits(requests_per_minute=600), clock=clock)  # 10/s
+    sends = []
+    for _ in range(50):  # callers from anywhere book from the same budget
+        wait, _ = budget.reserve()
+        sends.append(clock.now + wait)
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
+    assert min(gaps) >= 0.08 - 1e-9 and gaps[-1] == pytest.approx(0.1)  # 20 ms of burst, then 10/s
+    assert sends[-1] - sends[0] == pytest.approx(4.88)
+
+
+def test_tokens_per_minute_paces_by_tokens() -> None:
+    clock = Clock()
+    budget = Budget(RateLimits(tokens_per_minute=6000), clock=clock)  # 100 tokens/s
+    waits = [budget.reserve(tokens=50)[0] for _ in range(21)]
+    assert 9.4 <= waits[-1] <= 10.0  # 1,050 tokens at 100/s: ~10 s after the first call
+
+
+def test_the_strictest_cap_of_a_shared_key_wins() -> None:
+    loose = rate_budget(("p", "k"), RateLimits(requests_per_minute=600))
+    strict = rate_budget(("p", "k"), RateLimits(requests_per_minute=60))
+    assert loose is strict
+    other = rate_budget(("p", "other"), RateLimits())
+    assert other is not loose and other.reserve()[0] == 0.0
+
+
+def feed(budget: Budget, clock: Clock, rps: float, seconds: float) -> None:
+    for _ in range(int(rps * seconds)):
+        clock.now += 1 / rps
+        budget.record(clock.now, throttled=False)
+
+
+def test_limiter_learns_down_on_throttles_and_up_when_clear() -> None:
+    clock = Clock()
+    budget = Budget(clock=clock)
+    assert budget.learned_rate is None  # off until the first throttle: nothing paces
+    feed(budget, clock, 20, 1.0)
+    _, ticket = budget.reserve()
+    budget.record(ticket, throttled=True)
+    assert budget.w_max == pytest.approx(20, rel=0.1)  # the granted rate, not the rate we sent
+    assert budget.learned_rate == pytest.approx(budget.BETA * budget.w_max)
+    cut = budget.learned_rate
+    budget.record(ticket - 1, throttled=True)  # paced before the cut: the cut already answered it
+    assert budget.learned_rate == cut
+    clock.now += 0.05
+    _, late = budget.reserve()
+    feed(budget, clock, 14, 1.0)
+    budget.record(late, throttled=True)  # still throttled at the new rate: cut again
+    assert budget.learned_rate < cut
+    low = budget.learned_rate
+    clock.now += budget.k  # CUBIC: back at the last grant after K seconds...
+    assert budget.learned_rate == pytest.approx(budget.w_max, rel=0.01) and budget.learned_rate > low
+    clock.now += 2.0  # ...then probing above it...
+    assert budget.learned_rate > budget.w_max
+    clock.now += 30.0  # ...and standing down once far past it with no throttle
+    assert budget.learned_rate is None
+
+
+def test_a_lone_throttle_is_no_evidence() -> None:
+    clock = Clock()
+    budget = Budget(clock=clock)
+    feed(budget, clock, 3, 1.0)  # a trickle: 3 answers in the last second
+    budget.record(clock.now, throttled=True)
+    assert budget.learned_rate is None
+
+
+def test_a_known_quota_seeds_the_limiter() -> None:
+    clock = Clock()
+    budget = Budget(RateLimits(initial_rps=50), clock=clock)
+    assert budget.learned_rate == pytest.approx(50)
+    waits = [budget.reserve()[0] for _ in range(11)]
+    assert waits[-1] == pytest.approx(10 / 50 - budget.LEARNED_BURST_S, abs=0.001)  # 50/s after a short burst
+
+
+def test_budget_is_thread_safe() -> None:
+    budget = Budget(RateLimits(requests_per_minute=60_000))
+    sends: list[float] = []
+    lock = threading.Lock()
+
+    def book() -> None:
+        for _ in range(500):
+            wait, ticket = budget.reserve()
+            with lock:
+                sends.append(ticket + wait)
+
+    threads = [threading.Thread(target=book) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sends.sort()
+    span = sends[-1] - sends[0]
+    assert budget.sent == 2000 and span >= 1999 / 1000 - 0.03  # never two bookings on one slot
+
+
+# --- through the core ---------------------------------------------------------------------------
+
+
+async def test_two_providers_of_one_key_share_a_fixed_cap() -> None:
+    limits = {"requests_per_minute": 1200}  # 20/s for the key, whoever calls
+    a = Timed(max_batch_size=1, default_concurrency=8, rate=limits)
+    b = Timed(max_batch_size=1, default_concurrency=8, rate=limits)
+    assert a.rate_key() == b.rate_key()
+    await asyncio.gather(
+        a.embed([f"a {i}" for i in range(20)], intent="document"),
+        b.embed([f"b {i}" for i in range(20)], intent="document"),
+        *(a.embed([f"c {i}"], intent="query") for i in range(10)),  # concurrent calls share it too
+    )
+    started = sorted(a.started + b.started)
+    assert len(started) == 50
+    span = started[-1] - started[0]
+    assert span >= 49 / 20 - 0.05  # 50 calls at 20/s combined: never faster
+    for i in range(len(started) - 20):  # no 1-second window holds more than the cap plus its burst
+        assert started[i + 20] - started[i] >= 0.95 - 0.02
+    other = Timed(model="another-model", max_batch_size=1, default_concurrency=8)
+    began = time.monotonic()
+    await other.embed([f"o {i}" for i in range(40)], intent="document")
+    assert time.monotonic() - began < 1.0  # another key is not paced by this one
+
+
+async def test_a_strict_endpoint_is_learned_and_nothing_is_lost() -> None:
+    provider = Timed(
+        quota_rps=100,
+        max_batch_size=1,
+        default_concurrency=8,
+        latency_s=0.01,
+        retry={"max_attempts": 30, "initial_backoff_s": 0.01, "max_backoff_s": 0.2},
+    )
+    result = await provider.embed([f"t {i}" for i in range(400)], intent="document", errors="collect")
+    assert result.ok
+    budget = rate_budget(provider.rate_key(), RateLimits())
+    assert budget.learned_rate is not None and 40 < budget.w_max < 200
+    # Unpaced, 8 calls of 10 ms each would send ~800/s into a 100/s quota: most would be refused.
+    assert provider.throttled < 0.3 * len(provider.started)
+
+
+async def test_adaptation_off_ignores_the_learned_rate() -> None:
+    learner = Timed(
+        quota_rps=100,
+        max_batch_size=1,
+        default_concurrency=8,
+        latency_s=0.005,
+        retry={"max_attempts": 30, "initial_backoff_s": 0.01, "max_backoff_s": 0.1},
+    )
+    await learner.embed([f"t {i}" for i in range(200)], intent="document")
+    assert rate_budget(learner.rate_key(), RateLimits()).learned_rate is not None
+    fixed = Timed(max_batch_size=1, default_concurrency=8, adaptive_concurrency=False)
+    began = time.monotonic()
+    await fixed.embed([f"f {i}" for i in range(200)], intent="document")
+    assert time.monotonic() - began < 1.0  # not paced at the ~100/s the other one learned
+
+
+# --- concurrency that grows while latency-bound ------------------------------------------------
+
+
+async def test_limit_grows_past_the_default_only_while_calls_queue_and_latency_holds() -> None:
+    gate = AdaptiveLimit(4, adaptive=True, grow_to=16)
+    for _ in range(4):
+        await gate.acquire()
+    waiter = asyncio.ensure_future(gate.acquire())  # demand beyond the limit
+    await asyncio.sleep(0)
+    for _ in range(32):
+        gate.record(throttled=False, seconds=0.04)
+    await asyncio.sleep(0)
+    assert gate.limit == 6 and gate.in_flight == 5 and waiter.done()
+    for _ in range(32):  # no queue this window: nothing to gain
+        gate.record(throttled=False, seconds=0.04)
+    assert gate.limit == 6
+    await gate.acquire()  # the sixth slot, then demand beyond it
+    waiter = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    for _ in range(32):  # queued, but latency doubled: CPU-bound, more calls would not help
+        gate.record(throttled=False, seconds=0.08)
+    assert gate.limit == 6 and not waiter.done()
+    gate.paced()  # waiting on the rate budget: not latency-bound either
+    for _ in range(32):
+        gate.record(throttled=False, seconds=0.04)
+    assert gate.limit == 6
+    for _ in range(32):  # still queued, latency back to its best: grow
+        gate.record(throttled=False, seconds=0.04)
+    await asyncio.sleep(0)
+    assert gate.limit == 9 and waiter.done()
+    fixed = AdaptiveLimit(4, adaptive=True)  # max_concurrency set: grow_to is the limit itself
+    assert fixed.grow_to == 4
+
+
+async def test_latency_bound_calls_get_more_concurrency_than_the_default() -> None:
+    provider = Timed(max_batch_size=1, default_concurrency=2, latency_s=0.01, rate={"grow_concurrency_to": 12})
+    assert provider.concurrency_ceiling == 12
+    await provider.embed([f"t {i}" for i in range(600)], intent="document")
+    assert 2 < provider.peak_in_flight <= 12
+    pinned = Timed(max_batch_size=1, default_concurrency=2, max_concurrency=2, latency_s=0.002)
+    assert pinned.concurrency_ceiling == 2
+    await pinned.embed([f"t {i}" for i in range(300)], intent="document")
+    assert pinned.peak_in_flight == 2

@@ -1,0 +1,154 @@
+"""``embed_stream``: bounded memory with back-pressure, input order, failures by stream index, and a
+checkpoint that lets a restarted job skip what is done."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnivec.providers import InvalidOptionError, InvalidRequestError
+from omnivec.providers._rate import reset_budgets
+from omnivec.providers._stream import FileCheckpoint, StreamChunk
+from omnivec.providers.testing import FakeProvider
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_budgets():  # type: ignore[no-untyped-def]
+    reset_budgets()
+    yield
+    reset_budgets()
+
+
+class Counting:
+    """A generator of ``n`` inputs that counts how many were read."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.read = n, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for i in range(self.n):
+            self.read += 1
+            yield f"w{i}"
+
+
+async def test_a_hundred_thousand_inputs_never_hold_more_than_a_window() -> None:
+    provider = FakeProvider(max_batch_size=250, default_dimensions=4, default_concurrency=4)
+    source = Counting(100_000)
+    size, window = 1000, 3
+    expected_start, most_ahead = 0, 0
+    async for chunk in provider.embed_stream(source, intent="document", chunk_size=size, window=window):
+        assert chunk.start == expected_start and len(chunk) == size and chunk.result.ok
+        expected_start = chunk.end
+        most_ahead = max(most_ahead, source.read - chunk.end)
+        assert source.read - chunk.end <= window * size  # read ahead: the window, never more
+    assert expected_start == source.read == 100_000
+    assert most_ahead == window * size
+    np.testing.assert_array_equal(chunk.vectors[-1], provider.embed_one("w99999", "document"))
+
+
+async def test_a_slow_consumer_stops_the_reading() -> None:
+    provider = FakeProvider(max_batch_size=10)
+    source = Counting(10_000)
+    async with aclosing(provider.embed_stream(source, intent="document", chunk_size=50, window=2)) as stream:
+        first = await anext(stream)
+        await asyncio.sleep(0.05)  # the consumer is busy: nothing more may be read meanwhile
+        assert source.read == first.end + 2 * 50
+    assert source.read < 10_000
+
+
+async def test_chunks_come_in_input_order_from_an_async_source() -> None:
+    class Jittery(FakeProvider):
+        async def _embed_batch(self, batch, *, intent):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(0.01 if int(str(batch[0])[1:]) % 3 == 0 else 0.0)  # some calls finish late
+            return await super()._embed_batch(batch, intent=intent)
+
+    async def source() -> AsyncIterator[str]:
+        for i in range(230):
+            yield f"w{i}"
+
+    provider = Jittery(max_batch_size=3, default_concurrency=8)
+    chunks = [c async for c in provider.embed_stream(source(), intent="query", chunk_size=20, window=4)]
+    assert [c.start for c in chunks] == list(range(0, 230, 20)) and len(chunks[-1]) == 10
+    vectors = np.concatenate([c.vectors for c in chunks])
+    np.testing.assert_array_equal(vectors, np.stack([provider.embed_one(f"w{i}", "query") for i in range(230)]))
+
+
+async def test_failures_are_reported_by_stream_index_and_never_stop_the_stream() -> None:
+    provider = FakeProvider(
+        max_batch_size=1,
+        retry={"max_attempts": 1},
+        fail_items={"w7": InvalidRequestError("bad"), "w31": InvalidRequestError("bad")},
+    )
+    items: list[object] = [f"w{i}" for i in range(40)]
+    items[13] = ""  # refused before any call: fails its row only, not its whole chunk
+    failures: dict[int, Exception] = {}
+    done = 0
+    async for chunk in provider.embed_stream(items, intent="document", chunk_size=8):  # type: ignore[arg-type]
+        failures.update(chunk.failures)
+        for row in range(len(chunk)):
+            index = chunk.start + row
+            if index in chunk.failures:
+                assert np.isnan(chunk.vectors[row]).all()
+            else:
+                np.testing.assert_array_equal(chunk.vectors[row], provider.embed_one(items[index], "document"))
+        done = chunk.end
+    assert done == 40 and sorted(failures) == [7, 13, 31]
+    assert isinstance(failures[7], InvalidRequestError) and failures[13].index is not None
+
+
+async def test_resume_skips_what_is_done(tmp_path: Path) -> None:
+    items = [f"w{i}" for i in range(100)]
+    checkpoint = tmp_path / "job.json"
+    first = FakeProvider(max_batch_size=5)
+    kept: list[StreamChunk] = []
+    async with aclosing(first.embed_stream(items, intent="document", chunk_size=10, checkpoint=checkpoint)) as s:
+        async for chunk in s:
+            kept.append(chunk)
+            if len(kept) == 3:
+                break  # the job dies while handling its third chunk
+    assert FileCheckpoint(checkpoint).load() == 20  # two chunks handed back; the third comes again
+
+    again = FakeProvider(max_batch_size=5)
+    rest = [c async for c in again.embed_stream(items, intent="document", chunk_size=10, checkpoint=checkpoint)]
+    assert rest[0].start == 20 and rest[-1].end == 100
+    sent_again = [item for batch, _ in again.calls for item in batch]
+    assert sent_again == items[20:]  # nothing before the checkpoint is embedded again
+    assert FileCheckpoint(checkpoint).load() == 100
+    vectors = np.concatenate([c.vectors for c in kept[:2] + rest])
+    np.testing.assert_array_equal(vectors, np.stack([first.embed_one(t, "document") for t in items]))
+    finished = FakeProvider()
+    assert [c async for c in finished.embed_stream(items, intent="document", checkpoint=checkpoint)] == []
+    assert finished.calls == []
+
+
+async def test_any_object_with_load_and_save_is_a_checkpoint() -> None:
+    class InMemory:
+        def __init__(self) -> None:
+            self.saved: list[int] = []
+
+        def load(self) -> int:
+            return 6
+
+        def save(self, done: int) -> None:
+            self.saved.append(done)
+
+    store = InMemory()
+    provider = FakeProvider(max_batch_size=4)
+    chunks = [
+        c
+        async for c in provider.embed_stream(
+            [f"w{i}" for i in range(20)], intent="document", chunk_size=5, checkpoint=store
+        )
+    ]
+    assert [c.start for c in chunks] == [6, 11, 16] and store.saved == [11, 16, 20]
+
+
+async def test_bad_stream_options_are_typed_errors() -> None:
+    with pytest.raises(InvalidOptionError, match="chunk_size"):
+        async for _ in FakeProvider().embed_stream(["a"], intent="document", chunk_size=0):
+            pass
