@@ -160,10 +160,12 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
                     read_timeout=s.read_timeout_s,
                     max_pool_connections=max(10, self.concurrency_ceiling),
                 )
+                # AWS_REGION is what the docs and AWS's other SDKs use; botocore reads only AWS_DEFAULT_REGION.
+                region = s.region or os.environ.get("AWS_REGION") or None
                 with translated(ERROR_TABLE, provider=self.name, model=self.model):  # profile and credentials load here
-                    session = self._session or boto3.Session(profile_name=s.profile, region_name=s.region)
+                    session = self._session or boto3.Session(profile_name=s.profile, region_name=region)
                     self._client = session.client(
-                        "bedrock-runtime", region_name=s.region, endpoint_url=s.endpoint_url, config=config
+                        "bedrock-runtime", region_name=region, endpoint_url=s.endpoint_url, config=config
                     )
             return self._client
 

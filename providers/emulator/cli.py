@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .._console import print_error
 from . import emulator_environment
 from .server import Emulator, Faults
 
@@ -36,7 +37,15 @@ def emulate(
         seed=seed,
         batch_delay_s=batch_delay_s,
     )
-    with Emulator(faults, port=port, require_auth=not no_auth) as emulator:
+    if not 0 <= port <= 65535:
+        print_error(f"--port {port} is not a port: use 0-65535 (0 picks a free one)")
+        raise typer.Exit(2)
+    try:  # the constructor binds the port
+        emulator = Emulator(faults, port=port, require_auth=not no_auth).start()
+    except OSError as exc:  # the port is taken (another emulator?) or not ours to bind
+        print_error(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); pick another or 0")
+        raise typer.Exit(2) from None
+    try:
         env = emulator_environment(emulator.url)
         exports = " ".join(f"{name}={value}" for name, value in env.items() if value is not None)
         unsets = " ".join(name for name, value in env.items() if value is None)
@@ -47,6 +56,9 @@ def emulate(
         except KeyboardInterrupt:
             s = emulator.stats
             typer.echo(f"\n{s.requests} requests: {s.ok} ok, {s.throttled} throttled, {s.injected} injected faults")
+
+    finally:
+        emulator.stop()
 
 
 def register(app: typer.Typer) -> None:

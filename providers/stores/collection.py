@@ -20,7 +20,7 @@ import numpy as np
 from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..config import load_provider
-from ..errors import EmbeddingError
+from ..errors import EmbeddingError, InvalidInputError
 from ..inputs import Input
 from . import _embed
 from .base import Hit, VectorStore, VersionInfo, check_name, fingerprint_hash
@@ -161,8 +161,16 @@ def index_items(
     version, provider, created = _ensure_collection(store, name, provider)
     report = IndexReport(name, version.version, created=created)
     sync = bulk_sync(bulk, store, name, version.version, provider, open_cache(store, cache), report)
-    with store.lock(name, version.version):
-        sync.run(batched(items, batch_size or store.settings.batch_size), progress)
+    try:
+        with store.lock(name, version.version):
+            sync.run(batched(items, batch_size or store.settings.batch_size), progress)
+    except BaseException:
+        if created and not store.count(name, version.version):
+            store.drop_version(name, version.version)  # a failed first index leaves no model-locked shell
+        raise
+    if created and not report.seen:
+        store.drop_version(name, version.version)
+        raise InvalidInputError(f"the source for {name!r} holds no items: nothing was indexed and no collection made")
     return report
 
 

@@ -225,6 +225,9 @@ def drop(store: VectorStore, name: str, version: int | None = None, *, everythin
         raise CollectionNotFoundError(f"no collection {name!r} in {store.url}")
     pointer = store.alias(name)
     serving = pointer[0] if pointer else None
+    if version is not None and version not in {v.version for v in versions}:
+        known = ", ".join(str(v.version) for v in versions)
+        raise InvalidOptionError(f"{name!r} has no version {version}: its versions are {known}")
     if version is not None and version == serving and not everything:
         raise InvalidOptionError(f"version {version} of {name!r} is serving: switch first, or drop --all")
     doomed = [
