@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..providers import load_provider
+from ..providers._console import print_warning
 from ..providers.cache import EmbeddingCache
 from ..providers.errors import InvalidOptionError
 from ..providers.registry import sdk_distributions
@@ -64,6 +65,11 @@ def _variants(config: BenchConfig) -> list[_Variant]:
         if not allowed:
             raise InvalidOptionError(
                 f"dims: none of {config.dims} is allowed for {ref} ({probe.capabilities.describe_dimensions()})"
+            )
+        dropped = [d for d in config.dims if d not in allowed]
+        if dropped:  # a sweep over several providers may hold sizes one of them lacks: say so, never silently
+            print_warning(
+                f"dims: {dropped} not allowed for {ref} ({probe.capabilities.describe_dimensions()}); skipped"
             )
         variants += [_Variant(f"{ref}@{d}", ref, {"dimensions": d}) for d in allowed]
     return variants

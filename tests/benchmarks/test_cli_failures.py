@@ -148,3 +148,15 @@ def test_the_example_config_is_valid() -> None:
 
     example = load_bench_config(Path(__file__).resolve().parents[2] / "examples" / "bench.toml")
     assert example.emulate and example.baseline == "bm25" and len(example.provider_refs()) == 3
+
+
+def test_a_dims_sweep_never_drops_a_size_silently(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from omnivec.providers.cli import app, attach_commands
+
+    attach_commands()
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["bench", "--providers", "fake", "--dims", "32,99999", "--no-plots"])
+    assert result.exit_code == 0
+    assert "99999" in result.output and "skipped" in result.output
