@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sqlite3
 import threading
 import time
@@ -70,6 +71,10 @@ def content_key(item: Input) -> str:
     return digest.hexdigest()
 
 
+def _is_locked(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 class EmbeddingCache:
     """Vectors (and benchmark measurements) keyed by fingerprint and content; safe to share."""
 
@@ -85,7 +90,9 @@ class EmbeddingCache:
         if self.path.exists() and not self.path.is_file():
             self._quarantine("it is not a regular file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(2):
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        attempt = 0
+        while attempt < 2:
             db = None
             try:
                 db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
@@ -95,8 +102,14 @@ class EmbeddingCache:
             except (sqlite3.Error, _Corrupt) as exc:
                 if db is not None:
                     db.close()
+                # Switching a new file to WAL while another process opens it can answer "locked" at
+                # once, without SQLite's busy handler: wait and try again, as the busy timeout would.
+                if _is_locked(exc) and time.monotonic() < deadline:
+                    time.sleep(random.uniform(0.02, 0.2))
+                    continue
                 self._refuse_if_locked(exc)
-                if attempt:
+                attempt += 1
+                if attempt == 2:
                     raise ConfigurationError(
                         f"embedding cache {self.path}: unusable after rebuild ({exc}); pass another path"
                     ) from exc
@@ -116,7 +129,7 @@ class EmbeddingCache:
 
     def _refuse_if_locked(self, exc: Exception) -> None:
         """A busy file is not a corrupt one: never move aside a cache another process is writing."""
-        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        if _is_locked(exc):
             raise ConfigurationError(f"embedding cache {self.path} stayed locked for {_BUSY_TIMEOUT_S:.0f} s") from exc
 
     def _quarantine(self, reason: str) -> None:
