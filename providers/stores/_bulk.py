@@ -18,11 +18,10 @@ from typing import Any
 from .._concurrency import _background_loop
 from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
-from ..errors import EmbeddingError, InputError, InvalidOptionError
+from ..errors import InvalidOptionError
 from . import _embed
-from .base import Row
 from .collection import IndexReport, Progress, Sync
-from .sources import SourceItem, input_for
+from .sources import SourceItem
 
 __all__ = ["BATCH_PRICE_FACTOR", "BULK_MODES", "BulkSync", "bulk_sync", "check_bulk"]
 
@@ -91,49 +90,20 @@ class BulkSync(Sync):
             self._flush(list(pending.values()), progress)
 
     def _flush(self, items: list[SourceItem], progress: Progress | None) -> None:
-        fingerprint = self.provider.fingerprint("document")
-        out = _embed.Embedded()
-        inputs, ready = [], []
-        for item in items:
-            try:
-                inputs.append(input_for(item.text, item.uri))
-                ready.append(item)
-            except EmbeddingError as exc:
-                out.failed[item.id] = str(exc)
-        found = self.cache.get(fingerprint, [i.content_hash for i in ready]) if self.cache is not None and ready else {}
-        live = [n for n, item in enumerate(ready) if item.content_hash not in found]
-        vectors: dict[int, Any] = {
-            n: found[item.content_hash] for n, item in enumerate(ready) if item.content_hash in found
-        }
-        out.cached = len(ready) - len(live)
-        if live:
-            job = self.provider.embed_bulk(  # type: ignore[attr-defined]
-                [inputs[n] for n in live],
+        def by_batch_api(inputs: list[Any]) -> Any:
+            return self.provider.embed_bulk(  # type: ignore[attr-defined]
+                inputs,
                 intent="document",
                 state_path=self.state_path,
                 poll_s=self.poll_s,
                 errors="collect",
                 keep_state=True,
             )
-            result = asyncio.run_coroutine_threadsafe(job, _background_loop()).result()
-            out.embedded, out.input_tokens = len(live) - len(result.failures), result.usage.input_tokens or 0
-            for offset, error in result.failures.items():
-                out.failed[ready[live[offset]].id] = str(error)
-            if (
-                result.failures
-                and len(result.failures) == len(live)
-                and not isinstance(next(iter(result.failures.values())), InputError)
-            ):
-                out.systemic = next(iter(result.failures.values()))
-            vectors.update((n, result.vectors[offset]) for offset, n in enumerate(live))
-            if self.cache is not None:
-                ok = [offset for offset in range(len(live)) if offset not in result.failures]
-                self.cache.put(fingerprint, [ready[live[o]].content_hash for o in ok], result.vectors[ok])
-        rows = [
-            Row(i.id, i.content_hash, i.text, i.uri, i.metadata, vectors[n])
-            for n, i in enumerate(ready)
-            if i.id not in out.failed
-        ]
+
+        # The same lookup / failures / caching as the online path; only the embedding call differs.
+        job = _embed._embed(self.provider, items, self.cache, by_batch_api)
+        out = asyncio.run_coroutine_threadsafe(job, _background_loop()).result()
+        rows = out.rows
         size = self.store.settings.batch_size
         for start in range(0, max(len(rows), 1), size):  # one commit per batch_size rows; counts go with the first
             part = _embed.Embedded(rows=rows[start : start + size])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from .._concurrency import _background_loop
 from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..errors import EmbeddingError, InputError
+from ..inputs import Input
+from ..types import EmbeddingResult
 from .base import Row, fingerprint_hash
 from .sources import SourceItem, input_for
 
@@ -45,7 +48,17 @@ class Embedded:
     """Set when every live item of the batch failed: the provider, not the items, is the problem."""
 
 
-async def _embed(provider: EmbeddingProvider[Any], items: list[SourceItem], cache: EmbeddingCache | None) -> Embedded:
+EmbedCall = Callable[[list[Input]], Awaitable[EmbeddingResult]]
+
+
+async def _embed(
+    provider: EmbeddingProvider[Any],
+    items: list[SourceItem],
+    cache: EmbeddingCache | None,
+    embed_call: EmbedCall | None = None,
+) -> Embedded:
+    """Cache lookup, one embedding call for the rest (online by default; the batch API passes its own),
+    failures by id, and rows in input order. Only vectors that came back are cached."""
     out = Embedded()
     fingerprint = provider.fingerprint("document")
     inputs, ready = [], []
@@ -63,7 +76,11 @@ async def _embed(provider: EmbeddingProvider[Any], items: list[SourceItem], cach
             vectors[n] = found[item.content_hash]
     out.cached = len(ready) - len(live)
     if live:
-        result = await provider.embed([inputs[n] for n in live], intent="document", errors="collect")
+        todo = [inputs[n] for n in live]
+        if embed_call is None:
+            result = await provider.embed(todo, intent="document", errors="collect")
+        else:
+            result = await embed_call(todo)
         vectors[live] = result.vectors
         out.embedded = len(live) - len(result.failures)
         out.input_tokens = result.usage.input_tokens or 0
@@ -75,8 +92,9 @@ async def _embed(provider: EmbeddingProvider[Any], items: list[SourceItem], cach
             and not isinstance(next(iter(result.failures.values())), InputError)
         ):
             out.systemic = next(iter(result.failures.values()))
-        if cache is not None:
-            cache.put(fingerprint, [ready[n].content_hash for n in live], result.vectors)
+        if cache is not None:  # a failed item's row is a placeholder: never cache it
+            ok = [offset for offset in range(len(live)) if offset not in result.failures]
+            cache.put(fingerprint, [ready[live[o]].content_hash for o in ok], result.vectors[ok])
     for n, item in enumerate(ready):
         if item.id not in out.failed:
             out.rows.append(Row(item.id, item.content_hash, item.text, item.uri, item.metadata, vectors[n]))

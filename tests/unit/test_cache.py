@@ -154,3 +154,20 @@ def test_several_processes_share_one_cache_without_errors(tmp_path: Path) -> Non
     with EmbeddingCache(path) as cache:
         fp = Fingerprint("fake", "m39", 4, True, "document", "none")
         assert len(cache.get(fp, [content_key(f"t{i}") for i in range(20)])) == 20
+
+
+def test_the_store_write_path_never_caches_a_failed_items_placeholder(tmp_path: Path) -> None:
+    import asyncio
+
+    from omnivec.providers import InvalidRequestError
+    from omnivec.providers.stores import _embed
+    from omnivec.providers.stores.sources import SourceItem
+    from omnivec.providers.testing import FakeProvider
+
+    provider = FakeProvider(max_batch_size=1, fail_items={"bad": InvalidRequestError("refused")})
+    items = [SourceItem(t, content_key(t), t) for t in ("good", "bad")]
+    with EmbeddingCache(tmp_path / "c.sqlite") as cache:
+        out = asyncio.run(_embed._embed(provider, items, cache))
+        assert set(out.failed) == {"bad"} and [row.id for row in out.rows] == ["good"]
+        fingerprint = provider.fingerprint("document")
+        assert set(cache.get(fingerprint, [content_key("good"), content_key("bad")])) == {content_key("good")}
