@@ -7,7 +7,6 @@ pass per provider call), so it allocates little and never awaits where nothing l
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -100,7 +99,7 @@ async def run_calls(
             if tokens:
                 budget.settle(tokens, output.usage.input_tokens)
             # Calls and images are counted here, the same way for every adapter.
-            usage.add(replace(output.usage, images=image_count(batch), requests=1))
+            usage.add_call(output.usage, images=image_count(batch))
             timings.append(CallTiming(start, len(batch), seconds, tries, retried))
         finally:
             gate.release()

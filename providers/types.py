@@ -130,6 +130,15 @@ class Usage:
         self.images += other.images
         self.requests += other.requests
 
+    def add_call(self, reported: Usage, *, images: int) -> None:
+        """One successful provider call: what the adapter ``reported`` plus the core's own counts."""
+        if reported.input_tokens is not None:
+            self.input_tokens = (self.input_tokens or 0) + reported.input_tokens
+        if reported.media_seconds is not None:
+            self.media_seconds = (self.media_seconds or 0.0) + reported.media_seconds
+        self.images += images
+        self.requests += 1
+
 
 @dataclass(frozen=True, slots=True)
 class BatchOutput:

@@ -10,7 +10,6 @@ or ``bedrock-runtime`` client can be passed as ``client=``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import threading
@@ -36,6 +35,7 @@ from botocore.exceptions import (
     SSOError,
 )
 
+from .._concurrency import in_thread
 from .._translate import ErrorTable, translated
 from ..base import EmbeddingProvider
 from ..errors import (
@@ -169,7 +169,9 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
                     )
             return self._client
 
-    def _invoke(self, body: bytes) -> tuple[bytes, int | None]:
+    def _invoke(self, body: bytes, count: int) -> tuple[_families.Parsed, int | None]:
+        """One ``invoke_model`` call, its answer parsed: runs in a worker thread, so the event loop
+        only hands the call over and takes the vectors back."""
         client = self._make_client()
         with translated(ERROR_TABLE, provider=self.name, model=self.model):
             response = client.invoke_model(
@@ -178,7 +180,7 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
             raw = response["body"].read()
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         tokens = headers.get("x-amzn-bedrock-input-token-count")
-        return raw, int(tokens) if tokens and tokens.isdigit() else None
+        return self.family.parse(raw, count), int(tokens) if tokens and tokens.isdigit() else None
 
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
         vectors: list[list[float] | None] = [None] * len(batch)
@@ -192,8 +194,7 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
                     provider=self.name,
                     model=self.model,
                 )
-            raw, header_tokens = await asyncio.get_running_loop().run_in_executor(self._pool, self._invoke, call.body)
-            parsed = self.family.parse(raw, len(call.positions))
+            parsed, header_tokens = await in_thread(self._pool, self._invoke, call.body, len(call.positions))
             for position, vector in zip(call.positions, parsed.vectors, strict=True):
                 vectors[position] = vector
             tokens = parsed.tokens if parsed.tokens is not None else header_tokens

@@ -1,0 +1,82 @@
+"""The core's thread hop for sync SDK calls: results, errors and cancellation reach the right await."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from omnivec.providers._concurrency import in_thread
+
+
+def test_many_calls_each_get_their_own_answer_in_order_of_awaiting() -> None:
+    pool = ThreadPoolExecutor(8)
+
+    async def main() -> list[int]:
+        # Answers finish out of order (longer sleeps for low numbers) and several per loop wake-up.
+        return await asyncio.gather(
+            *(in_thread(pool, lambda i=i: (time.sleep((50 - i) / 5000), i)[1]) for i in range(50))
+        )
+
+    assert asyncio.run(main()) == list(range(50))
+    pool.shutdown()
+
+
+def test_an_error_raised_in_the_thread_is_raised_at_the_await_as_is() -> None:
+    pool = ThreadPoolExecutor(2)
+
+    def fails() -> None:
+        raise KeyError("boom")
+
+    async def main() -> None:
+        await in_thread(pool, fails)
+
+    with pytest.raises(KeyError, match="boom"):
+        asyncio.run(main())
+    pool.shutdown()
+
+
+def test_a_cancelled_await_lets_the_call_finish_and_drops_its_answer() -> None:
+    pool = ThreadPoolExecutor(2)
+    release, finished = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        release.wait(5)
+        finished.set()
+        return "late"
+
+    async def main() -> str:
+        task = asyncio.ensure_future(in_thread(pool, slow))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        # The loop keeps working after the dropped answer arrives.
+        return await in_thread(pool, lambda: "next")
+
+    assert asyncio.run(main()) == "next"
+    assert finished.wait(5)
+    pool.shutdown()
+
+
+def test_calls_from_two_loops_each_complete_on_their_own_loop() -> None:
+    pool = ThreadPoolExecutor(4)
+    answers: list[str] = []
+
+    def on_new_loop(tag: str) -> None:
+        async def main() -> str:
+            return await in_thread(pool, lambda: (time.sleep(0.01), tag)[1])
+
+        answers.append(asyncio.run(main()))
+
+    threads = [threading.Thread(target=on_new_loop, args=(tag,)) for tag in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert sorted(answers) == ["a", "b"]
+    pool.shutdown()
