@@ -16,8 +16,9 @@ request) and the script prints
 * items lost (failed or missing), and whether every vector is right  target 0
 
 ``--overhead`` adds omnivec at ``max_concurrency=--raw-threads`` vs the raw pool, nothing limited:
-the core's own per-call cost (target ≥ 0.90), as the median of ``--pairs`` alternating pairs, with the
-client's CPU per item for each side.
+the core's own per-call cost (target ≥ 0.90), as the median of ``--pairs`` alternating rounds, next to
+the same raw calls awaited from asyncio through the core's thread hop (no core), with the client's
+CPU per item for each.
 
 The emulator runs in its own process by default, as a cloud endpoint would (``--in-process`` uses
 ``emulated_clouds`` in this process instead, sharing the GIL with the client). Numbers describe this
@@ -45,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ...providers import get_provider
+from ...providers._concurrency import in_thread
 from ...providers._rate import rate_budget, reset_budgets
 from ...providers.emulator import Emulator, Faults, apply_emulator_environment, emulated_clouds, emulator_environment
 from ...providers.emulator._vectors import text_vector
@@ -214,6 +216,28 @@ def raw_pool(provider: str, texts: list[str], threads: int) -> tuple[float, int]
     return (len(texts) - lost[0]) / wall, lost[0]
 
 
+def raw_behind_asyncio(provider: str, texts: list[str], threads: int) -> float:
+    """items/s for the same raw SDK calls awaited from asyncio through the core's thread hop
+    (``in_thread``), no omnivec core around them: splits the overhead into the hop's and the core's."""
+    began = time.perf_counter()
+    call = (_raw_bedrock if provider == "bedrock" else _raw_gemini)(threads)
+    size = PER_REQUEST[provider]
+    groups = [texts[start : start + size] for start in range(0, len(texts), size)]
+
+    async def main() -> None:
+        with ThreadPoolExecutor(threads) as pool:
+            pending = iter(groups)
+
+            async def worker() -> None:
+                for group in pending:
+                    await in_thread(pool, call, group)
+
+            await asyncio.gather(*(worker() for _ in range(threads)))
+
+    asyncio.run(main())
+    return len(texts) / (time.perf_counter() - began)
+
+
 # --- omnivec ------------------------------------------------------------------------------------
 
 
@@ -253,7 +277,7 @@ def main() -> None:
     parser.add_argument("--raw-threads", type=int, default=32)
     parser.add_argument("--in-process", action="store_true", help="emulator in this process (shares the GIL)")
     parser.add_argument("--overhead", action="store_true", help="also omnivec vs raw at equal concurrency, no limit")
-    parser.add_argument("--pairs", type=int, default=5, help="alternating raw/omnivec pairs for --overhead")
+    parser.add_argument("--pairs", type=int, default=5, help="alternating rounds for --overhead")
     args = parser.parse_args()
     grants = [float(g) for g in args.grants.split(",")]
     where = "in-process" if args.in_process else "own process"
@@ -294,34 +318,44 @@ def _cpu_seconds() -> float:
 
 
 def overhead(name: str, texts: list[str], args: argparse.Namespace) -> None:
-    """Equal concurrency, nothing limited: the core's own cost. Raw and omnivec runs alternate in
-    ``--pairs`` pairs, each pair in the other order, and the median ratio is printed: on a shared
-    2-core machine one pair moves by ±10%, and a fixed order would favour whichever runs second."""
-    ratios, cpu = [], {"raw": 0.0, "omnivec": 0.0}
+    """Equal concurrency, nothing limited: the core's own cost. Raw, raw-behind-asyncio and omnivec
+    runs alternate in ``--pairs`` rounds, every other round in reverse order, and the median ratios
+    are printed: on a shared 2-core machine one round moves by ±10%, and a fixed order would favour
+    whichever runs last. The middle row separates the cost of awaiting a sync SDK from asyncio at all
+    (two thread hand-offs per call) from the cost of the core around it."""
+    ratios: dict[str, list[float]] = {"omnivec": [], "hop": []}
+    cpu = {"raw": 0.0, "hop": 0.0, "omnivec": 0.0}
     with emulator(Faults(latency_ms=args.latency_ms), in_process=args.in_process):
-        raw_pool(name, texts[:200], args.raw_threads)  # warm both: imports, connections, first-call set-up
+        raw_pool(name, texts[:200], args.raw_threads)  # warm all three: imports, connections, first calls
+        raw_behind_asyncio(name, texts[:200], args.raw_threads)
         asyncio.run(run_omnivec(name, texts[:200], max_concurrency=args.raw_threads))
         for pair in range(args.pairs):
             rates = {}
-            for who in ("raw", "omnivec") if pair % 2 == 0 else ("omnivec", "raw"):
+            for who in ("raw", "hop", "omnivec") if pair % 2 == 0 else ("omnivec", "hop", "raw"):
                 began = _cpu_seconds()
                 if who == "raw":
                     rates[who], _ = raw_pool(name, texts, args.raw_threads)
+                elif who == "hop":
+                    rates[who] = raw_behind_asyncio(name, texts, args.raw_threads)
                 else:
                     rates[who] = asyncio.run(run_omnivec(name, texts, max_concurrency=args.raw_threads))["rate"]
                 cpu[who] += _cpu_seconds() - began
-            ratios.append(rates["omnivec"] / rates["raw"])
+            ratios["omnivec"].append(rates["omnivec"] / rates["raw"])
+            ratios["hop"].append(rates["hop"] / rates["raw"])
             print(
-                f"{name} | overhead pair {pair + 1}: omnivec {rates['omnivec']:.1f} vs raw {rates['raw']:.1f} items/s "
-                f"→ {ratios[-1]:.2f}",
+                f"{name} | overhead round {pair + 1}: raw {rates['raw']:.1f}, raw behind asyncio {rates['hop']:.1f}, "
+                f"omnivec {rates['omnivec']:.1f} items/s → omnivec {ratios['omnivec'][-1]:.2f} of raw",
                 flush=True,
             )
     items = len(texts) * args.pairs
     where = "client process" if not args.in_process else "client + emulator"
+    mine, hop = ratios["omnivec"], ratios["hop"]
     print(
         f"{name} | overhead: omnivec max_concurrency={args.raw_threads} vs raw {args.raw_threads} threads, no limit → "
-        f"median {statistics.median(ratios):.2f} (range {min(ratios):.2f}–{max(ratios):.2f}); CPU per item in the "
-        f"{where}: raw {cpu['raw'] / items * 1e6:.0f} µs, omnivec {cpu['omnivec'] / items * 1e6:.0f} µs",
+        f"median {statistics.median(mine):.2f} (range {min(mine):.2f}–{max(mine):.2f}); raw calls behind asyncio's "
+        f"thread hop alone: median {statistics.median(hop):.2f}. CPU per item in the {where}: raw "
+        f"{cpu['raw'] / items * 1e6:.0f} µs, behind asyncio {cpu['hop'] / items * 1e6:.0f} µs, omnivec "
+        f"{cpu['omnivec'] / items * 1e6:.0f} µs",
         flush=True,
     )
 
