@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from concurrent.futures import Executor
 from typing import Any, TypeVar
+
+from ._threads import CallThreads, in_thread
+
+__all__ = ["AdaptiveLimit", "CallThreads", "ProviderLimits", "in_thread", "run_sync", "run_workers"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -45,71 +47,6 @@ async def run_workers(items: Sequence[T], fn: Callable[[T], Awaitable[object]], 
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-async def in_thread(pool: Executor, fn: Callable[..., R], *args: Any) -> R:
-    """``fn(*args)`` on ``pool``, awaited: what ``loop.run_in_executor`` does, for a sync SDK's call.
-
-    Leaner on the per-call path, which is what limits a CPU-bound client: one asyncio future,
-    completed from the worker thread through :class:`_Completions`, which wakes the loop once for
-    all the calls that finished while it was busy instead of once per call. A cancelled await
-    leaves the thread to finish its call and drops the answer, as ``run_in_executor`` does.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[R] = loop.create_future()
-    completions = _completions(loop)
-
-    def run() -> None:
-        try:
-            outcome = fn(*args)
-        except BaseException as exc:  # handed to the awaiting task as is
-            completions.put(future, None, exc)
-        else:
-            completions.put(future, outcome, None)
-
-    pool.submit(run)
-    return await future
-
-
-class _Completions:
-    """Calls finished in worker threads, handed to their loop in one wake-up per busy spell."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        self._lock = threading.Lock()
-        self._scheduled = False
-
-    def put(self, future: asyncio.Future[Any], outcome: Any, error: BaseException | None) -> None:
-        with self._lock:
-            self._done.append((future, outcome, error))
-            if self._scheduled:
-                return
-            self._scheduled = True
-        with contextlib.suppress(RuntimeError):  # the loop closed while the call ran: nobody waits
-            self._loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        with self._lock:
-            done, self._done, self._scheduled = self._done, [], False
-        for future, outcome, error in done:
-            if future.done():  # the awaiting task was cancelled
-                continue
-            if error is None:
-                future.set_result(outcome)
-            else:
-                future.set_exception(error)
-
-
-_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Completions] = weakref.WeakKeyDictionary()
-
-
-def _completions(loop: asyncio.AbstractEventLoop) -> _Completions:
-    completions = _by_loop.get(loop)
-    if completions is None:
-        with _loop_lock:
-            completions = _by_loop.setdefault(loop, _Completions(loop))
-    return completions
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:

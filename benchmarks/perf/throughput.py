@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 
 from ...providers import get_provider
-from ...providers._concurrency import in_thread
 from ...providers._rate import rate_budget, reset_budgets
+from ...providers._threads import CallThreads, in_thread
 from ...providers.emulator import Emulator, Faults, apply_emulator_environment, emulated_clouds, emulator_environment
 from ...providers.emulator._vectors import text_vector
 
@@ -225,14 +225,14 @@ def raw_behind_asyncio(provider: str, texts: list[str], threads: int) -> float:
     groups = [texts[start : start + size] for start in range(0, len(texts), size)]
 
     async def main() -> None:
-        with ThreadPoolExecutor(threads) as pool:
-            pending = iter(groups)
+        pool, pending = CallThreads(threads, name="raw"), iter(groups)
 
-            async def worker() -> None:
-                for group in pending:
-                    await in_thread(pool, call, group)
+        async def worker() -> None:
+            for group in pending:
+                await in_thread(pool, call, group)
 
-            await asyncio.gather(*(worker() for _ in range(threads)))
+        await asyncio.gather(*(worker() for _ in range(threads)))
+        pool.close()
 
     asyncio.run(main())
     return len(texts) / (time.perf_counter() - began)

@@ -15,7 +15,6 @@ import os
 import threading
 import warnings
 from collections.abc import Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -35,7 +34,7 @@ from botocore.exceptions import (
     SSOError,
 )
 
-from .._concurrency import in_thread
+from .._threads import CallThreads, in_thread
 from .._translate import ErrorTable, translated
 from ..base import EmbeddingProvider
 from ..errors import (
@@ -122,9 +121,9 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
             # Cohere does not promise unit vectors; cosine users expect them (normalize=False keeps them raw).
             self.settings = self.settings.model_copy(update={"normalize": True})
         self._client_lock = threading.Lock()
-        # Our own pool, sized to the concurrency ceiling: asyncio's default pool has min(32, cpus + 4)
-        # threads, which would silently cap concurrent boto3 calls at 6 on a 2-core machine.
-        self._pool = ThreadPoolExecutor(max_workers=self.concurrency_ceiling, thread_name_prefix="omnivec-bedrock")
+        # Our own threads, as many as calls may be in flight: asyncio's default pool has
+        # min(32, cpus + 4), which would silently cap concurrent boto3 calls at 6 on a 2-core machine.
+        self._threads = CallThreads(self.concurrency_ceiling, name="omnivec-bedrock")
 
     @property
     def capabilities(self) -> Capabilities:
@@ -194,7 +193,7 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
                     provider=self.name,
                     model=self.model,
                 )
-            parsed, header_tokens = await in_thread(self._pool, self._invoke, call.body, len(call.positions))
+            parsed, header_tokens = await in_thread(self._threads, self._invoke, call.body, len(call.positions))
             for position, vector in zip(call.positions, parsed.vectors, strict=True):
                 vectors[position] = vector
             tokens = parsed.tokens if parsed.tokens is not None else header_tokens
@@ -202,7 +201,7 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
         return BatchOutput(vectors=vectors, usage=Usage(input_tokens=total))  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
-        self._pool.shutdown(wait=False)
+        self._threads.close()
         if self._client is not None and not self._owned:
             self._client.close()
             self._client = None

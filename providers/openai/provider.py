@@ -13,11 +13,11 @@ import asyncio
 import functools
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
 
+from .._threads import CallThreads, in_thread
 from .._translate import ErrorTable, Upstream, translated
 from ..base import EmbeddingProvider
 from ..errors import (
@@ -106,7 +106,7 @@ class OpenAIProvider(EmbeddingProvider[OpenAISettings]):
             # A model omnivec does not know may or may not return unit vectors: make them cosine-ready.
             self.settings = s.model_copy(update={"normalize": True})
         self._clients: dict[int, openai.AsyncOpenAI] = {}
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: CallThreads | None = None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -156,9 +156,8 @@ class OpenAIProvider(EmbeddingProvider[OpenAISettings]):
         if isinstance(owned, openai.AsyncOpenAI):
             return await owned.embeddings.create(**params)
         if self._pool is None:  # a blocking client: our own threads, as many as calls may be in flight
-            self._pool = ThreadPoolExecutor(self.concurrency_ceiling, thread_name_prefix="omnivec-openai")
-        call = functools.partial(owned.embeddings.create, **params)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+            self._pool = CallThreads(self.concurrency_ceiling, name="omnivec-openai")
+        return await in_thread(self._pool, functools.partial(owned.embeddings.create, **params))
 
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
         lead = _wire.prefix(intent, self.settings)
@@ -187,5 +186,5 @@ class OpenAIProvider(EmbeddingProvider[OpenAISettings]):
         if client is not None:
             await client.close()
         if self._pool is not None:
-            self._pool.shutdown(wait=False)
+            self._pool.close()
             self._pool = None

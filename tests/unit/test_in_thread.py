@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from omnivec.providers._concurrency import in_thread
+from omnivec.providers._threads import CallThreads, in_thread
 
 
 def test_many_calls_each_get_their_own_answer_in_order_of_awaiting() -> None:
@@ -80,3 +80,45 @@ def test_calls_from_two_loops_each_complete_on_their_own_loop() -> None:
         thread.join(5)
     assert sorted(answers) == ["a", "b"]
     pool.shutdown()
+
+
+def test_call_threads_run_calls_concurrently_up_to_size_and_close_after_queued_work() -> None:
+    threads = CallThreads(4, name="test")
+    started, release = threading.Semaphore(0), threading.Event()
+    done: list[int] = []
+
+    def call(i: int) -> None:
+        started.release()
+        release.wait(5)
+        done.append(i)
+
+    for i in range(6):
+        threads.submit(lambda i=i: call(i))
+    assert all(started.acquire(timeout=5) for _ in range(4))  # four at once...
+    assert not started.acquire(timeout=0.2)  # ...and never a fifth while they block
+    threads.close()  # queued calls still run
+    release.set()
+    assert all(started.acquire(timeout=5) for _ in range(2))
+    deadline = time.monotonic() + 5
+    while len(done) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(done) == list(range(6))
+    with pytest.raises(RuntimeError, match="closed"):
+        threads.submit(lambda: None)
+
+
+def test_in_thread_on_call_threads_returns_answers_and_errors() -> None:
+    threads = CallThreads(2, name="test")
+
+    def maybe_fails(i: int) -> int:
+        if i == 3:
+            raise ValueError("three")
+        return i * 2
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(in_thread(threads, maybe_fails, i) for i in range(6)), return_exceptions=True)
+
+    answers = asyncio.run(main())
+    assert answers[:3] == [0, 2, 4] and answers[4:] == [8, 10]
+    assert isinstance(answers[3], ValueError)
+    threads.close()
