@@ -31,7 +31,7 @@ def paths(emulator: Emulator) -> list[str]:
 def test_submit_poll_fetch_gives_the_online_vectors_in_order(
     omnivec_emulator: Emulator, tmp_path: Path, model: str
 ) -> None:
-    omnivec_emulator.batches.delay_s = 0.3
+    omnivec_emulator.batches.delay_s = 1.0  # long enough to be polled twice on a busy machine
     provider = get_provider(f"gemini:{model}", dimensions=256)
     result = bulk(provider, TEXTS, tmp_path / "job.json")
     create = next(e for e in omnivec_emulator.requests_log if e["path"].endswith(":asyncBatchEmbedContent"))
