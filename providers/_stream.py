@@ -17,10 +17,11 @@ import asyncio
 import json
 import os
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from .base import EmbeddingProvider
 
 __all__ = ["Checkpoint", "FileCheckpoint", "StreamChunk", "stream_embeddings"]
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -91,21 +94,30 @@ class StreamChunk:
         return {self.start + row: exc for row, exc in self.result.failures.items()}
 
 
-async def _chunks(
-    inputs: AsyncIterable[Input] | Iterable[Input], size: int, skip: int
-) -> AsyncGenerator[list[Input], None]:
-    batch: list[Input] = []
+async def _each(inputs: AsyncIterable[T] | Iterable[T]) -> AsyncGenerator[T, None]:
     if isinstance(inputs, AsyncIterable):
         async for item in inputs:
-            if skip:
-                skip -= 1
-                continue
-            batch.append(item)
-            if len(batch) == size:
-                yield batch
-                batch = []
+            yield item
     else:
         for item in inputs:
+            yield item
+
+
+async def _chunks(inputs: Any, size: int | None, skip: int) -> AsyncGenerator[list[Input], None]:
+    """The inputs after the first ``skip``, cut into lists of ``size``; or (``size`` None) the
+    caller's own lists as they come, empty ones included."""
+    batch: list[Input] = []
+    async with aclosing(_each(inputs)) as source:
+        async for item in source:
+            if size is None:  # a given chunk wholly inside the done prefix (an empty one too) is left out
+                if skip:
+                    cut = min(skip, len(item))
+                    skip -= cut
+                    if cut == len(item):
+                        continue
+                    item = item[cut:]
+                yield list(item)
+                continue
             if skip:
                 skip -= 1
                 continue
@@ -144,18 +156,25 @@ async def _embed_chunk(provider: EmbeddingProvider[Any], chunk: list[Input], int
 
 async def stream_embeddings(
     provider: EmbeddingProvider[Any],
-    inputs: AsyncIterable[Input] | Iterable[Input],
+    inputs: AsyncIterable[Any] | Iterable[Any],
     *,
     intent: Intent,
     chunk_size: int | None,
     window: int,
     checkpoint: Checkpoint | str | os.PathLike[str] | None,
-) -> AsyncIterator[StreamChunk]:
-    """The engine of :meth:`EmbeddingProvider.embed_stream` (see there and the module docstring)."""
-    if chunk_size is None:  # one batch per call the provider may have in flight
+    chunked: bool = False,
+) -> AsyncGenerator[StreamChunk, None]:
+    """The engine of :meth:`EmbeddingProvider.embed_stream` (see there and the module docstring).
+
+    ``chunked=True``: ``inputs`` yields lists, each one chunk of the stream as given (an empty list
+    is an empty chunk, no call), so a caller such as the store loop keeps its own batch boundaries."""
+    if chunked:
+        if chunk_size is not None:
+            raise InvalidOptionError("chunked=True streams the lists as given: leave chunk_size unset")
+    elif chunk_size is None:  # one batch per call the provider may have in flight
         s, caps = provider.settings, provider.capabilities
         chunk_size = caps.max_batch_size * (s.max_concurrency or caps.max_concurrency)
-    if chunk_size < 1 or window < 1:
+    if (chunk_size is not None and chunk_size < 1) or window < 1:
         raise InvalidOptionError(f"chunk_size={chunk_size} and window={window} must both be at least 1")
     store = checkpoint if checkpoint is None or isinstance(checkpoint, Checkpoint) else FileCheckpoint(checkpoint)
     done = store.load() if store is not None else 0

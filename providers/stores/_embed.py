@@ -1,22 +1,26 @@
-"""Embedding stored sources through the shared cache, one batch in the background at a time.
+"""Embedding stored sources for the store write loop, through the one streaming path.
 
-``start`` returns at once with a future, so the caller can commit the previous batch to the store
-while this one is embedded: the store write hides behind the provider calls (``migrate`` then runs
-at nearly the bare ``embed_documents`` throughput). Cached vectors are never paid for twice.
+Each store batch is prepared on the store's own thread (the shared cache answers first: cached vectors
+are never paid for twice), its remaining inputs become one chunk of
+:func:`omnivec.providers._stream_sync.stream_embeddings_sync`, and the results are committed there while
+the stream already embeds the next ``STORE_WINDOW`` batches: the store write hides behind the
+provider calls. Only vectors that came back are cached; a failed item's placeholder never is.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
+from collections import deque
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from .._concurrency import _background_loop
+from .._stream import _embed_chunk
+from .._stream_sync import stream_embeddings_sync
 from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..errors import EmbeddingError, InputError
@@ -25,7 +29,11 @@ from ..types import EmbeddingResult
 from .base import Row, fingerprint_hash
 from .sources import SourceItem, input_for
 
-__all__ = ["Embedded", "normalized_fingerprint", "start"]
+__all__ = ["STORE_WINDOW", "Embedded", "normalized_fingerprint", "stream"]
+
+STORE_WINDOW = 4
+"""Store batches read ahead and embedding while the oldest one is committed (the stream's window)."""
+T = TypeVar("T")
 
 
 def normalized_fingerprint(provider: EmbeddingProvider[Any]) -> dict[str, Any]:
@@ -51,37 +59,45 @@ class Embedded:
 EmbedCall = Callable[[list[Input]], Awaitable[EmbeddingResult]]
 
 
-async def _embed(
-    provider: EmbeddingProvider[Any],
-    items: list[SourceItem],
-    cache: EmbeddingCache | None,
-    embed_call: EmbedCall | None = None,
-) -> Embedded:
-    """Cache lookup, one embedding call for the rest (online by default; the batch API passes its own),
-    failures by id, and rows in input order. Only vectors that came back are cached."""
-    out = Embedded()
-    fingerprint = provider.fingerprint("document")
-    inputs, ready = [], []
+@dataclass
+class Prepared:
+    """One batch before its call: the rows the cache filled, and the inputs still to embed."""
+
+    ready: list[SourceItem]
+    vectors: npt.NDArray[np.float32]
+    live: list[int]
+    """Positions in ``ready`` that the cache did not have, in the order of ``inputs``."""
+    inputs: list[Input]
+    failed: dict[str, str]
+
+
+def prepare(provider: EmbeddingProvider[Any], items: list[SourceItem], cache: EmbeddingCache | None) -> Prepared:
+    """Inputs for ``items`` (an item that cannot become one fails by id) after the cache lookup."""
+    ready, inputs, failed = [], [], {}
     for item in items:
         try:
             inputs.append(input_for(item.text, item.uri))
             ready.append(item)
         except EmbeddingError as exc:
-            out.failed[item.id] = str(exc)
+            failed[item.id] = str(exc)
+    fingerprint = provider.fingerprint("document")
     found = cache.get(fingerprint, [i.content_hash for i in ready]) if cache is not None and ready else {}
     vectors = np.zeros((len(ready), provider.dimensions), dtype=np.float32)
     live = [n for n, item in enumerate(ready) if item.content_hash not in found]
     for n, item in enumerate(ready):
         if item.content_hash in found:
             vectors[n] = found[item.content_hash]
-    out.cached = len(ready) - len(live)
-    if live:
-        todo = [inputs[n] for n in live]
-        if embed_call is None:
-            result = await provider.embed(todo, intent="document", errors="collect")
-        else:
-            result = await embed_call(todo)
-        vectors[live] = result.vectors
+    return Prepared(ready, vectors, live, [inputs[n] for n in live], failed)
+
+
+def finish(
+    provider: EmbeddingProvider[Any], batch: Prepared, result: EmbeddingResult | None, cache: EmbeddingCache | None
+) -> Embedded:
+    """Rows in input order, failures by id, the systemic check; only vectors that came back are cached."""
+    out = Embedded(failed=dict(batch.failed), cached=len(batch.ready) - len(batch.live))
+    live, ready = batch.live, batch.ready
+    if live and result is not None:
+        batch.vectors[live] = result.vectors
         out.embedded = len(live) - len(result.failures)
         out.input_tokens = result.usage.input_tokens or 0
         for offset, error in result.failures.items():
@@ -94,16 +110,51 @@ async def _embed(
             out.systemic = next(iter(result.failures.values()))
         if cache is not None:  # a failed item's row is a placeholder: never cache it
             ok = [offset for offset in range(len(live)) if offset not in result.failures]
-            cache.put(fingerprint, [ready[live[o]].content_hash for o in ok], result.vectors[ok])
+            cache.put(provider.fingerprint("document"), [ready[live[o]].content_hash for o in ok], result.vectors[ok])
     for n, item in enumerate(ready):
         if item.id not in out.failed:
-            out.rows.append(Row(item.id, item.content_hash, item.text, item.uri, item.metadata, vectors[n]))
+            out.rows.append(Row(item.id, item.content_hash, item.text, item.uri, item.metadata, batch.vectors[n]))
     return out
 
 
-def start(provider: EmbeddingProvider[Any], items: list[SourceItem], cache: EmbeddingCache | None) -> Future[Embedded]:
-    """Embed ``items`` on omnivec's background loop; ``.result()`` waits for them."""
-    return asyncio.run_coroutine_threadsafe(_embed(provider, items, cache), _background_loop())
+async def _embed(
+    provider: EmbeddingProvider[Any],
+    items: list[SourceItem],
+    cache: EmbeddingCache | None,
+    embed_call: EmbedCall | None = None,
+) -> Embedded:
+    """One batch in one go: prepare, one call for what the cache lacked (online by default; the
+    batch API passes its own), finish. The streaming path is :func:`stream`."""
+    batch = prepare(provider, items, cache)
+    result = None
+    if batch.inputs:
+        call = embed_call or (lambda inputs: _embed_chunk(provider, inputs, "document"))
+        result = await call(batch.inputs)
+    return finish(provider, batch, result, cache)
+
+
+def stream(
+    provider: EmbeddingProvider[Any],
+    cache: EmbeddingCache | None,
+    batches: Iterable[tuple[list[SourceItem], T]],
+    window: int = STORE_WINDOW,
+) -> Generator[tuple[Embedded, T], None, None]:
+    """Each ``(items, tag)`` batch embedded, in order, as one chunk of the shared stream.
+
+    ``batches`` is read on this thread (so a store diff there stays on the store's thread), at most
+    ``window`` batches ahead of the one handed back; a batch the cache (or the diff) emptied passes
+    through as an empty chunk, without a call, keeping the order and the bound."""
+    waiting: deque[tuple[Prepared, T]] = deque()
+
+    def chunks() -> Iterator[list[Input]]:
+        for items, tag in batches:
+            waiting.append((prepare(provider, items, cache), tag))
+            yield waiting[-1][0].inputs
+
+    with closing(stream_embeddings_sync(provider, chunks(), intent="document", window=window)) as results:
+        for chunk in results:
+            batch, tag = waiting.popleft()
+            yield finish(provider, batch, chunk.result, cache), tag
 
 
 def same_space(stored_hash: str, provider: EmbeddingProvider[Any]) -> bool:

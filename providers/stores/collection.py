@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar
@@ -178,7 +179,8 @@ class Sync:
     """The one write loop of ``index``, ``migrate`` and ``switch``: diff by hash, embed, commit per batch.
 
     The target table is the checkpoint: a batch is embedded only if its rows are missing or stale
-    there, and written in one commit, so a kill at any point loses at most the batch in flight.
+    there, and written in one commit, so a kill at any point loses at most the batches in flight (the
+    one being committed and the ``_embed.STORE_WINDOW`` read ahead of it); the next run embeds only those.
     """
 
     def __init__(
@@ -216,24 +218,22 @@ class Sync:
             progress(size)
 
     def run(self, batches: Iterable[list[SourceItem]], progress: Progress | None = None) -> None:
-        pending: tuple[Any, int] | None = None
-        try:
+        """Diff each batch, then embed what is left through the shared stream (omnivec.providers._stream):
+        batch i is committed here while the next ``_embed.STORE_WINDOW`` batches are embedded."""
+
+        def todos() -> Iterator[tuple[list[SourceItem], int]]:  # read on this thread, as the stream asks
             for batch in batches:
                 todo = self._todo(batch)
                 cost = sum(len(i.text or "") for i in todo) / 4.0 * self.price
                 if self.max_cost is not None and self.spent + cost > self.max_cost:
                     self.stopped = True
-                    break
+                    return
                 self.spent += cost
-                previous, pending = pending, (_embed.start(self.provider, todo, self.cache), len(batch))
-                if previous is not None:  # commit batch i while batch i+1 is being embedded
-                    self._commit(previous[0].result(), progress, previous[1])
-            if pending is not None:
-                self._commit(pending[0].result(), progress, pending[1])
-                pending = None
-        finally:
-            if pending is not None:
-                pending[0].cancel()
+                yield todo, len(batch)
+
+        with closing(_embed.stream(self.provider, self.cache, todos())) as results:  # a failed commit stops the calls
+            for embedded, size in results:
+                self._commit(embedded, progress, size)
 
 
 def search(

@@ -152,3 +152,84 @@ async def test_bad_stream_options_are_typed_errors() -> None:
     with pytest.raises(InvalidOptionError, match="chunk_size"):
         async for _ in FakeProvider().embed_stream(["a"], intent="document", chunk_size=0):
             pass
+
+
+def test_sync_stream_reads_chunks_on_the_calling_thread_in_a_bounded_window() -> None:
+    import threading
+
+    from omnivec.providers._stream_sync import stream_embeddings_sync
+
+    provider = FakeProvider(max_batch_size=4, default_concurrency=8, latency_s=0.01)
+    read, threads, window = [0], set(), 3
+    sizes = [4, 0, 4, 4, 2, 0, 0, 4, 4, 1, 4, 4]  # an emptied batch is an empty chunk, with no call
+
+    def chunks() -> Iterator[list[str]]:
+        for n, size in enumerate(sizes):
+            threads.add(threading.get_ident())
+            read[0] += 1
+            yield [f"w{n}-{i}" for i in range(size)]
+
+    handed = 0
+    for chunk in stream_embeddings_sync(provider, chunks(), intent="document", window=window):
+        assert len(chunk) == sizes[handed] and chunk.result.ok
+        assert read[0] - handed <= window + 1  # this chunk and the window read ahead of it, never more
+        want = [provider.embed_one(f"w{handed}-{i}", "document") for i in range(sizes[handed])]
+        np.testing.assert_array_equal(chunk.vectors, np.stack(want) if want else chunk.vectors)
+        handed += 1
+    assert handed == len(sizes) and threads == {threading.get_ident()}
+    assert len(provider.calls) == sum(1 for s in sizes if s) and provider.peak_in_flight >= 2
+
+
+def test_leaving_a_sync_stream_early_cancels_the_calls_in_flight() -> None:
+    from omnivec.providers._stream_sync import stream_embeddings_sync
+
+    provider = FakeProvider(max_batch_size=2, default_concurrency=8, latency_s=0.2)
+    read = [0]
+
+    def chunks() -> Iterator[list[str]]:
+        for n in range(1000):
+            read[0] += 1
+            yield [f"a{n}", f"b{n}"]
+
+    stream = stream_embeddings_sync(provider, chunks(), intent="document", window=4)
+    first = next(stream)
+    stream.close()  # the caller breaks: what is in flight stops before close() returns
+    assert len(first) == 2 and provider.in_flight == 0 and read[0] <= 6
+
+    def broken() -> Iterator[list[str]]:
+        yield ["w1"]
+        raise RuntimeError("the source failed")
+
+    with pytest.raises(RuntimeError, match="the source failed"):
+        list(stream_embeddings_sync(provider, broken(), intent="document"))
+    assert provider.in_flight == 0
+
+
+async def test_given_chunks_keep_their_bounds_and_resume_by_input_count() -> None:
+    from omnivec.providers._stream import stream_embeddings
+
+    provider = FakeProvider(max_batch_size=3)
+    given = [["a", "b"], [], ["c", "d", "e"], ["f"]]
+
+    saved: list[int] = []
+
+    class At3:
+        def load(self) -> int:
+            return 3  # a, b and c are done: the third chunk resumes at d
+
+        def save(self, done: int) -> None:
+            saved.append(done)
+
+    got = [(c.start, len(c)) async for c in stream_embeddings(
+        provider, given, intent="document", chunk_size=None, window=2, checkpoint=None, chunked=True
+    )]  # fmt: skip
+    assert got == [(0, 2), (2, 0), (2, 3), (5, 1)]
+    resumed = [(c.start, len(c)) async for c in stream_embeddings(
+        provider, given, intent="document", chunk_size=None, window=2, checkpoint=At3(), chunked=True
+    )]  # fmt: skip
+    assert resumed == [(3, 2), (5, 1)] and saved == [5, 6]
+    with pytest.raises(InvalidOptionError, match="chunked"):
+        async for _ in stream_embeddings(
+            provider, given, intent="document", chunk_size=4, window=2, checkpoint=None, chunked=True
+        ):
+            pass
