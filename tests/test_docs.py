@@ -36,3 +36,16 @@ def test_user_docs_never_point_at_the_development_folders() -> None:
         if "../shared" in line
     ]
     assert found == []
+
+
+def test_readme_lists_every_extra_and_what_all_leaves_out() -> None:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    section = (ROOT / "README.md").read_text().split("## Extras", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^- `([a-z-]+)` — (.*)$", section, flags=re.M)
+    assert sorted(name for name, _ in listed) == sorted(extras)
+    said = dict(listed)["all"]
+    left_out = set(re.findall(r"`([a-z-]+)`", said.split("except", 1)[1])) if "except" in said else set()
+    in_all = set(re.findall(r"[\[,]([a-z-]+)", extras["all"][0]))
+    assert in_all == set(extras) - {"all", "dev"} - left_out
