@@ -122,7 +122,7 @@ class AdaptiveLimit:
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # granted, then cancelled before use: pass the slot on
-            else:
+            elif waiter in self._waiters:  # a release may already have dropped it as cancelled
                 self._waiters.remove(waiter)
             raise
 

@@ -56,11 +56,21 @@ class FileCheckpoint:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise InvalidOptionError(
+                f"checkpoint {self.path} is a folder: give a file path, e.g. {self.path / 'job.json'}"
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # as embed_bulk's state_path: never fail after paying
 
     def load(self) -> int:
         if not self.path.exists():
             return 0
-        return int(json.loads(self.path.read_text())["done"])
+        try:
+            return int(json.loads(self.path.read_text())["done"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidOptionError(
+                f'checkpoint {self.path} is not an omnivec checkpoint ({{"done": n}}): delete it to start over'
+            ) from exc
 
     def save(self, done: int) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -154,6 +164,34 @@ async def _embed_chunk(provider: EmbeddingProvider[Any], chunk: list[Input], int
         return result
 
 
+def check_stream_options(
+    inputs: object,
+    *,
+    chunk_size: object,
+    window: object,
+    checkpoint: Checkpoint | str | os.PathLike[str] | None,
+    chunked: bool = False,
+) -> Checkpoint | None:
+    """Refuse bad stream arguments in one line each, before anything is read or called; the checkpoint to use."""
+    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, (Iterable, AsyncIterable)):
+        raise InvalidOptionError(
+            f"inputs must be an iterable or async iterable of inputs, not {type(inputs).__name__}: "
+            "wrap a single input in a list"
+        )
+    if chunked and chunk_size is not None:
+        raise InvalidOptionError("chunked=True streams the lists as given: leave chunk_size unset")
+    for name, value in (("chunk_size", chunk_size), ("window", window)):
+        if value is None and name == "chunk_size":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidOptionError(f"{name} must be a whole number of at least 1, got {value!r}")
+    if checkpoint is None or isinstance(checkpoint, Checkpoint):
+        return checkpoint
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise InvalidOptionError(f"checkpoint must be a file path or a Checkpoint, not {type(checkpoint).__name__}")
+    return FileCheckpoint(checkpoint)
+
+
 async def stream_embeddings(
     provider: EmbeddingProvider[Any],
     inputs: AsyncIterable[Any] | Iterable[Any],
@@ -168,15 +206,10 @@ async def stream_embeddings(
 
     ``chunked=True``: ``inputs`` yields lists, each one chunk of the stream as given (an empty list
     is an empty chunk, no call), so a caller such as the store loop keeps its own batch boundaries."""
-    if chunked:
-        if chunk_size is not None:
-            raise InvalidOptionError("chunked=True streams the lists as given: leave chunk_size unset")
-    elif chunk_size is None:  # one batch per call the provider may have in flight
+    store = check_stream_options(inputs, chunk_size=chunk_size, window=window, checkpoint=checkpoint, chunked=chunked)
+    if not chunked and chunk_size is None:  # one batch per call the provider may have in flight
         s, caps = provider.settings, provider.capabilities
         chunk_size = caps.max_batch_size * (s.max_concurrency or caps.max_concurrency)
-    if (chunk_size is not None and chunk_size < 1) or window < 1:
-        raise InvalidOptionError(f"chunk_size={chunk_size} and window={window} must both be at least 1")
-    store = checkpoint if checkpoint is None or isinstance(checkpoint, Checkpoint) else FileCheckpoint(checkpoint)
     done = store.load() if store is not None else 0
     source = _chunks(inputs, chunk_size, done)
     pending: deque[tuple[int, asyncio.Task[EmbeddingResult]]] = deque()

@@ -80,6 +80,8 @@ async def in_thread(pool: Submits, fn: Callable[..., R], *args: Any) -> R:
     completions = _completions(loop)
 
     def run() -> None:
+        if future.done():  # cancelled while queued: the call is never made (a benign racy read)
+            return
         try:
             outcome = fn(*args)
         except BaseException as exc:  # handed to the awaiting task as is

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Hashable, Iterable, Sequence
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
@@ -17,7 +17,7 @@ from . import _guard
 from ._concurrency import ProviderLimits, run_sync
 from ._rate import Budget, RateLimits, rate_budget
 from ._run import run_calls
-from ._stream import Checkpoint, StreamChunk, stream_embeddings
+from ._stream import Checkpoint, StreamChunk, check_stream_options, stream_embeddings
 from ._validation import (
     check_against,
     check_call_options,
@@ -156,7 +156,7 @@ class EmbeddingProvider(ABC, Generic[S]):
             raise
         return self._finish(result)
 
-    async def embed_stream(
+    def embed_stream(
         self,
         inputs: AsyncIterable[Input] | Iterable[Input],
         *,
@@ -164,7 +164,7 @@ class EmbeddingProvider(ABC, Generic[S]):
         chunk_size: int | None = None,
         window: int = 4,
         checkpoint: Checkpoint | str | os.PathLike[str] | None = None,
-    ) -> AsyncIterator[StreamChunk]:
+    ) -> AsyncGenerator[StreamChunk, None]:
         """Embed any number of inputs in bounded memory; :class:`StreamChunk` results come in input order.
 
         At most ``window`` chunks of ``chunk_size`` inputs (default: one batch per call in flight) are
@@ -172,11 +172,14 @@ class EmbeddingProvider(ABC, Generic[S]):
         in ``failures`` by stream index. ``checkpoint`` (a :class:`Checkpoint` or a file path) counts
         the inputs delivered once you come back for the next chunk; a restart with the same inputs
         and checkpoint skips them (at-least-once). See omnivec.providers._stream and docs/performance.md.
+        Bad arguments raise here, at the call; the stream itself is the returned async generator
+        (close it, e.g. with ``contextlib.aclosing``, when you stop early: that cancels its calls).
         """
-        async for chunk in stream_embeddings(
+        self.fingerprint(intent)  # a bad intent is refused now, not on the first chunk
+        check_stream_options(inputs, chunk_size=chunk_size, window=window, checkpoint=checkpoint)
+        return stream_embeddings(
             self, inputs, intent=intent, chunk_size=chunk_size, window=window, checkpoint=checkpoint
-        ):
-            yield chunk
+        )
 
     def _finish(self, result: EmbeddingResult) -> EmbeddingResult:
         result.timings.sort(key=lambda t: t.first_index)

@@ -4,6 +4,7 @@ checkpoint that lets a restarted job skip what is done."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from pathlib import Path
@@ -148,10 +149,80 @@ async def test_any_object_with_load_and_save_is_a_checkpoint() -> None:
     assert [c.start for c in chunks] == [6, 11, 16] and store.saved == [11, 16, 20]
 
 
-async def test_bad_stream_options_are_typed_errors() -> None:
-    with pytest.raises(InvalidOptionError, match="chunk_size"):
-        async for _ in FakeProvider().embed_stream(["a"], intent="document", chunk_size=0):
-            pass
+@pytest.mark.parametrize(
+    ("inputs", "options", "names"),
+    [
+        (["a"], {"chunk_size": 0}, "chunk_size must be a whole number of at least 1, got 0"),
+        (["a"], {"chunk_size": "5"}, "chunk_size must be a whole number of at least 1, got '5'"),
+        (["a"], {"window": 0}, "window must be a whole number of at least 1, got 0"),
+        (["a"], {"window": None}, "window must be a whole number of at least 1, got None"),
+        ("hello world", {}, "not str: wrap a single input in a list"),
+        (b"bytes", {}, "not bytes: wrap a single input in a list"),
+        (42, {}, "not int: wrap a single input in a list"),
+        (["a"], {"checkpoint": 3}, "checkpoint must be a file path or a Checkpoint, not int"),
+    ],
+)
+def test_bad_stream_options_are_refused_at_the_call_before_any_provider_call(
+    inputs: object, options: dict[str, object], names: str
+) -> None:
+    provider = FakeProvider()
+    with pytest.raises(InvalidOptionError, match=re.escape(names)):
+        provider.embed_stream(inputs, intent="document", **options)  # type: ignore[arg-type]
+    assert provider.calls == []
+
+
+def test_a_checkpoint_in_a_missing_folder_is_created_and_a_folder_is_refused(tmp_path: Path) -> None:
+    async def run(checkpoint: Path) -> int:
+        async with aclosing(FakeProvider().embed_stream(["a", "b"], intent="document", checkpoint=checkpoint)) as s:
+            return sum([len(chunk) async for chunk in s])
+
+    assert asyncio.run(run(tmp_path / "new" / "deeper" / "job.json")) == 2
+    assert (tmp_path / "new" / "deeper" / "job.json").exists()
+    with pytest.raises(InvalidOptionError, match="is a folder: give a file path"):
+        FakeProvider().embed_stream(["a"], intent="document", checkpoint=tmp_path)
+    (tmp_path / "torn.json").write_text("{not json")
+    with pytest.raises(InvalidOptionError, match="not an omnivec checkpoint"):
+        asyncio.run(run(tmp_path / "torn.json"))
+
+
+def test_closing_a_stream_early_cancels_its_calls_and_leaves_no_task_or_noise(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    provider = FakeProvider(latency_s=0.05)
+    texts = [f"t{i}" for i in range(400)]
+
+    async def main() -> tuple[int, int]:
+        async with aclosing(provider.embed_stream(texts, intent="document", chunk_size=8, window=4)) as chunks:
+            async for chunk in chunks:
+                if chunk.end >= 40:
+                    break
+        made = len(provider.calls)
+        await asyncio.sleep(0.2)  # anything still running would call again by now
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert not left, left
+        return made, len(provider.calls)
+
+    made, later = asyncio.run(main())
+    assert made == later and made < 400
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_waiter_cancelled_while_a_release_hands_its_slot_on_leaves_cleanly() -> None:
+    from omnivec.providers._concurrency import AdaptiveLimit
+
+    async def main() -> int:
+        gate = AdaptiveLimit(1, adaptive=False)
+        await gate.acquire()
+        first, second = asyncio.ensure_future(gate.acquire()), asyncio.ensure_future(gate.acquire())
+        await asyncio.sleep(0)  # both queue
+        first.cancel()  # its waiter is cancelled now; the task sees it on its next step
+        gate.release()  # skips the cancelled waiter and hands the slot to the second
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await second
+        return gate.in_flight
+
+    assert asyncio.run(main()) == 1
 
 
 def test_sync_stream_reads_chunks_on_the_calling_thread_in_a_bounded_window() -> None:
