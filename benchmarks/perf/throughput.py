@@ -266,15 +266,19 @@ async def run_omnivec(provider_name: str, texts: list[str], **options: Any) -> d
     }
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written (what the columns mean, the targets) and every default."""
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     parser.add_argument("--grants", default="50,100,400", help="requests/s the emulator grants, comma-separated")
-    parser.add_argument("--latency-ms", type=float, default=40.0)
+    parser.add_argument("--latency-ms", type=float, default=40.0, help="emulator time per call")
     parser.add_argument("--burst-s", type=float, default=0.1, help="emulator bucket size, in seconds of grant")
-    parser.add_argument("--providers", default="bedrock,gemini")
+    parser.add_argument("--providers", default="bedrock,gemini", help="bedrock (Nova), gemini, or both")
     parser.add_argument("--n", type=int, default=2000, help="Nova inputs per run (one per request)")
     parser.add_argument("--gemini-n", type=int, default=20_000, help="Gemini inputs per run (100 per request)")
-    parser.add_argument("--raw-threads", type=int, default=32)
+    parser.add_argument("--raw-threads", type=int, default=32, help="threads of the raw SDK ceiling")
     parser.add_argument("--in-process", action="store_true", help="emulator in this process (shares the GIL)")
     parser.add_argument("--overhead", action="store_true", help="also omnivec vs raw at equal concurrency, no limit")
     parser.add_argument("--pairs", type=int, default=5, help="alternating rounds for --overhead")

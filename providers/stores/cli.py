@@ -53,6 +53,9 @@ def _store(url: str | None, batch_size: int | None = None) -> Iterator[VectorSto
         raise typer.Exit(2) from exc
     try:
         yield store
+    except KeyboardInterrupt:
+        print_error("interrupted: what was already committed is kept; run the same command again to resume")
+        raise typer.Exit(130) from None
     except MigrationIncompleteError as exc:
         print_error(exc)
         raise typer.Exit(3) from exc
@@ -212,8 +215,10 @@ def migrate(
         raise typer.Exit(2)
     ray_options = {"actors": actors, **({"requests_per_second": requests_per_second} if requests_per_second else {})}
     with _store(store, batch_size) as st:
+        serving = coll.serving_version(st, collection)  # its size is the bar's total (an unknown name errs below)
+        total = st.count(collection, serving.version) if serving is not None else None
         with progress_bar(f"migrating {collection}", enabled=sys.stderr.isatty()) as bar:
-            task = bar.add_task("migrate", total=None)
+            task = bar.add_task("migrate", total=total)
             report = mig.migrate(
                 st,
                 collection,

@@ -96,3 +96,31 @@ def test_blank_items_are_skipped_and_counted_not_fatal(tmp_path: Path) -> None:
     bad.write_text('{"_id": "a", "text": "ok"}\nnot json\n')
     failed = cli("index", str(bad), "-c", "docs", "--store", f"lancedb://{tmp_path / 'l'}")
     assert failed.exit_code == 2 and "bad.jsonl:2" in failed.stderr  # type: ignore[attr-defined]
+
+
+def test_ctrl_c_during_index_says_how_to_resume_and_the_rerun_finishes_exactly(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import omnivec.providers.stores.cli as store_cli
+
+    url = f"lancedb://{tmp_path / 'l'}"
+
+    def interrupted_after_20(path: Path, skipped: list[str] | None = None) -> object:
+        for n, item in enumerate(read_source(path, skipped)):
+            if n == 20:  # Ctrl-C arrives while the source is read, after the first batches were handed on
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(store_cli, "read_source", interrupted_after_20)
+    stopped = cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", url, "--batch-size", "5")
+    assert stopped.exit_code == 130  # type: ignore[attr-defined]
+    assert "interrupted: what was already committed is kept; run the same command again" in stopped.stderr  # type: ignore[attr-defined]
+    monkeypatch.undo()
+    again = cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", url, "--batch-size", "5")
+    assert again.exit_code == 0, again.stderr  # type: ignore[attr-defined]
+    store = open_store(url)
+    try:
+        (info,) = store.versions("docs")
+        assert store.count("docs", info.version) == 30
+    finally:
+        store.close()
