@@ -6,14 +6,16 @@ the calls of the next chunk start while the tail of the previous one finishes). 
 only when the consumer asks for the next chunk: that is the back-pressure.
 
 A checkpoint stores one number, how many leading inputs were delivered and handed back (the
-consumer asked for the chunk after them, or the stream ended). A restarted job passing the same
-inputs and checkpoint skips that many without embedding them. Delivery is at-least-once: a chunk
+consumer asked for the chunk after them, or the stream ended); a file checkpoint also keeps a digest
+of the first inputs, so a restart with another list is refused instead of skipping inputs it never
+embedded. A restarted job passing the same inputs and checkpoint skips that many without embedding them. Delivery is at-least-once: a chunk
 the consumer received but did not come back from is sent again after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 from collections import deque
@@ -26,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from .cache import content_key
 from .errors import EmbeddingError, InputError, InvalidOptionError
-from .inputs import Input
+from .inputs import Fused, Image, Input, Media
 from .types import EmbeddingResult, Intent
 
 if TYPE_CHECKING:
@@ -52,10 +55,13 @@ class Checkpoint(Protocol):
 
 
 class FileCheckpoint:
-    """The offset in a small JSON file (``{"done": n}``), replaced atomically so a crash never tears it."""
+    """The offset in a small JSON file (``{"done": n, "head": digest}``), replaced atomically so a
+    crash never tears it; ``head`` identifies the inputs it counts (their first ``HEAD_ITEMS``)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.head: str | None = None
+        """Digest of the stream's first inputs (see :class:`_Head`): a restart with other inputs is refused."""
         if self.path.is_dir():
             raise InvalidOptionError(
                 f"checkpoint {self.path} is a folder: give a file path, e.g. {self.path / 'job.json'}"
@@ -66,15 +72,17 @@ class FileCheckpoint:
         if not self.path.exists():
             return 0
         try:
-            return int(json.loads(self.path.read_text())["done"])
-        except (ValueError, KeyError, TypeError) as exc:
+            saved = json.loads(self.path.read_text())
+            self.head = saved.get("head")
+            return int(saved["done"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidOptionError(
                 f'checkpoint {self.path} is not an omnivec checkpoint ({{"done": n}}): delete it to start over'
             ) from exc
 
     def save(self, done: int) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"done": done}))
+        tmp.write_text(json.dumps({"done": done, **({"head": self.head} if self.head else {})}))
         os.replace(tmp, self.path)
 
 
@@ -113,12 +121,44 @@ async def _each(inputs: AsyncIterable[T] | Iterable[T]) -> AsyncGenerator[T, Non
             yield item
 
 
-async def _chunks(inputs: Any, size: int | None, skip: int) -> AsyncGenerator[list[Input], None]:
+HEAD_ITEMS = 16
+
+
+class _Head:
+    """The digest of a stream's first ``HEAD_ITEMS`` inputs, checked against the one a file
+    checkpoint recorded: its count alone would let a restart with another list skip inputs it never
+    embedded. Known before the first chunk of ``HEAD_ITEMS`` or more inputs is sent."""
+
+    def __init__(self, store: FileCheckpoint | None) -> None:
+        self.store, self.seen, self.digest = store, 0, hashlib.sha256()
+
+    def see(self, item: Any) -> None:
+        if self.store is None or self.seen >= HEAD_ITEMS:
+            return
+        self.digest.update(content_key(item).encode() if isinstance(item, (str, Image, Media, Fused)) else b"?")
+        self.seen += 1
+        if self.seen == HEAD_ITEMS:
+            self.end()
+
+    def end(self) -> None:
+        if self.store is None or self.store.head == (value := self.digest.hexdigest()):
+            return
+        if self.store.head is not None:
+            raise InvalidOptionError(
+                f"checkpoint {self.store.path} was written for other inputs (their first {self.seen} differ): "
+                "pass the same inputs in the same order, or delete it to start over"
+            )
+        self.store.head = value
+
+
+async def _chunks(inputs: Any, size: int | None, skip: int, head: _Head) -> AsyncGenerator[list[Input], None]:
     """The inputs after the first ``skip``, cut into lists of ``size``; or (``size`` None) the
     caller's own lists as they come, empty ones included."""
     batch: list[Input] = []
     async with aclosing(_each(inputs)) as source:
         async for item in source:
+            for part in item if size is None else (item,):
+                head.see(part)
             if size is None:  # a given chunk wholly inside the done prefix (an empty one too) is left out
                 if skip:
                     cut = min(skip, len(item))
@@ -135,6 +175,7 @@ async def _chunks(inputs: Any, size: int | None, skip: int) -> AsyncGenerator[li
             if len(batch) == size:
                 yield batch
                 batch = []
+    head.end()  # a stream shorter than HEAD_ITEMS
     if batch:
         yield batch
 
@@ -211,7 +252,7 @@ async def stream_embeddings(
         s, caps = provider.settings, provider.capabilities
         chunk_size = caps.max_batch_size * (s.max_concurrency or caps.max_concurrency)
     done = store.load() if store is not None else 0
-    source = _chunks(inputs, chunk_size, done)
+    source = _chunks(inputs, chunk_size, done, _Head(store if isinstance(store, FileCheckpoint) else None))
     pending: deque[tuple[int, asyncio.Task[EmbeddingResult]]] = deque()
     next_start, exhausted = done, False
 

@@ -4,6 +4,7 @@ checkpoint that lets a restarted job skip what is done."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
@@ -304,3 +305,32 @@ async def test_given_chunks_keep_their_bounds_and_resume_by_input_count() -> Non
             provider, given, intent="document", chunk_size=4, window=2, checkpoint=None, chunked=True
         ):
             pass
+
+
+def test_a_restart_with_other_inputs_is_refused_before_any_call(tmp_path: Path) -> None:
+    job = tmp_path / "job.json"
+
+    def run(texts: list[str], stop_after: int | None = None, provider: FakeProvider | None = None) -> FakeProvider:
+        provider = provider or FakeProvider()
+
+        async def main() -> None:
+            async with aclosing(provider.embed_stream(texts, intent="document", chunk_size=20, checkpoint=job)) as s:
+                async for chunk in s:
+                    if stop_after is not None and chunk.end >= stop_after:
+                        break
+
+        asyncio.run(main())
+        return provider
+
+    texts = [f"doc {i}" for i in range(100)]
+    run(texts, stop_after=40)  # leaves {"done": 20, "head": ...}
+    assert json.loads(job.read_text())["done"] == 20 and json.loads(job.read_text())["head"]
+    refused = FakeProvider()
+    with pytest.raises(InvalidOptionError, match="was written for other inputs"):
+        run([f"other {i}" for i in range(100)], provider=refused)
+    assert refused.calls == []
+    assert json.loads(job.read_text())["done"] == 20  # untouched by the refused run
+    resumed = run(texts)
+    assert sum(len(batch) for batch, _ in resumed.calls) == 80 and json.loads(job.read_text())["done"] == 100
+    job.write_text(json.dumps({"done": 100}))  # a checkpoint from before the digest: accepted as it is
+    assert run(texts).calls == []
