@@ -35,8 +35,9 @@ class VectorSpaceMismatchError(ConfigurationError):
         self.stored, self.given = dict(stored), dict(given)
         super().__init__(
             f"collection {collection!r} holds vectors of {describe(stored)}; refusing to {action} with "
-            f"{describe(given)}: drop --model to use the collection's own model, or run "
-            f"'omnivec migrate {collection} --to {given.get('provider')}:{given.get('model')}'"
+            f"{describe(given)}: leave the model out (no --model / provider=) to use the collection's own, "
+            f"or move the collection: 'omnivec migrate {collection} --to {given.get('provider')}:{given.get('model')}"
+            + (f" --dimensions {given['dimensions']}'" if given.get("dimensions") else "'")
         )
 
 

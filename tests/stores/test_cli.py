@@ -10,7 +10,15 @@ from typer.testing import CliRunner
 
 from omnivec.providers import get_provider
 from omnivec.providers.cli import app, attach_commands
-from omnivec.providers.stores import MigrationIncompleteError, index_items, migrate, open_store, read_source
+from omnivec.providers.stores import (
+    MigrationIncompleteError,
+    VectorSpaceMismatchError,
+    index_items,
+    migrate,
+    open_store,
+    read_source,
+    search,
+)
 
 attach_commands()
 runner = CliRunner()
@@ -122,5 +130,18 @@ def test_ctrl_c_during_index_says_how_to_resume_and_the_rerun_finishes_exactly(
     try:
         (info,) = store.versions("docs")
         assert store.count("docs", info.version) == 30
+    finally:
+        store.close()
+
+
+def test_a_model_mismatch_names_both_fixes_with_the_dimensions_to_migrate_to(corpus: Path, tmp_path: Path) -> None:
+    url = f"lancedb://{tmp_path / 'l'}"
+    assert cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", url).exit_code == 0  # type: ignore[attr-defined]
+    store = open_store(url)
+    try:
+        other = get_provider("fake:b", dimensions=16)
+        with pytest.raises(VectorSpaceMismatchError, match="leave the model out") as refused:
+            search(store, "docs", "a query", provider=other)
+        assert "omnivec migrate docs --to fake:b --dimensions 16'" in str(refused.value)
     finally:
         store.close()
