@@ -228,6 +228,9 @@ async def test_limit_grows_past_the_default_only_while_calls_queue_and_latency_h
     await asyncio.sleep(0)
     for _ in range(32):
         gate.record(throttled=False, seconds=0.04)
+    assert gate.limit == 4  # one good window is not enough: a lucky one must not grow the limit
+    for _ in range(32):
+        gate.record(throttled=False, seconds=0.04)
     await asyncio.sleep(0)
     assert gate.limit == 6 and gate.in_flight == 5 and waiter.done()
     for _ in range(32):  # no queue this window: nothing to gain
@@ -243,7 +246,12 @@ async def test_limit_grows_past_the_default_only_while_calls_queue_and_latency_h
     for _ in range(32):
         gate.record(throttled=False, seconds=0.04)
     assert gate.limit == 6
-    for _ in range(32):  # still queued, latency back to its best: grow
+    for _ in range(32):  # still queued, latency back to its best...
+        gate.record(throttled=False, seconds=0.04)
+    for _ in range(32):
+        gate.record(throttled=False, seconds=0.08)  # ...but a slow window breaks the streak
+    assert gate.limit == 6
+    for _ in range(64):  # two good windows in a row: grow
         gate.record(throttled=False, seconds=0.04)
     await asyncio.sleep(0)
     assert gate.limit == 9 and waiter.done()
