@@ -342,24 +342,10 @@ class RaySync(Sync):
         self.ray_options, self.window = dict(ray_options or {}), window
 
     def run(self, batches: Iterable[list[SourceItem]], progress: Any = None) -> None:
-        pending: dict[str, SourceItem] = {}
-        for batch in batches:
-            todo = self._todo(batch)
-            cost = sum(len(i.text or "") for i in todo) / 4.0 * self.price
-            if self.max_cost is not None and self.spent + cost > self.max_cost:
-                self.stopped = True
-                break
-            self.spent += cost
-            pending.update((item.id, item) for item in todo)
-            if progress is not None and len(todo) < len(batch):
-                progress(len(batch) - len(todo))
-            if len(pending) >= self.window:
-                self._flush(pending, progress)
-                pending = {}
-        if pending:
-            self._flush(pending, progress)
+        self._run_windowed(batches, self.window, progress)
 
-    def _flush(self, items: dict[str, SourceItem], progress: Any) -> None:
+    def _flush(self, group: list[SourceItem], progress: Any) -> None:
+        items = {item.id: item for item in group}
         fingerprint = self.provider.fingerprint("document")
         found = self.cache.get(fingerprint, [i.content_hash for i in items.values()]) if self.cache is not None else {}
         cached = [i for i in items.values() if i.content_hash in found]

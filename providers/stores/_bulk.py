@@ -72,22 +72,7 @@ class BulkSync(Sync):
         self.state_path = folder / f"{self.name}-v{self.version}.json"
 
     def run(self, batches: Iterable[list[SourceItem]], progress: Progress | None = None) -> None:
-        pending: dict[str, SourceItem] = {}
-        for batch in batches:
-            todo = self._todo(batch)
-            cost = sum(len(i.text or "") for i in todo) / 4.0 * self.price
-            if self.max_cost is not None and self.spent + cost > self.max_cost:
-                self.stopped = True
-                break
-            self.spent += cost
-            pending.update((item.id, item) for item in todo)
-            if progress is not None and len(todo) < len(batch):
-                progress(len(batch) - len(todo))
-            if len(pending) >= self.window:
-                self._flush(list(pending.values()), progress)
-                pending = {}
-        if pending:
-            self._flush(list(pending.values()), progress)
+        self._run_windowed(batches, self.window, progress)
 
     def _flush(self, items: list[SourceItem], progress: Progress | None) -> None:
         def by_batch_api(inputs: list[Any]) -> Any:

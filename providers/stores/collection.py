@@ -206,6 +206,35 @@ class Sync:
         self.report.unchanged += len(latest) - len(todo)
         return todo
 
+    def _afford(self, todo: list[SourceItem]) -> bool:
+        """Book ``todo``'s estimated cost (characters / 4 tokens); False (and ``stopped``) past ``max_cost``."""
+        cost = sum(len(i.text or "") for i in todo) / 4.0 * self.price
+        if self.max_cost is not None and self.spent + cost > self.max_cost:
+            self.stopped = True
+            return False
+        self.spent += cost
+        return True
+
+    def _run_windowed(self, batches: Iterable[list[SourceItem]], window: int, progress: Progress | None) -> None:
+        """For engines that embed big groups at once (batch jobs, Ray): gather up to ``window`` items
+        still to do, then hand them to ``self._flush``; unchanged ones count as progress at once."""
+        pending: dict[str, SourceItem] = {}
+        for batch in batches:
+            todo = self._todo(batch)
+            if not self._afford(todo):
+                break
+            pending.update((item.id, item) for item in todo)
+            if progress is not None and len(todo) < len(batch):
+                progress(len(batch) - len(todo))
+            if len(pending) >= window:
+                self._flush(list(pending.values()), progress)
+                pending = {}
+        if pending:
+            self._flush(list(pending.values()), progress)
+
+    def _flush(self, items: list[SourceItem], progress: Progress | None) -> None:
+        raise NotImplementedError("only engines that use _run_windowed embed in groups")
+
     def _commit(self, embedded: _embed.Embedded, progress: Progress | None, size: int) -> None:
         if embedded.systemic is not None:
             raise embedded.systemic
@@ -224,11 +253,8 @@ class Sync:
         def todos() -> Iterator[tuple[list[SourceItem], int]]:  # read on this thread, as the stream asks
             for batch in batches:
                 todo = self._todo(batch)
-                cost = sum(len(i.text or "") for i in todo) / 4.0 * self.price
-                if self.max_cost is not None and self.spent + cost > self.max_cost:
-                    self.stopped = True
+                if not self._afford(todo):
                     return
-                self.spent += cost
                 yield todo, len(batch)
 
         with closing(_embed.stream(self.provider, self.cache, todos())) as results:  # a failed commit stops the calls
