@@ -43,7 +43,7 @@ import numpy as np
 
 from ...providers.emulator import Faults
 from ...providers.emulator._vectors import text_vector
-from .throughput import DIMS, REFS, emulator, raw_pool, throttled_share
+from .throughput import DIMS, REFS, at_least_one, emulator, grant_list, raw_pool, throttled_share
 
 MODEL = REFS["bedrock"].split(":", 1)[1]
 # peer name → (module that must import, distribution whose version is printed)
@@ -152,18 +152,20 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
-    parser.add_argument("--grants", default="50,100,400", help="requests/s the emulator grants, comma-separated")
-    parser.add_argument("--n", type=int, default=1000, help="Nova documents per run (one per request)")
+    parser.add_argument(
+        "--grants", type=grant_list, default="50,100,400", help="requests/s the emulator grants, comma-separated"
+    )
+    parser.add_argument("--n", type=at_least_one, default=1000, help="Nova documents per run (one per request)")
     parser.add_argument("--latency-ms", type=float, default=40.0, help="emulator time per call")
     parser.add_argument("--burst-s", type=float, default=0.1, help="emulator bucket size, in seconds of grant")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"any of {', '.join(PEERS)}")
-    parser.add_argument("--raw-threads", type=int, default=32, help="threads of the raw boto3 ceiling")
+    parser.add_argument("--raw-threads", type=at_least_one, default=32, help="threads of the raw boto3 ceiling")
     args = parser.parse_args()
     peers = args.peers.split(",")
     unknown = [peer for peer in peers if peer not in PEERS]
     if unknown:
         parser.error(f"--peers: unknown {', '.join(unknown)}; choose from {', '.join(PEERS)}")
-    grants = [float(g) for g in args.grants.split(",")]
+    grants: list[float] = args.grants
     _module("boto3")  # the first ceiling would otherwise pay for the import
     texts = [f"input {i}: a sentence about topic {i % 37} and item {i}" for i in range(args.n)]
     print(
@@ -200,4 +202,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted: the rows printed so far stand; nothing else is kept") from None

@@ -266,24 +266,51 @@ async def run_omnivec(provider_name: str, texts: list[str], **options: Any) -> d
     }
 
 
+def grant_list(text: str) -> list[float]:
+    """argparse type: comma-separated requests/s, each > 0 (the error names the bad one)."""
+    try:
+        grants = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of numbers, e.g. 50,100,400"
+        ) from None
+    if not grants or min(grants) <= 0:
+        raise argparse.ArgumentTypeError(f"every grant must be above 0 requests/s, got {text!r}")
+    return grants
+
+
+def at_least_one(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """The module docstring as written (what the columns mean, the targets) and every default."""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
-    parser.add_argument("--grants", default="50,100,400", help="requests/s the emulator grants, comma-separated")
+    parser.add_argument(
+        "--grants", type=grant_list, default="50,100,400", help="requests/s the emulator grants, comma-separated"
+    )
     parser.add_argument("--latency-ms", type=float, default=40.0, help="emulator time per call")
     parser.add_argument("--burst-s", type=float, default=0.1, help="emulator bucket size, in seconds of grant")
-    parser.add_argument("--providers", default="bedrock,gemini", help="bedrock (Nova), gemini, or both")
-    parser.add_argument("--n", type=int, default=2000, help="Nova inputs per run (one per request)")
-    parser.add_argument("--gemini-n", type=int, default=20_000, help="Gemini inputs per run (100 per request)")
-    parser.add_argument("--raw-threads", type=int, default=32, help="threads of the raw SDK ceiling")
+    parser.add_argument(
+        "--providers", default="bedrock,gemini", help="bedrock (Nova), gemini, or both, comma-separated"
+    )
+    parser.add_argument("--n", type=at_least_one, default=2000, help="Nova inputs per run (one per request)")
+    parser.add_argument("--gemini-n", type=at_least_one, default=20_000, help="Gemini inputs per run (100 per request)")
+    parser.add_argument("--raw-threads", type=at_least_one, default=32, help="threads of the raw SDK ceiling")
     parser.add_argument("--in-process", action="store_true", help="emulator in this process (shares the GIL)")
     parser.add_argument("--overhead", action="store_true", help="also omnivec vs raw at equal concurrency, no limit")
-    parser.add_argument("--pairs", type=int, default=5, help="alternating rounds for --overhead")
+    parser.add_argument("--pairs", type=at_least_one, default=5, help="alternating rounds for --overhead")
     args = parser.parse_args()
-    grants = [float(g) for g in args.grants.split(",")]
+    grants: list[float] = args.grants
+    unknown = sorted(set(args.providers.split(",")) - set(REFS))
+    if unknown:
+        parser.error(f"--providers: unknown {', '.join(unknown)}; choose from {', '.join(REFS)}")
     where = "in-process" if args.in_process else "own process"
     print(
         f"emulator ({where}): {args.latency_ms:g} ms per call, bucket {args.burst_s:g} s of grant; cpus: {os.cpu_count()}"
@@ -365,4 +392,7 @@ def overhead(name: str, texts: list[str], args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted: the rows printed so far stand; nothing else is kept") from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def test_throughput_script_runs_both_providers_and_loses_nothing() -> None:
     command = [sys.executable, "-m", "omnivec.benchmarks.perf.throughput", "--providers", "bedrock,gemini"]
@@ -20,3 +22,22 @@ def test_throughput_script_runs_both_providers_and_loses_nothing() -> None:
         assert (lost, right) == ("0", "True"), row
     summaries = [line for line in done.stdout.splitlines() if "| overhead: " in line]
     assert len(summaries) == 2 and all("raw calls behind asyncio" in line for line in summaries), done.stdout
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "says"),
+    [
+        ("throughput", ["--grants", "abc"], "argument --grants: 'abc' is not a comma-separated list of numbers"),
+        ("throughput", ["--grants", "50,0"], "every grant must be above 0 requests/s"),
+        ("throughput", ["--providers", "bedrok"], "--providers: unknown bedrok; choose from bedrock, gemini"),
+        ("throughput", ["--pairs", "0"], "argument --pairs: must be a whole number of at least 1, got '0'"),
+        ("peers", ["--n", "-3"], "argument --n: must be a whole number of at least 1, got '-3'"),
+        ("peers", ["--peers", "langchan"], "--peers: unknown langchan"),
+    ],
+)
+def test_bad_perf_script_options_end_in_one_line_before_any_run(script: str, args: list[str], says: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", f"omnivec.benchmarks.perf.{script}", *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout == ""
