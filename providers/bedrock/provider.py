@@ -121,9 +121,7 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
             # Cohere does not promise unit vectors; cosine users expect them (normalize=False keeps them raw).
             self.settings = self.settings.model_copy(update={"normalize": True})
         self._client_lock = threading.Lock()
-        # Our own threads, as many as calls may be in flight: asyncio's default pool has
-        # min(32, cpus + 4), which would silently cap concurrent boto3 calls at 6 on a 2-core machine.
-        self._threads = CallThreads(self.concurrency_ceiling, name="omnivec-bedrock")
+        self._threads: CallThreads | None = None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -193,15 +191,32 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
                     provider=self.name,
                     model=self.model,
                 )
-            parsed, header_tokens = await in_thread(self._threads, self._invoke, call.body, len(call.positions))
+            parsed, header_tokens = await in_thread(self._workers(), self._invoke, call.body, len(call.positions))
             for position, vector in zip(call.positions, parsed.vectors, strict=True):
                 vectors[position] = vector
             tokens = parsed.tokens if parsed.tokens is not None else header_tokens
             total = None if total is None or tokens is None else total + tokens
         return BatchOutput(vectors=vectors, usage=Usage(input_tokens=total))  # type: ignore[arg-type]
 
+    def _workers(self) -> CallThreads:
+        """Our own threads, as many as calls may be in flight: asyncio's default pool has
+        min(32, cpus + 4), which would silently cap concurrent boto3 calls at 6 on a 2-core machine.
+        Made on first use and again after :meth:`aclose`, so a closed provider stays usable."""
+        threads = self._threads
+        if threads is not None:
+            return threads
+        with self._client_lock:
+            if self._threads is None:
+                self._threads = CallThreads(self.concurrency_ceiling, name="omnivec-bedrock")
+            return self._threads
+
     async def aclose(self) -> None:
-        self._threads.close()
+        """End the worker threads (calls in flight finish first) and close the client this provider
+        made; a caller's client stays open. The next call starts afresh."""
+        with self._client_lock:
+            threads, self._threads = self._threads, None
+        if threads is not None:
+            threads.close()
         if self._client is not None and not self._owned:
             self._client.close()
             self._client = None

@@ -6,10 +6,12 @@ through google-genai against the local wire emulator; the local adapter runs the
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 from omnivec.providers import (
@@ -99,6 +101,21 @@ def test_usage_is_reported(make_cloud: Factory) -> None:
     result = make_cloud().embed_sync(["one two three", "four five"], intent="document")
     assert result.usage.input_tokens and result.usage.input_tokens > 0
     assert result.usage.requests >= 1
+
+
+def test_a_closed_provider_is_usable_again(make_cloud: Factory) -> None:
+    """aclose() frees threads and clients; a later call builds them again instead of failing."""
+    provider = make_cloud()
+
+    async def twice() -> tuple[Any, Any]:
+        first = await provider.embed(["one two three"], intent="document")
+        await provider.aclose()
+        second = await provider.embed(["one two three"], intent="document")
+        await provider.aclose()
+        return first.vectors, second.vectors
+
+    first, second = asyncio.run(twice())
+    assert np.array_equal(first, second)
 
 
 def last_bodies(emulator: Emulator, n: int) -> list[dict[str, Any]]:
