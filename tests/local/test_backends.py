@@ -93,6 +93,21 @@ def test_exports_are_cached_and_not_redone(cache: Path, loaded: dict[str, Any]) 
     assert sorted(p.name for p in folder.iterdir()) == ["export.json", "onnx", "openvino"]  # no staging left
 
 
+def test_onnx_backends_run_the_fused_graph_and_openvino_the_plain_one(cache: Path, loaded: dict[str, Any]) -> None:
+    import onnx
+
+    folder = export_folder(MINILM, WEIGHTS, str(cache))
+    ops = {
+        b: {node.op_type for node in onnx.load(str(ensure_export(loaded["onnx"], b, folder)[0])).graph.node}
+        for b in ("plain", "onnx", "onnx-int8")
+    }
+    # The plain export must trace eager attention (Softmax between MatMuls), or nothing fuses.
+    assert "Softmax" in ops["plain"] and "Attention" not in ops["plain"]
+    assert {"Attention", "SkipLayerNormalization"} <= ops["onnx"]
+    assert "Softmax" not in ops["onnx"]
+    assert {"QAttention", "MatMulInteger"} <= ops["onnx-int8"]  # int8 is quantized from the fused graph
+
+
 def test_export_folder_follows_weights_and_stays_out_of_the_model(cache: Path) -> None:
     one = export_folder(MINILM, "a", str(cache))
     assert one != export_folder(MINILM, "b", str(cache))

@@ -1,0 +1,67 @@
+"""Running an exported graph where a SentenceTransformer's Hugging Face model stood.
+
+:func:`runner` wraps an onnxruntime session or a compiled OpenVINO model in one callable (feed in,
+last hidden state out); :func:`compiled_encoder` is the ``torch.nn.Module`` that calls it, so ST's
+tokenizer, pooling and normalization around it are untouched. Exports are made in ``_backends``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["compiled_encoder", "runner"]
+
+
+def runner(backend: str, file: Path, threads: int | None) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    if backend == "openvino":
+        import openvino  # type: ignore[import-untyped]
+
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        compiled = openvino.Core().compile_model(str(file), "CPU", config)
+        output = compiled.output(0)
+
+        def run_openvino(feed: dict[str, np.ndarray]) -> np.ndarray:
+            # A request per call: requests are not thread-safe, creating one costs microseconds.
+            return np.array(compiled.create_infer_request().infer(feed)[output], copy=True)
+
+        return run_openvino
+    import onnxruntime  # type: ignore[import-untyped]
+
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+    wanted = {given.name for given in session.get_inputs()}  # a fusion may drop an unused input
+
+    def run_onnx(feed: dict[str, np.ndarray]) -> np.ndarray:
+        return session.run(None, {name: value for name, value in feed.items() if name in wanted})[0]  # type: ignore[no-any-return]
+
+    return run_onnx
+
+
+def compiled_encoder(run: Callable[[dict[str, np.ndarray]], np.ndarray], names: list[str], config: Any) -> Any:
+    import torch
+
+    class CompiledEncoder(torch.nn.Module):
+        """Stands where the Hugging Face model stood inside ST's Transformer module."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = config  # ST reads config.output_hidden_states and sizes from it
+            self.device = torch.device("cpu")
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any) -> dict[str, Any]:
+            given = {"input_ids": input_ids, "attention_mask": attention_mask, **kwargs}
+            feed: dict[str, np.ndarray] = {}
+            for name in names:
+                value = given.get(name)
+                feed[name] = np.zeros_like(feed["input_ids"]) if value is None else value.numpy().astype(np.int64)
+            return {"last_hidden_state": torch.from_numpy(run(feed))}
+
+    return CompiledEncoder()
