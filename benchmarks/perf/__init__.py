@@ -8,3 +8,20 @@ python -m omnivec.benchmarks.perf.migrate          # migration throughput vs bar
 python -m omnivec.benchmarks.perf.local_backends   # torch vs ONNX / ONNX-int8 / OpenVINO docs/s and nDCG@10
 python -m omnivec.benchmarks.perf.ray_curve        # Ray Data throughput vs actors
 """
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["HelpFormatter", "at_least_one"]
+
+
+def at_least_one(text: str) -> int:
+    """argparse type for the perf scripts: a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written (what the columns mean, the targets) and every default."""

@@ -17,6 +17,7 @@ script depends on nothing in the benchmark package.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import statistics
@@ -26,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from ...providers.sentence_transformers._backends import BACKENDS, load_sentence_transformer
+from ...providers.sentence_transformers._backends import BACKENDS, export_folder, load_sentence_transformer
 from ...providers.sentence_transformers.provider import _resolve_path, _weights_signature
+from . import HelpFormatter, at_least_one
 
 HERE = Path(__file__).resolve()
 CANDIDATES = (
@@ -85,22 +87,47 @@ def retrieval_scores(
     return ndcg, recall, speed
 
 
+def backend_list(text: str) -> list[str]:
+    """argparse type: comma-separated backend names, each known (a near miss is suggested)."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    for name in names:
+        if name not in BACKENDS:
+            near = difflib.get_close_matches(name, BACKENDS, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise argparse.ArgumentTypeError(f"unknown backend {name!r}: {hint}choose from {', '.join(BACKENDS)}")
+    if not names:
+        raise argparse.ArgumentTypeError(f"name at least one of {', '.join(BACKENDS)}")
+    return names
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=512, help="abstracts per speed round")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads and runtime threads")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--n", type=at_least_one, default=512, help="abstracts per speed round")
+    parser.add_argument("--repeats", type=at_least_one, default=3, help="speed rounds (median and best are shown)")
+    parser.add_argument("--batch-size", type=at_least_one, default=32, help="encode batch size")
+    parser.add_argument(
+        "--backends", type=backend_list, default=",".join(BACKENDS), help="comma-separated; torch is always added"
+    )
+    parser.add_argument("--threads", type=at_least_one, default=None, help="torch.set_num_threads and runtime threads")
     parser.add_argument(
         "--torch-threads", default=None, help="also time torch at these intra-op thread counts, e.g. 1,2"
     )
-    parser.add_argument("--interop", type=int, default=None, help="torch.set_num_interop_threads (once, at start)")
+    parser.add_argument(
+        "--interop", type=at_least_one, default=None, help="torch.set_num_interop_threads (once, at start)"
+    )
     parser.add_argument("--no-ndcg", action="store_true", help="speed only")
     parser.add_argument("--no-speed", action="store_true", help="nDCG only")
-    parser.add_argument("--ndcg-backends", default=None, help="backends for nDCG (default: all of --backends)")
-    parser.add_argument("--scifact", default=None, help="BEIR-style SciFact folder")
-    parser.add_argument("--cache-folder", default=None, help="where exports are kept (default ~/.cache/omnivec)")
+    parser.add_argument(
+        "--ndcg-backends", type=backend_list, default=None, help="backends for nDCG; unset: all of --backends"
+    )
+    parser.add_argument(
+        "--scifact",
+        default=None,
+        help="BEIR-style SciFact folder; unset: ../shared's full set, else the bundled nano",
+    )
+    parser.add_argument(
+        "--cache-folder", default=None, help="where exports are kept; unset: ~/.cache/omnivec/st-backends"
+    )
     args = parser.parse_args()
 
     import torch
@@ -109,11 +136,10 @@ def main() -> None:
         torch.set_num_interop_threads(args.interop)
     if args.threads:
         torch.set_num_threads(args.threads)
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    backends: list[str] = list(args.backends)
     if "torch" not in backends:
         backends.insert(0, "torch")  # ratios are always against torch measured in this run
-    chosen = [b.strip() for b in (args.ndcg_backends or ",".join(backends)).split(",") if b.strip()]
-    chosen = ["torch", *[b for b in chosen if b != "torch"]]
+    chosen = ["torch", *[b for b in (args.ndcg_backends or backends) if b != "torch"]]
     folder = find_scifact(args.scifact)
     corpus, queries, qrels = load_beir(folder)
     print(f"SciFact: {folder}", flush=True)
@@ -121,12 +147,15 @@ def main() -> None:
     weights = _weights_signature(path)
 
     models: dict[str, Any] = {}
+    record = export_folder(path, weights, args.cache_folder) / "export.json"
+    done = json.loads(record.read_text()) if record.is_file() else {}
     for backend in dict.fromkeys([*backends, *chosen]):
         began = time.perf_counter()
         models[backend] = load_sentence_transformer(
             path, backend=backend, weights=weights, device="cpu", cache_folder=args.cache_folder, threads=args.threads
         )
-        print(f"load {backend:10s} {time.perf_counter() - began:6.1f} s (a first load exports)", flush=True)
+        how = "" if backend == "torch" else " (export cached)" if backend in done else " (exported now)"
+        print(f"load {backend:10s} {time.perf_counter() - began:6.1f} s{how}", flush=True)
 
     if not args.no_speed:
         timed: dict[str, tuple[Any, int | None]] = {b: (models[b], None) for b in backends}
@@ -174,13 +203,14 @@ def speed_table(models: dict[str, tuple[Any, int | None]], texts: list[str], rep
 
     torch_median, torch_best = statistics.median(speeds["torch"]), max(speeds["torch"])
     print(
-        f"\nspeed: {len(texts)} SciFact abstracts (title + text), batch {batch_size}, {repeats} rounds, "
-        f"{os.cpu_count()} CPUs, torch threads {default_threads} (interop {torch.get_num_interop_threads()}), load {os.getloadavg()[0]:.1f})"
+        f"\nspeed: {len(texts)} SciFact abstracts (title + text), batch {batch_size}, {repeats} round{'s' if repeats > 1 else ''}, "
+        f"{os.cpu_count()} CPUs, torch threads {default_threads} (interop {torch.get_num_interop_threads()}), "
+        f"load {os.getloadavg()[0]:.1f}"
     )
     torch_cpu = statistics.median(per_cpu["torch"])
     print(
         f"{'backend':10s} {'median docs/s':>14s} {'x torch':>8s} {'best docs/s':>12s} {'x torch':>8s} "
-        f"{'docs/CPU-s':>10s} {'x torch':>8s}"
+        f"{'docs/CPU-s':>11s} {'x torch':>8s}"
     )
     for backend in backends:
         med, best, cpu_med = (
@@ -190,7 +220,7 @@ def speed_table(models: dict[str, tuple[Any, int | None]], texts: list[str], rep
         )
         print(
             f"{backend:10s} {med:14.1f} {med / torch_median:8.2f} {best:12.1f} {best / torch_best:8.2f} "
-            f"{cpu_med:10.1f} {cpu_med / torch_cpu:8.2f}"
+            f"{cpu_med:11.1f} {cpu_med / torch_cpu:8.2f}"
         )
     print(
         "docs/CPU-s: docs per second of CPU this process used (all its threads), median; on a busy machine\n"

@@ -50,6 +50,7 @@ from ...providers._rate import rate_budget, reset_budgets
 from ...providers._threads import CallThreads, in_thread
 from ...providers.emulator import Emulator, Faults, apply_emulator_environment, emulated_clouds, emulator_environment
 from ...providers.emulator._vectors import text_vector
+from . import HelpFormatter, at_least_one
 
 REFS = {"bedrock": "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "gemini": "gemini:gemini-embedding-2"}
 PER_REQUEST = {"bedrock": 1, "gemini": 100}
@@ -279,19 +280,8 @@ def grant_list(text: str) -> list[float]:
     return grants
 
 
-def at_least_one(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
-    return int(text)
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module docstring as written (what the columns mean, the targets) and every default."""
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument(
         "--grants", type=grant_list, default="50,100,400", help="requests/s the emulator grants, comma-separated"
     )

@@ -89,7 +89,7 @@ def check_backend(backend: str, *, device: str | None = None, provider: str | No
         )
     if backend == "torch":
         return
-    if device not in (None, "cpu"):
+    if device is not None and device.split(":")[0] != "cpu":
         raise ConfigurationError(
             f"backend={backend!r} runs on the CPU only, but device={device!r}; leave device unset or use backend='torch'",
             provider=provider,
@@ -144,18 +144,42 @@ def export_folder(model: str, weights: str | None, cache_folder: str | None = No
     return root / f"{slug}-{key}"
 
 
+class _FromExporters(logging.Filter):
+    """Drops records the exporting libraries log straight to the root logger (onnxruntime's quantizer
+    calls ``logging.warning``); everyone else's pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(part in record.pathname for part in _EXPORTERS_PATHS)
+
+
+_log = logging.getLogger(__name__)
+_EXPORTERS = ("onnxruntime", "onnx", "torch.onnx", "openvino")
+_EXPORTERS_PATHS = tuple(f"{os.sep}{name.replace('.', os.sep)}{os.sep}" for name in _EXPORTERS)
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """Exporters warn about tracing and nag about pre-processing; none of it is actionable here."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
+    """Exporters warn about tracing and nag about pre-processing; none of it is actionable here.
+    Only their loggers are quieted: the application's own warnings, from other threads too, still show."""
+    loggers = [logging.getLogger(name) for name in _EXPORTERS]
+    levels = [logger.level for logger in loggers]
+    root_filter = _FromExporters()
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    logging.getLogger().addFilter(root_filter)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        root.setLevel(level)
+        logging.getLogger().removeFilter(root_filter)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _model_name(st: SentenceTransformer) -> str:
+    transformer: Any = st[0]
+    return str(getattr(transformer.model.config, "_name_or_path", "") or "the model")
 
 
 def _sample(st: SentenceTransformer) -> dict[str, np.ndarray]:
@@ -273,9 +297,16 @@ def ensure_export(st: SentenceTransformer, backend: str, folder: Path) -> tuple[
         if target.is_file():
             return target, False
         source = ensure_export(st, _SOURCE[backend], folder)[0] if backend in _SOURCE else None
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder))
+        except OSError as exc:  # not an OSError any more: the provider would blame the model folder
+            raise ConfigurationError(
+                f"cannot write the backend's exported model under {folder} ({exc.strerror or exc}); "
+                "set cache_folder= to a writable folder",
+            ) from exc
+        _log.info("exporting %s for backend=%r, once, into %s", _model_name(st), backend, folder)
         began = time.perf_counter()
-        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder))
         try:
             made = staging / ("model.xml" if backend == "openvino" else "model.onnx")
             if source is None:

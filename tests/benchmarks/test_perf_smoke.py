@@ -33,6 +33,9 @@ def test_throughput_script_runs_both_providers_and_loses_nothing() -> None:
         ("throughput", ["--pairs", "0"], "argument --pairs: must be a whole number of at least 1, got '0'"),
         ("peers", ["--n", "-3"], "argument --n: must be a whole number of at least 1, got '-3'"),
         ("peers", ["--peers", "langchan"], "--peers: unknown langchan"),
+        ("local_backends", ["--n", "0"], "argument --n: must be a whole number of at least 1, got '0'"),
+        ("local_backends", ["--repeats", "0"], "argument --repeats: must be a whole number of at least 1"),
+        ("local_backends", ["--backends", "onnx_int8"], "unknown backend 'onnx_int8': did you mean 'onnx-int8'?"),
     ],
 )
 def test_bad_perf_script_options_end_in_one_line_before_any_run(script: str, args: list[str], says: str) -> None:

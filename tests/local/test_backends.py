@@ -5,6 +5,7 @@ One export per backend for the whole module (into a temporary cache folder), reu
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,16 @@ def test_int8_is_close_to_torch_but_really_quantized(loaded: dict[str, Any], ref
     assert cosines.max() < 0.99999  # identical vectors would mean the fp32 graph was loaded
 
 
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino"])
+def test_a_texts_vector_does_not_depend_on_its_batch(backend: str, loaded: dict[str, Any]) -> None:
+    # Dynamic int8 scales activations per input tensor: run as one batch, "?" beside a long text
+    # came out at cosine 0.96 to "?" alone. Every backend must give a text the same vector anywhere.
+    model = loaded[backend]
+    alone = model.encode(["?"], convert_to_numpy=True)[0]
+    beside = model.encode(["?", TEXTS[4], TEXTS[0]], convert_to_numpy=True, batch_size=3)[0]
+    assert _cosines(alone[None], beside[None])[0] > 0.9999
+
+
 def test_pooling_prompts_and_truncation_still_apply(loaded: dict[str, Any], reference: np.ndarray) -> None:
     model = loaded["onnx"]
     short = model.encode(TEXTS, convert_to_numpy=True, truncate_dim=64)
@@ -106,6 +117,32 @@ def test_onnx_backends_run_the_fused_graph_and_openvino_the_plain_one(cache: Pat
     assert {"Attention", "SkipLayerNormalization"} <= ops["onnx"]
     assert "Softmax" not in ops["onnx"]
     assert {"QAttention", "MatMulInteger"} <= ops["onnx-int8"]  # int8 is quantized from the fused graph
+
+
+def test_an_export_quiets_the_exporters_but_not_the_application(caplog: pytest.LogCaptureFixture) -> None:
+    # The export used to set the root logger to ERROR: a server's own warnings, from any thread,
+    # vanished while a first request exported the model.
+    from omnivec.providers.sentence_transformers._backends import _quiet
+
+    with caplog.at_level(logging.INFO), _quiet():
+        logging.getLogger("myapp").warning("the application still speaks")
+        logging.getLogger("onnxruntime.transformers.optimizer").warning("fusion chatter")
+    assert "the application still speaks" in caplog.text
+    assert "fusion chatter" not in caplog.text
+
+
+def test_a_cache_folder_that_cannot_hold_exports_is_named_with_the_fix(tmp_path: Path) -> None:
+    # It used to surface as ModelNotFoundError "cannot load <the model folder>": the wrong culprit.
+    from omnivec.providers.sentence_transformers import SentenceTransformersProvider
+
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    provider = SentenceTransformersProvider(backend="onnx", cache_folder=str(afile))
+    with pytest.raises(
+        ConfigurationError,
+        match=r"cannot write the backend's exported model under .*afile.*set cache_folder= to a writable folder",
+    ):
+        provider.embed_sync(["x"], intent="document")
 
 
 def test_export_folder_follows_weights_and_stays_out_of_the_model(cache: Path) -> None:
