@@ -12,8 +12,8 @@ the speed-up with no other change.
 
 The graph is exported with eager attention so that onnxruntime's BERT optimizer can fuse each layer's
 attention, layer norms and GELU into single kernels (``Attention``, ``SkipLayerNormalization``, ...):
-the ``onnx`` and ``onnx-int8`` backends run that fused graph (MiniLM on 2 AVX2 cores: fp32 1.22x
-torch's docs/s with the same vectors, int8 1.60x; unfused they were 0.95x and 1.26x). The fused
+the ``onnx`` and ``onnx-int8`` backends run that fused graph (MiniLM on 2 AVX2 cores: fp32 1.1-1.2x
+torch's docs/s with the same vectors, int8 1.6-1.7x; unfused they were 0.95x and 1.26x). The fused
 file is checked against the plain one on a sample and dropped for it if they disagree. OpenVINO
 cannot read onnxruntime's fused operators, so it compiles the plain export.
 

@@ -35,7 +35,7 @@ class SentenceTransformersSettings(ProviderSettings):
     (cached under ``cache_folder``, else ~/.cache/omnivec) and run on ONNX Runtime / OpenVINO,
     CPU only, vectors equal to torch's to float rounding (same fingerprint, same cache).
     ``onnx-int8``: dynamic int8 quantization of the fused ONNX graph, the fastest on the CPUs we
-    measured (1.7x torch, -0.002 nDCG@10 on SciFact), vectors slightly moved (own fingerprint).
+    measured (1.6x torch, -0.0005 nDCG@10 on SciFact), vectors slightly moved (own fingerprint).
     Needs ``pip install "omnivec[local-fast]"``; measured speeds in docs/local-backends.md."""
 
 

@@ -180,6 +180,11 @@ def test_bad_backend_settings_fail_before_loading(backend: str, device: str | No
         check_backend(backend, device=device)
 
 
+@pytest.mark.parametrize("device", [None, "cpu", "cpu:0"])
+def test_every_spelling_of_the_cpu_is_accepted(device: str | None) -> None:
+    check_backend("onnx", device=device)  # "cpu:0" used to be refused as "not the CPU"
+
+
 def test_image_models_are_refused_with_the_fix(tiny_clip_path: Path, cache: Path) -> None:
     with pytest.raises(ConfigurationError, match="backend='torch'"):
         load_sentence_transformer(str(tiny_clip_path), backend="onnx", cache_folder=str(cache))
