@@ -43,7 +43,8 @@ import numpy as np
 
 from ...providers.emulator import Faults
 from ...providers.emulator._vectors import text_vector
-from .throughput import DIMS, REFS, at_least_one, emulator, grant_list, raw_pool, throttled_share
+from . import HelpFormatter, at_least_one
+from .throughput import DIMS, REFS, emulator, grant_list, raw_pool, throttled_share
 
 MODEL = REFS["bedrock"].split(":", 1)[1]
 # peer name → (module that must import, distribution whose version is printed)
@@ -146,12 +147,8 @@ async def run_peer(peer: str, texts: list[str]) -> dict[str, Any]:
     return {"rate": len(texts) / wall, "lost": 0, "right": _check(texts, vectors)}
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module docstring as written (what the columns mean, the targets) and every default."""
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument(
         "--grants", type=grant_list, default="50,100,400", help="requests/s the emulator grants, comma-separated"
     )
