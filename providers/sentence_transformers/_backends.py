@@ -322,22 +322,31 @@ def ensure_export(st: SentenceTransformer, backend: str, folder: Path) -> tuple[
                 os.replace(produced, target.with_suffix(produced.suffix))  # .bin first, then .onnx/.xml
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        _record(folder, backend, time.perf_counter() - began)
+        _record(folder, backend, time.perf_counter() - began, model=_model_name(st))
         return target, True
 
 
-def _record(folder: Path, backend: str, seconds: float) -> None:
-    """An export.json beside the files: what made them, for people looking at a cache folder."""
+def _record(folder: Path, backend: str, seconds: float, *, model: str) -> None:
+    """An export.json beside the files: what made them (model, recipe, library versions), for people
+    looking at a cache folder whose names are hashes."""
+    from importlib.metadata import PackageNotFoundError, version
+
     path = folder / "export.json"
     try:
         info = json.loads(path.read_text())
     except (OSError, ValueError):
         info = {}
+    libraries = {}
+    for name in ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "openvino"):
+        with contextlib.suppress(PackageNotFoundError):
+            libraries[name] = version(name)
     info[backend] = {
+        "model": model,
         "file": _FILES[backend],
         "seconds": round(seconds, 1),
         "recipe": EXPORT_VERSION,
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "libraries": libraries,
     }
     with contextlib.suppress(OSError):
         path.write_text(json.dumps(info, indent=2))

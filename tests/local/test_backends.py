@@ -5,6 +5,7 @@ One export per backend for the whole module (into a temporary cache folder), reu
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -102,6 +103,10 @@ def test_exports_are_cached_and_not_redone(cache: Path, loaded: dict[str, Any]) 
     assert {f: f.stat().st_mtime_ns for f in stamps} == stamps
     assert again.encode(["cached"]).shape == (1, 384)
     assert sorted(p.name for p in folder.iterdir()) == ["export.json", "onnx", "openvino"]  # no staging left
+    made = json.loads((folder / "export.json").read_text())  # folder names are hashes: this says what is inside
+    assert set(made) == {"plain", "onnx", "onnx-int8", "openvino"}
+    assert all(entry["model"] == MINILM for entry in made.values())
+    assert made["onnx-int8"]["libraries"]["onnxruntime"] and made["openvino"]["libraries"]["openvino"]
 
 
 def test_onnx_backends_run_the_fused_graph_and_openvino_the_plain_one(cache: Path, loaded: dict[str, Any]) -> None:
