@@ -49,14 +49,14 @@ def runner(backend: str, file: Path, threads: int | None) -> Callable[[dict[str,
         # Dynamic int8 scales activations over the whole input tensor, so a batch run would make a
         # text's vector depend on its neighbours and their padding (cosine 0.96 for "?" alone vs beside
         # a long text). One unpadded row per run: same vector in any batch, measured at the same speed.
-        lengths = feed["attention_mask"].sum(axis=1)
-        rows = [
-            run_onnx({name: value[i : i + 1, :n] for name, value in feed.items()})[0]
-            for i, n in enumerate(lengths.clip(min=1))
-        ]
-        out = np.zeros((len(rows), feed["attention_mask"].shape[1], rows[0].shape[-1]), dtype=rows[0].dtype)
-        for i, row in enumerate(rows):
-            out[i, : len(row)] = row
+        # The row is the positions whose mask is 1, wherever the tokenizer put its padding (left or right);
+        # each token's output goes back to its position, so pooling over the mask reads the right ones.
+        mask = feed["attention_mask"]
+        kept = [np.flatnonzero(row) if row.any() else np.zeros(1, dtype=np.intp) for row in mask]
+        rows = [run_onnx({name: value[i : i + 1, at] for name, value in feed.items()})[0] for i, at in enumerate(kept)]
+        out = np.zeros((len(rows), mask.shape[1], rows[0].shape[-1]), dtype=rows[0].dtype)
+        for i, (at, row) in enumerate(zip(kept, rows, strict=True)):
+            out[i, at] = row
         return out
 
     return run_each

@@ -86,6 +86,21 @@ def test_a_texts_vector_does_not_depend_on_its_batch(backend: str, loaded: dict[
     assert _cosines(alone[None], beside[None])[0] > 0.9999
 
 
+def test_int8_takes_the_masked_tokens_so_left_padding_works_too(loaded: dict[str, Any]) -> None:
+    # One unpadded row per run used to keep the first sum(mask) tokens, i.e. assume right padding:
+    # a left-padding tokenizer fed pads and dropped the text's tail.
+    model = loaded["onnx-int8"]
+    tokenizer = model[0].tokenizer
+    right = model.encode(TEXTS, convert_to_numpy=True, batch_size=len(TEXTS))
+    tokenizer.padding_side = "left"
+    try:
+        assert tokenizer(["?", TEXTS[0]], padding=True)["attention_mask"][0][0] == 0  # really left-padded
+        left = model.encode(TEXTS, convert_to_numpy=True, batch_size=len(TEXTS))
+    finally:
+        tokenizer.padding_side = "right"
+    np.testing.assert_allclose(left, right, atol=1e-5)  # the same unpadded run for each text
+
+
 def test_pooling_prompts_and_truncation_still_apply(loaded: dict[str, Any], reference: np.ndarray) -> None:
     model = loaded["onnx"]
     short = model.encode(TEXTS, convert_to_numpy=True, truncate_dim=64)
