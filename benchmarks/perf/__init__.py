@@ -12,8 +12,10 @@ python -m omnivec.benchmarks.perf.ray_curve        # Ray Data throughput vs acto
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 
-__all__ = ["HelpFormatter", "at_least_one"]
+__all__ = ["HelpFormatter", "at_least_one", "run_main"]
 
 
 def at_least_one(text: str) -> int:
@@ -25,3 +27,13 @@ def at_least_one(text: str) -> int:
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """The module docstring as written (what the columns mean, the targets) and every default."""
+
+
+def run_main(main: Callable[[], None], *, kept: str = "nothing else is kept") -> None:
+    """A perf script's entry point: Ctrl-C ends in one line and exit status 130 (128 + SIGINT, what a
+    shell reports for an interrupted command), not a traceback. ``kept`` says what survives the stop."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print(f"interrupted: the rows printed so far stand; {kept}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None

@@ -29,7 +29,7 @@ import numpy as np
 
 from ...providers.sentence_transformers._backends import BACKENDS, export_folder, load_sentence_transformer
 from ...providers.sentence_transformers.provider import _resolve_path, _weights_signature
-from . import HelpFormatter, at_least_one
+from . import HelpFormatter, at_least_one, run_main
 
 HERE = Path(__file__).resolve()
 CANDIDATES = (
@@ -229,4 +229,4 @@ def speed_table(models: dict[str, tuple[Any, int | None]], texts: list[str], rep
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, kept="finished exports stay cached, a half-made one is removed")

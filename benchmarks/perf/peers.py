@@ -43,7 +43,7 @@ import numpy as np
 
 from ...providers.emulator import Faults
 from ...providers.emulator._vectors import text_vector
-from . import HelpFormatter, at_least_one
+from . import HelpFormatter, at_least_one, run_main
 from .throughput import DIMS, REFS, emulator, grant_list, raw_pool, throttled_share
 
 MODEL = REFS["bedrock"].split(":", 1)[1]
@@ -199,7 +199,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        raise SystemExit("interrupted: the rows printed so far stand; nothing else is kept") from None
+    run_main(main)

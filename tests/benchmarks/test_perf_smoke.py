@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +47,32 @@ def test_bad_perf_script_options_end_in_one_line_before_any_run(script: str, arg
     )
     assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "under_way"),
+    [
+        ("local_backends", ["--backends", "torch", "--n", "64", "--repeats", "1", "--no-ndcg"], "SciFact: "),
+        ("peers", ["--grants", "50", "--n", "400", "--peers", "langchain"], "peer | grant"),
+    ],
+)
+def test_ctrl_c_ends_a_perf_script_in_one_line_and_status_130(
+    script: str, args: list[str], under_way: str, tmp_path: Path
+) -> None:
+    # local_backends ended in a KeyboardInterrupt traceback; peers in one line but exit status 1.
+    command = [sys.executable, "-m", f"omnivec.benchmarks.perf.{script}", *args]
+    if script == "local_backends":
+        command += ["--cache-folder", str(tmp_path)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as running:
+        assert running.stdout is not None
+        for line in running.stdout:  # torch imported and SciFact read / the emulator's table begun
+            if line.startswith(under_way):
+                break
+        else:
+            pytest.fail(f"{script} ended before it got under way: {running.communicate(timeout=60)[1][-2000:]}")
+        running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=120)
+    assert running.returncode == 130, err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("interrupted: "), err[-2000:]
