@@ -129,8 +129,17 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
         self._load_lock = threading.Lock()
         self._weights = _weights_signature(self._path)
         self._facts = _model_facts(self._path)
+        if settings.backend != "torch" and self._facts is not None and self._facts.multimodal:
+            # Refused here, from the folder's config, before any weights load; not at the first embed.
+            raise ConfigurationError(
+                f"backend={settings.backend!r} runs text-only models, but {model!r} is an image (CLIP-class) "
+                "model; use backend='torch' (the default) for it",
+                provider=self.name,
+                model=model,
+            )
         if self._facts is None or self._facts.dimensions is None:
-            # Not a local folder we can read: only loading tells its size (may download).
+            # Not a local folder we can read: only loading tells its size (may download), and the
+            # load refuses an image model on another backend.
             self._facts = self._facts_from_loaded(settings)
         super().__init__(model, settings=settings)
 

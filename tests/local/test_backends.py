@@ -208,3 +208,15 @@ def test_every_spelling_of_the_cpu_is_accepted(device: str | None) -> None:
 def test_image_models_are_refused_with_the_fix(tiny_clip_path: Path, cache: Path) -> None:
     with pytest.raises(ConfigurationError, match="backend='torch'"):
         load_sentence_transformer(str(tiny_clip_path), backend="onnx", cache_folder=str(cache))
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino"])
+def test_an_image_model_on_another_backend_is_refused_when_the_provider_is_built(
+    backend: str, tiny_clip_path: Path, tmp_path: Path
+) -> None:
+    # It used to build fine and fail only at the first embed, far from the setting that caused it.
+    from omnivec.providers import get_provider
+
+    with pytest.raises(ConfigurationError, match=rf"backend={backend!r} .*image.*use backend='torch'"):
+        get_provider(f"local:{tiny_clip_path}", backend=backend, cache_folder=str(tmp_path))
+    assert not (tmp_path / "omnivec-backends").exists()  # refused before any export was tried
