@@ -297,9 +297,11 @@ def ensure_export(st: SentenceTransformer, backend: str, folder: Path) -> tuple[
         if target.is_file():
             return target, False
         source = ensure_export(st, _SOURCE[backend], folder)[0] if backend in _SOURCE else None
+        _remove_stale_staging(folder)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder))
+            # The PID in the name lets a later export tell a killed one's leftovers from a live one's.
+            staging = Path(tempfile.mkdtemp(prefix=f".export-{os.getpid()}-", dir=folder))
         except OSError as exc:  # not an OSError any more: the provider would blame the model folder
             raise ConfigurationError(
                 f"cannot write the backend's exported model under {folder} ({exc.strerror or exc}); "
@@ -324,6 +326,44 @@ def ensure_export(st: SentenceTransformer, backend: str, folder: Path) -> tuple[
             shutil.rmtree(staging, ignore_errors=True)
         _record(folder, backend, time.perf_counter() - began, model=_model_name(st))
         return target, True
+
+
+STALE_STAGING_S = 3600.0
+"""How long a staging folder must sit untouched before an export may remove it."""
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Removes the ``.export-*`` folders that exports killed outright (kill -9, power loss) left in
+    ``folder``; a Ctrl-C or an error removes its own. A folder goes only once nothing in it changed for
+    an hour and the process its name carries, if any, is not running here: a younger one may be
+    another process's export in progress, on this machine or another sharing the cache folder."""
+    now = time.time()
+    for entry in folder.glob(".export-*"):
+        try:
+            if entry.is_symlink() or not entry.is_dir():
+                continue
+            newest = max([entry.stat().st_mtime, *(f.lstat().st_mtime for f in entry.iterdir())])
+        except OSError:  # removed meanwhile by another process
+            continue
+        pid = entry.name.removeprefix(".export-").split("-")[0]
+        if now - newest < STALE_STAGING_S or (pid.isdigit() and _running(int(pid))):
+            continue
+        _log.info("removing %s, left by an export that was killed", entry)
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine; False where that cannot be asked (not POSIX),
+    which leaves the hour untouched to decide."""
+    if os.name != "posix":
+        return False  # os.kill(pid, 0) would terminate the process on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, under another user
+        return True
+    return True
 
 
 def _record(folder: Path, backend: str, seconds: float, *, model: str) -> None:

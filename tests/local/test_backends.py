@@ -8,6 +8,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +224,34 @@ def test_an_image_model_on_another_backend_is_refused_when_the_provider_is_built
     with pytest.raises(ConfigurationError, match=rf"backend={backend!r} .*image.*use backend='torch'"):
         get_provider(f"local:{tiny_clip_path}", backend=backend, cache_folder=str(tmp_path))
     assert not (tmp_path / "omnivec-backends").exists()  # refused before any export was tried
+
+
+def test_an_export_removes_staging_folders_left_by_a_killed_export(
+    cache: Path, loaded: dict[str, Any], tmp_path: Path
+) -> None:
+    # A kill -9 mid-export left its .export-* folder (with a half-written model) there forever.
+    folder = tmp_path / "exports"
+    (folder / "onnx").mkdir(parents=True)
+    shutil.copyfile(export_folder(MINILM, WEIGHTS, str(cache)) / "onnx" / "model.onnx", folder / "onnx" / "model.onnx")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(ended.stdout)
+    two_hours_ago = time.time() - 2 * 3600
+
+    def staging(name: str, *, old: bool) -> Path:
+        made = folder / name
+        made.mkdir()
+        (made / "model.onnx").write_bytes(b"half written")
+        if old:
+            for path in (made / "model.onnx", made):
+                os.utime(path, (two_hours_ago, two_hours_ago))
+        return made
+
+    killed = staging(f".export-{dead}-k9x_2ab", old=True)
+    unnamed = staging(".export-k3j_x9ab", old=True)  # the name the old code gave: no PID in it
+    running_long = staging(f".export-{os.getpid()}-q1w2e3r4", old=True)  # a live process: left alone
+    just_begun = staging(".export-z8y7x6w5", old=False)  # maybe another machine's export in progress
+    _, exported = ensure_export(loaded["onnx"], "openvino", folder)
+    assert exported
+    assert not killed.exists() and not unnamed.exists()
+    assert running_long.is_dir() and just_begun.is_dir()
+    assert (folder / "openvino" / "openvino_model.xml").is_file()
