@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 R = TypeVar("R")
 
-__all__ = ["CallThreads", "in_thread"]
+__all__ = ["CallThreads", "ProviderThreads", "in_thread"]
 
 
 class Submits(Protocol):
@@ -67,6 +67,33 @@ class CallThreads:
             self._closed = True
             for _ in self._threads:
                 self._queue.put(None)
+
+
+class ProviderThreads:
+    """A provider's own worker threads: made on first use, ``size()`` of them (the concurrency
+    ceiling, which the settings decide, so asyncio's default pool of min(32, cpus + 4) never caps
+    calls silently), and made again after :meth:`close`, so a closed provider stays usable."""
+
+    def __init__(self, size: Callable[[], int], *, name: str) -> None:
+        self._size, self._name = size, name
+        self._threads: CallThreads | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], Any], /) -> None:
+        threads = self._threads  # read without the lock: set once until close()
+        if threads is None:
+            with self._lock:
+                if self._threads is None:
+                    self._threads = CallThreads(self._size(), name=self._name)
+                threads = self._threads
+        threads.submit(fn)
+
+    def close(self) -> None:
+        """End the threads once the calls already queued are done; the next submit makes new ones."""
+        with self._lock:
+            threads, self._threads = self._threads, None
+        if threads is not None:
+            threads.close()
 
 
 async def in_thread(pool: Submits, fn: Callable[..., R], *args: Any) -> R:

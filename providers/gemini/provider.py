@@ -27,7 +27,7 @@ from google.auth.exceptions import TransportError as AuthTransportError
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from .._threads import CallThreads, in_thread
+from .._threads import ProviderThreads, in_thread
 from .._translate import ErrorTable, translated
 from ..base import EmbeddingProvider
 from ..errors import (
@@ -158,7 +158,7 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
             # gemini-embedding-001 returns truncated vectors unnormalized; cosine users expect unit length.
             self.settings = self.settings.model_copy(update={"normalize": True})
         self._made: genai.Client | None = None
-        self._threads: CallThreads | None = None
+        self._threads = ProviderThreads(lambda: self.concurrency_ceiling, name="omnivec-gemini")
         self._lock = threading.Lock()
 
     @property
@@ -278,17 +278,6 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
                     )
             return self._made
 
-    def _workers(self) -> CallThreads:
-        """Our own threads, as many as calls may be in flight (asyncio's default pool has
-        min(32, cpus + 4), a silent cap); made again after :meth:`aclose`, so a closed provider stays usable."""
-        threads = self._threads
-        if threads is not None:
-            return threads
-        with self._lock:
-            if self._threads is None:
-                self._threads = CallThreads(self.concurrency_ceiling, name="omnivec-gemini")
-            return self._threads
-
     def _call(self, batch: Sequence[Input], intent: Intent) -> tuple[list[list[float]], int | None]:
         """Build, send and parse one batch: runs in a worker thread, so the event loop never
         validates SDK models or parses JSON."""
@@ -314,17 +303,15 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         return vectors, total
 
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
-        vectors, tokens = await in_thread(self._workers(), self._call, batch, intent)
+        vectors, tokens = await in_thread(self._threads, self._call, batch, intent)
         return BatchOutput(vectors=vectors, usage=Usage(input_tokens=tokens))
 
     async def aclose(self) -> None:
         """End the worker threads (calls in flight finish first) and close the client this provider
         made, sync and async sides; a caller's client stays open. The next call starts afresh."""
+        self._threads.close()
         with self._lock:
-            threads, client = self._threads, self._made
-            self._threads, self._made = None, None
-        if threads is not None:
-            threads.close()
+            client, self._made = self._made, None
         if client is not None:
             client.close()
             await client.aio.aclose()

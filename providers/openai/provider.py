@@ -17,7 +17,7 @@ from typing import Any
 
 import openai
 
-from .._threads import CallThreads, in_thread
+from .._threads import ProviderThreads, in_thread
 from .._translate import ErrorTable, Upstream, translated
 from ..base import EmbeddingProvider
 from ..errors import (
@@ -106,7 +106,7 @@ class OpenAIProvider(EmbeddingProvider[OpenAISettings]):
             # A model omnivec does not know may or may not return unit vectors: make them cosine-ready.
             self.settings = s.model_copy(update={"normalize": True})
         self._clients: dict[int, openai.AsyncOpenAI] = {}
-        self._pool: CallThreads | None = None
+        self._pool = ProviderThreads(lambda: self.concurrency_ceiling, name="omnivec-openai")  # a blocking client's
 
     @property
     def capabilities(self) -> Capabilities:
@@ -155,8 +155,6 @@ class OpenAIProvider(EmbeddingProvider[OpenAISettings]):
             return await self._client().embeddings.create(**params)
         if isinstance(owned, openai.AsyncOpenAI):
             return await owned.embeddings.create(**params)
-        if self._pool is None:  # a blocking client: our own threads, as many as calls may be in flight
-            self._pool = CallThreads(self.concurrency_ceiling, name="omnivec-openai")
         return await in_thread(self._pool, functools.partial(owned.embeddings.create, **params))
 
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
@@ -185,6 +183,4 @@ class OpenAIProvider(EmbeddingProvider[OpenAISettings]):
         client = self._clients.pop(id(asyncio.get_running_loop()), None)
         if client is not None:
             await client.close()
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        self._pool.close()

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from omnivec.providers._threads import CallThreads, in_thread
+from omnivec.providers._threads import CallThreads, ProviderThreads, in_thread
 
 
 def test_many_calls_each_get_their_own_answer_in_order_of_awaiting() -> None:
@@ -121,4 +121,28 @@ def test_in_thread_on_call_threads_returns_answers_and_errors() -> None:
     answers = asyncio.run(main())
     assert answers[:3] == [0, 2, 4] and answers[4:] == [8, 10]
     assert isinstance(answers[3], ValueError)
+    threads.close()
+
+
+def test_provider_threads_start_on_first_call_sized_then_and_start_again_after_close() -> None:
+    size = [2]
+    threads = ProviderThreads(lambda: size[0], name="omnivec-test-lazy")
+
+    def running() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("omnivec-test-lazy") and t.is_alive()]
+
+    assert running() == []  # nothing until a call needs a thread
+    size[0] = 3  # the size is read at first use (settings may still change after __init__)
+
+    async def calls(n: int) -> list[int]:
+        return await asyncio.gather(*(in_thread(threads, lambda i=i: (time.sleep(0.05), i)[1]) for i in range(n)))
+
+    assert asyncio.run(calls(6)) == list(range(6))
+    assert len(running()) == 3
+    threads.close()
+    deadline = time.monotonic() + 5
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert running() == []
+    assert asyncio.run(calls(2)) == [0, 1]  # a closed holder makes threads again
     threads.close()
