@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import threading
 import weakref
 from collections import deque
@@ -55,7 +57,16 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         if _loop is None or _loop.is_closed():
             _loop = asyncio.new_event_loop()
             threading.Thread(target=_loop.run_forever, name="omnivec-sync", daemon=True).start()
+            atexit.register(_close_async_generators, _loop)
         return _loop
+
+
+def _close_async_generators(loop: asyncio.AbstractEventLoop) -> None:
+    """At exit, end what async generators on the sync loop hold open (aiobotocore's per-loop clients,
+    see bedrock/_aio.py), as ``asyncio.run`` does for its loop: else aiohttp warns of unclosed sessions."""
+    if loop.is_running():
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=5)
 
 
 def run_sync(coro: Coroutine[Any, Any, R]) -> R:

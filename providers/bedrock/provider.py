@@ -1,7 +1,8 @@
 """Bedrock embeddings through boto3 ``bedrock-runtime`` ``invoke_model``: Nova, Titan Text v2, Cohere Embed v3/v4.
 
 The model id picks the wire family (:mod:`._families`); the adapter itself is family-blind: it
-turns a batch into the family's calls, runs each boto3 call in a worker thread and reads the
+turns a batch into the family's calls, sends each one (awaited through aiobotocore on the event
+loop, or as a boto3 call in a worker thread: ``transport``, see :mod:`._aio`) and reads the
 answers back in order. Nova and Titan take one input per call, so the core fans calls out under
 bounded concurrency; Cohere takes 96 texts. boto3's own retries are set to ``sdk_max_attempts``
 (1 by default) so they never multiply with the core's retry policy. A caller's ``boto3.Session``
@@ -34,7 +35,7 @@ from botocore.exceptions import (
     SSOError,
 )
 
-from .._threads import CallThreads, in_thread
+from .._threads import ProviderThreads, in_thread
 from .._translate import ErrorTable, translated
 from ..base import EmbeddingProvider
 from ..errors import (
@@ -52,7 +53,7 @@ from ..errors import (
 )
 from ..inputs import Input
 from ..types import BatchOutput, Capabilities, Intent, Usage
-from . import _families, _wire
+from . import _aio, _families, _wire
 from .settings import BedrockSettings
 
 __all__ = ["ERROR_CODES", "ERROR_TABLE", "BedrockNovaProvider", "BedrockProvider"]
@@ -121,7 +122,24 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
             # Cohere does not promise unit vectors; cosine users expect them (normalize=False keeps them raw).
             self.settings = self.settings.model_copy(update={"normalize": True})
         self._client_lock = threading.Lock()
-        self._threads: CallThreads | None = None
+        self._threads = ProviderThreads(lambda: self.concurrency_ceiling, name="omnivec-bedrock")
+        self._aio = _aio.LoopClients(self._open_aio_client) if self._uses_aio() else None
+        self._aio_session: Any = None
+
+    def _uses_aio(self) -> bool:
+        transport, caller = self.settings.transport, self._session is not None or self._client is not None
+        if transport == "boto3" or (transport == "auto" and (caller or not _aio.available())):
+            return False
+        if caller:
+            raise InvalidOptionError(
+                "transport='aiobotocore' cannot use a boto3 client or Session passed as client=: "
+                "drop client= (set profile/region instead) or use transport='boto3'"
+            )
+        if not _aio.available():
+            raise ConfigurationError(
+                "transport='aiobotocore' needs aiobotocore: pip install 'omnivec[bedrock]' (or transport='boto3')"
+            )
+        return True
 
     @property
     def capabilities(self) -> Capabilities:
@@ -147,24 +165,37 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
         identity = hashlib.sha256(who.encode()).hexdigest()[:16]
         return (self.name, self.model, identity, region, self.vector_space_options().get("endpoint"))
 
-    def _make_client(self) -> Any:
+    def _client_options(self, config_class: type[Config] = Config) -> dict[str, Any]:
         s = self.settings
+        config = config_class(
+            retries={"total_max_attempts": s.sdk_max_attempts, "mode": "standard"},
+            connect_timeout=s.connect_timeout_s,
+            read_timeout=s.read_timeout_s,
+            max_pool_connections=max(10, self.concurrency_ceiling),
+        )
+        # AWS_REGION is what the docs and AWS's other SDKs use; botocore reads only AWS_DEFAULT_REGION.
+        region = s.region or os.environ.get("AWS_REGION") or None
+        return {"region_name": region, "endpoint_url": s.endpoint_url, "config": config}
+
+    def _make_client(self) -> Any:
         with self._client_lock:
             if self._client is None:
-                config = Config(
-                    retries={"total_max_attempts": s.sdk_max_attempts, "mode": "standard"},
-                    connect_timeout=s.connect_timeout_s,
-                    read_timeout=s.read_timeout_s,
-                    max_pool_connections=max(10, self.concurrency_ceiling),
-                )
-                # AWS_REGION is what the docs and AWS's other SDKs use; botocore reads only AWS_DEFAULT_REGION.
-                region = s.region or os.environ.get("AWS_REGION") or None
+                options = self._client_options()
                 with translated(ERROR_TABLE, provider=self.name, model=self.model):  # profile and credentials load here
-                    session = self._session or boto3.Session(profile_name=s.profile, region_name=region)
-                    self._client = session.client(
-                        "bedrock-runtime", region_name=region, endpoint_url=s.endpoint_url, config=config
+                    session = self._session or boto3.Session(
+                        profile_name=self.settings.profile, region_name=options["region_name"]
                     )
+                    self._client = session.client("bedrock-runtime", **options)
             return self._client
+
+    def _open_aio_client(self) -> Any:
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import AioSession
+
+        with self._client_lock:  # one session for every loop's client: its loader keeps the parsed service model
+            if self._aio_session is None:
+                self._aio_session = AioSession(profile=self.settings.profile)
+        return self._aio_session.create_client("bedrock-runtime", **self._client_options(AioConfig))
 
     def _invoke(self, body: bytes, count: int) -> tuple[_families.Parsed, int | None]:
         """One ``invoke_model`` call, its answer parsed: runs in a worker thread, so the event loop
@@ -175,6 +206,21 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
                 modelId=self.model, body=body, contentType="application/json", accept="application/json"
             )
             raw = response["body"].read()
+        return self._parsed(raw, response, count)
+
+    async def _invoke_on_loop(self, body: bytes, count: int) -> tuple[_families.Parsed, int | None]:
+        """The same call through aiobotocore, awaited on the event loop (``transport``)."""
+        assert self._aio is not None
+        with translated(ERROR_TABLE, provider=self.name, model=self.model):  # the client opens on first use
+            client = await self._aio.get()
+            response = await client.invoke_model(
+                modelId=self.model, body=body, contentType="application/json", accept="application/json"
+            )
+            async with response["body"] as stream:
+                raw = await stream.read()
+        return self._parsed(raw, response, count)
+
+    def _parsed(self, raw: bytes, response: dict[str, Any], count: int) -> tuple[_families.Parsed, int | None]:
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         tokens = headers.get("x-amzn-bedrock-input-token-count")
         return self.family.parse(raw, count), int(tokens) if tokens and tokens.isdigit() else None
@@ -191,32 +237,22 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
                     provider=self.name,
                     model=self.model,
                 )
-            parsed, header_tokens = await in_thread(self._workers(), self._invoke, call.body, len(call.positions))
+            if self._aio is not None:
+                parsed, header_tokens = await self._invoke_on_loop(call.body, len(call.positions))
+            else:
+                parsed, header_tokens = await in_thread(self._threads, self._invoke, call.body, len(call.positions))
             for position, vector in zip(call.positions, parsed.vectors, strict=True):
                 vectors[position] = vector
             tokens = parsed.tokens if parsed.tokens is not None else header_tokens
             total = None if total is None or tokens is None else total + tokens
         return BatchOutput(vectors=vectors, usage=Usage(input_tokens=total))  # type: ignore[arg-type]
 
-    def _workers(self) -> CallThreads:
-        """Our own threads, as many as calls may be in flight: asyncio's default pool has
-        min(32, cpus + 4), which would silently cap concurrent boto3 calls at 6 on a 2-core machine.
-        Made on first use and again after :meth:`aclose`, so a closed provider stays usable."""
-        threads = self._threads
-        if threads is not None:
-            return threads
-        with self._client_lock:
-            if self._threads is None:
-                self._threads = CallThreads(self.concurrency_ceiling, name="omnivec-bedrock")
-            return self._threads
-
     async def aclose(self) -> None:
-        """End the worker threads (calls in flight finish first) and close the client this provider
-        made; a caller's client stays open. The next call starts afresh."""
-        with self._client_lock:
-            threads, self._threads = self._threads, None
-        if threads is not None:
-            threads.close()
+        """End the worker threads (calls in flight finish first) and close the clients this provider
+        made (aiobotocore's: this loop's); a caller's client stays open. The next call starts afresh."""
+        if self._aio is not None:
+            await self._aio.aclose()
+        self._threads.close()
         if self._client is not None and not self._owned:
             self._client.close()
             self._client = None

@@ -45,6 +45,11 @@ class BedrockSettings(ProviderSettings):
     cohere_max_tokens: int | None = Field(None, ge=1)
     """Cohere v4 only. Wire: ``max_tokens``, the tokens kept per input before ``truncate`` applies;
     None leaves the model's 128k default."""
+    transport: Literal["auto", "aiobotocore", "boto3"] = "auto"
+    """How calls reach Bedrock. ``aiobotocore`` awaits them on the event loop (botocore on aiohttp: no
+    worker thread per call, the least CPU per call); ``boto3`` runs each boto3 call in a worker thread.
+    ``auto`` takes aiobotocore when it is installed (the ``bedrock`` extra installs it) and no boto3
+    client or Session was passed as ``client=``, else boto3. Vectors are the same either way."""
     sdk_max_attempts: int = Field(1, ge=1)
     """botocore's own retry attempts. 1 (off) by default so they never stack with omnivec's retries."""
     connect_timeout_s: float = Field(10.0, gt=0)
@@ -67,7 +72,7 @@ PROVIDER = ProviderInfo(
         "ARNs",
     ),
     settings=BedrockSettings,
-    distributions=("boto3", "botocore"),
+    distributions=("boto3", "botocore", "aiobotocore"),
     contract_options={"dimensions": 256},
     emulated=True,
     credential_env=("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK"),

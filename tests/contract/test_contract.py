@@ -26,6 +26,8 @@ from omnivec.providers.emulator import Emulator
 from omnivec.providers.testing.contract import ContractCase, ProviderContract, builtin_contract_cases
 
 CASES = builtin_contract_cases()
+# Bedrock's other transport (each boto3 call in a worker thread) runs the same suite as its default.
+CASES.append(ContractCase("bedrock-boto3", "bedrock", {"dimensions": 256, "transport": "boto3"}, emulated=True))
 CLOUD = [case for case in CASES if case.emulated]
 FAST_RETRY = {"max_attempts": 3, "initial_backoff_s": 0.0, "max_backoff_s": 0.0}
 
@@ -50,7 +52,7 @@ class TestBuiltinProviders(ProviderContract):
 
 def test_every_builtin_adapter_is_in_the_suite() -> None:
     assert {case.name for case in CASES} >= {"sentence-transformers", "bedrock", "gemini", "openai", "fake"}
-    assert {case.name for case in CLOUD} == {"bedrock", "gemini", "openai"}
+    assert {case.name for case in CLOUD} == {"bedrock", "bedrock-boto3", "gemini", "openai"}
 
 
 @pytest.fixture(params=CLOUD, ids=[case.name for case in CLOUD])

@@ -1,4 +1,8 @@
-"""The cloud adapters replayed from cassettes through boto3 (urllib3), google-genai and openai (httpx2)."""
+"""The cloud adapters replayed from cassettes through boto3 (urllib3), google-genai and openai (httpx2).
+
+Bedrock runs here with ``transport="boto3"``: VCR's aiohttp stubs do not give aiobotocore a body it can
+stream, so the default aiobotocore transport is tested against the emulator (tests/contract) and live.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ FAST = {"max_attempts": 3, "initial_backoff_s": 0.0, "max_backoff_s": 0.0}
 
 @pytest.mark.vcr
 def test_bedrock_query_and_documents(cloud: Cloud, vcr) -> None:  # type: ignore[no-untyped-def]
-    provider = get_provider(NOVA, dimensions=256, max_concurrency=1)
+    provider = get_provider(NOVA, dimensions=256, max_concurrency=1, transport="boto3")
     docs = provider.embed_sync(["solar panels convert light", "wind turbines spin"], intent="document")
     query = provider.embed_sync("how does solar power work", intent="query")
     assert docs.vectors.shape == (2, 256) and query.vectors.shape == (1, 256)
@@ -53,7 +57,7 @@ def test_bedrock_throttling_maps_to_rate_limit(cloud: Cloud, vcr) -> None:  # ty
     if cloud.kind == "live":
         pytest.skip("cannot make the live service throttle on demand")
     cloud.fail_next(429)
-    provider = get_provider(NOVA, dimensions=256, retry={"max_attempts": 1})
+    provider = get_provider(NOVA, dimensions=256, retry={"max_attempts": 1}, transport="boto3")
     with pytest.raises(RateLimitError) as info:
         provider.embed_sync("x", intent="query")
     assert info.value.code == "ThrottlingException" and info.value.status_code == 429
