@@ -2,6 +2,7 @@
 
     python -m omnivec.benchmarks.perf.throughput [--grants 50,100,400] [--latency-ms 40]
         [--providers bedrock,gemini] [--n 2000] [--gemini-n 20000] [--raw-threads 32] [--in-process] [--overhead]
+        [--bedrock-transport auto|aiobotocore|boto3]
 
 For each grant the script first measures the machine's ceiling: the raw SDK (boto3 / google-genai,
 no omnivec) from ``--raw-threads`` threads against an emulator that grants everything, 40 ms per
@@ -17,8 +18,9 @@ request) and the script prints
 
 ``--overhead`` adds omnivec at ``max_concurrency=--raw-threads`` vs the raw pool, nothing limited:
 the core's own per-call cost (target ≥ 0.90), as the median of ``--pairs`` alternating rounds, next to
-the same raw calls awaited from asyncio through the core's thread hop (no core), with the client's
-CPU per item for each.
+the same raw calls awaited from asyncio through the core's thread hop (no core), and for Bedrock
+omnivec on its boto3 thread transport beside its default (aiobotocore), with the client's CPU per
+item for each. ``--bedrock-transport`` picks the transport of the grant runs (default: the provider's).
 
 The emulator runs in its own process by default, as a cloud endpoint would (``--in-process`` uses
 ``emulated_clouds`` in this process instead, sharing the GIL with the client). Numbers describe this
@@ -50,7 +52,7 @@ from ...providers._rate import rate_budget, reset_budgets
 from ...providers._threads import CallThreads, in_thread
 from ...providers.emulator import Emulator, Faults, apply_emulator_environment, emulated_clouds, emulator_environment
 from ...providers.emulator._vectors import text_vector
-from . import HelpFormatter, at_least_one
+from . import HelpFormatter, at_least_one, run_main
 
 REFS = {"bedrock": "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "gemini": "gemini:gemini-embedding-2"}
 PER_REQUEST = {"bedrock": 1, "gemini": 100}
@@ -296,6 +298,9 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true", help="emulator in this process (shares the GIL)")
     parser.add_argument("--overhead", action="store_true", help="also omnivec vs raw at equal concurrency, no limit")
     parser.add_argument("--pairs", type=at_least_one, default=5, help="alternating rounds for --overhead")
+    parser.add_argument(
+        "--bedrock-transport", choices=["auto", "aiobotocore", "boto3"], default="auto", help="Bedrock's transport"
+    )
     args = parser.parse_args()
     grants: list[float] = args.grants
     unknown = sorted(set(args.providers.split(",")) - set(REFS))
@@ -318,7 +323,7 @@ def main() -> None:
             faults = Faults(rate_limit_rps=grant, burst=max(1, round(grant * args.burst_s)), latency_ms=args.latency_ms)
             with emulator(faults, in_process=args.in_process) as served:
                 began = time.monotonic()
-                run = asyncio.run(run_omnivec(name, texts))
+                run = asyncio.run(run_omnivec(name, texts, **_transport(name, args.bedrock_transport)))
                 ended = time.monotonic()
             share_all, share_steady = throttled_share(served.series, began, ended)
             target = min(grant * PER_REQUEST[name], ceiling)
@@ -333,6 +338,10 @@ def main() -> None:
             overhead(name, texts, args)
 
 
+def _transport(name: str, transport: str) -> dict[str, str]:
+    return {"transport": transport} if name == "bedrock" and transport != "auto" else {}
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -344,45 +353,43 @@ def overhead(name: str, texts: list[str], args: argparse.Namespace) -> None:
     are printed: on a shared 2-core machine one round moves by ±10%, and a fixed order would favour
     whichever runs last. The middle row separates the cost of awaiting a sync SDK from asyncio at all
     (two thread hand-offs per call) from the cost of the core around it."""
-    ratios: dict[str, list[float]] = {"omnivec": [], "hop": []}
-    cpu = {"raw": 0.0, "hop": 0.0, "omnivec": 0.0}
+    mc = args.raw_threads
+    runs: dict[str, Callable[[list[str]], float]] = {
+        "raw": lambda batch: raw_pool(name, batch, mc)[0],
+        "behind asyncio": lambda batch: raw_behind_asyncio(name, batch, mc),
+        "omnivec": lambda batch: asyncio.run(run_omnivec(name, batch, max_concurrency=mc))["rate"],
+    }
+    if name == "bedrock":
+        runs["omnivec boto3 threads"] = lambda batch: asyncio.run(
+            run_omnivec(name, batch, max_concurrency=mc, transport="boto3")
+        )["rate"]
+    ratios: dict[str, list[float]] = {who: [] for who in runs if who != "raw"}
+    cpu = dict.fromkeys(runs, 0.0)
     with emulator(Faults(latency_ms=args.latency_ms), in_process=args.in_process):
-        raw_pool(name, texts[:200], args.raw_threads)  # warm all three: imports, connections, first calls
-        raw_behind_asyncio(name, texts[:200], args.raw_threads)
-        asyncio.run(run_omnivec(name, texts[:200], max_concurrency=args.raw_threads))
+        for run in runs.values():  # warm them all: imports, connections, first calls
+            run(texts[:200])
         for pair in range(args.pairs):
             rates = {}
-            for who in ("raw", "hop", "omnivec") if pair % 2 == 0 else ("omnivec", "hop", "raw"):
+            for who in list(runs) if pair % 2 == 0 else list(reversed(runs)):
                 began = _cpu_seconds()
-                if who == "raw":
-                    rates[who], _ = raw_pool(name, texts, args.raw_threads)
-                elif who == "hop":
-                    rates[who] = raw_behind_asyncio(name, texts, args.raw_threads)
-                else:
-                    rates[who] = asyncio.run(run_omnivec(name, texts, max_concurrency=args.raw_threads))["rate"]
+                rates[who] = runs[who](texts)
                 cpu[who] += _cpu_seconds() - began
-            ratios["omnivec"].append(rates["omnivec"] / rates["raw"])
-            ratios["hop"].append(rates["hop"] / rates["raw"])
-            print(
-                f"{name} | overhead round {pair + 1}: raw {rates['raw']:.1f}, raw behind asyncio {rates['hop']:.1f}, "
-                f"omnivec {rates['omnivec']:.1f} items/s → omnivec {ratios['omnivec'][-1]:.2f} of raw",
-                flush=True,
-            )
+            for who, measured in ratios.items():
+                measured.append(rates[who] / rates["raw"])
+            shown = ", ".join(f"{who} {rate:.1f}" for who, rate in rates.items())
+            print(f"{name} | overhead round {pair + 1} (items/s): {shown}", flush=True)
     items = len(texts) * args.pairs
     where = "client process" if not args.in_process else "client + emulator"
-    mine, hop = ratios["omnivec"], ratios["hop"]
+    medians = "; ".join(
+        f"{who} median {statistics.median(r):.2f} (range {min(r):.2f}–{max(r):.2f})" for who, r in ratios.items()
+    )
+    per_item = ", ".join(f"{who} {seconds / items * 1e6:.0f} µs" for who, seconds in cpu.items())
     print(
-        f"{name} | overhead: omnivec max_concurrency={args.raw_threads} vs raw {args.raw_threads} threads, no limit → "
-        f"median {statistics.median(mine):.2f} (range {min(mine):.2f}–{max(mine):.2f}); raw calls behind asyncio's "
-        f"thread hop alone: median {statistics.median(hop):.2f}. CPU per item in the {where}: raw "
-        f"{cpu['raw'] / items * 1e6:.0f} µs, behind asyncio {cpu['hop'] / items * 1e6:.0f} µs, omnivec "
-        f"{cpu['omnivec'] / items * 1e6:.0f} µs",
+        f"{name} | overhead at max_concurrency={mc} vs raw {mc} threads, no limit, ratio to raw: {medians}. "
+        f"CPU per item in the {where}: {per_item}",
         flush=True,
     )
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        raise SystemExit("interrupted: the rows printed so far stand; nothing else is kept") from None
+    run_main(main)

@@ -23,8 +23,9 @@ def test_throughput_script_runs_both_providers_and_loses_nothing() -> None:
     for row in rows:
         lost, right = row[7], row[8]
         assert (lost, right) == ("0", "True"), row
-    summaries = [line for line in done.stdout.splitlines() if "| overhead: " in line]
-    assert len(summaries) == 2 and all("raw calls behind asyncio" in line for line in summaries), done.stdout
+    summaries = [line for line in done.stdout.splitlines() if "| overhead at " in line]
+    assert len(summaries) == 2 and all("behind asyncio median" in line for line in summaries), done.stdout
+    assert "omnivec boto3 threads median" in summaries[0], summaries[0]  # Bedrock's two transports side by side
 
 
 @pytest.mark.parametrize(
@@ -54,6 +55,7 @@ def test_bad_perf_script_options_end_in_one_line_before_any_run(script: str, arg
     [
         ("local_backends", ["--backends", "torch", "--n", "64", "--repeats", "1", "--no-ndcg"], "SciFact: "),
         ("peers", ["--grants", "50", "--n", "400", "--peers", "langchain"], "peer | grant"),
+        ("throughput", ["--providers", "bedrock", "--grants", "50", "--n", "2000"], "provider | grant"),
     ],
 )
 def test_ctrl_c_ends_a_perf_script_in_one_line_and_status_130(
