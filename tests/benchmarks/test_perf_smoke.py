@@ -14,12 +14,15 @@ import pytest
 def test_throughput_script_runs_both_providers_and_loses_nothing() -> None:
     command = [sys.executable, "-m", "omnivec.benchmarks.perf.throughput", "--providers", "bedrock,gemini"]
     command += ["--grants", "400", "--n", "40", "--gemini-n", "400", "--latency-ms", "5", "--overhead", "--pairs", "1"]
+    command += ["--repeats", "2"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [
         line.split(" | ") for line in done.stdout.splitlines() if line.startswith(("bedrock | 400", "gemini | 400"))
     ]
-    assert [row[0] for row in rows] == ["bedrock", "gemini"], done.stdout
+    rows = [row for row in rows if "median ratio" not in row[2]]
+    assert [row[0] for row in rows] == ["bedrock", "bedrock", "gemini", "gemini"], done.stdout  # --repeats 2
+    assert sum("median ratio of 2 runs" in line for line in done.stdout.splitlines()) == 2, done.stdout
     for row in rows:
         lost, right = row[7], row[8]
         assert (lost, right) == ("0", "True"), row
