@@ -10,11 +10,13 @@ parses HTTP in C: measured here it used ~10 % less CPU per call than bare boto3 
 An aiohttp session belongs to the loop that made it, so there is one client per event loop. Each is
 held open by an async generator: ``asyncio.run`` (and any loop that runs ``shutdown_asyncgens``)
 closes it when that loop ends, so a provider used from many ``asyncio.run`` calls leaks no sessions.
+A provider dropped without ``aclose()`` has its clients closed on their loops when it is collected.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -45,6 +47,9 @@ class LoopClients:
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Any]] = (
             weakref.WeakKeyDictionary()
         )
+        # Not left to the garbage collector: it would free the client's session and connector in the
+        # same sweep as its holder, in any order, and aiohttp would warn of an unclosed connector.
+        weakref.finalize(self, _close_left_open, self._by_loop)
 
     async def get(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -70,3 +75,13 @@ class LoopClients:
         held = self._by_loop.pop(asyncio.get_running_loop(), None)
         if held is not None and held.done() and not held.cancelled() and held.exception() is None:
             await held.result()[0].aclose()
+
+
+def _close_left_open(by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Any]]) -> None:
+    """The owner went away without :meth:`LoopClients.aclose`: close each client on its loop (a loop
+    that already ended closed its client then, through ``shutdown_asyncgens``)."""
+    for loop, held in list(by_loop.items()):
+        if loop.is_closed() or not held.done() or held.cancelled() or held.exception() is not None:
+            continue
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(loop.create_task, held.result()[0].aclose())

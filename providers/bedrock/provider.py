@@ -218,6 +218,8 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
             )
             async with response["body"] as stream:
                 raw = await stream.read()
+        if len(raw) > _LOOP_PARSE_BYTES:  # a Cohere batch (~1.5 MB of JSON): parse it off the loop
+            return await in_thread(self._threads, self._parsed, raw, response, count)
         return self._parsed(raw, response, count)
 
     def _parsed(self, raw: bytes, response: dict[str, Any], count: int) -> tuple[_families.Parsed, int | None]:
@@ -257,6 +259,10 @@ class BedrockProvider(EmbeddingProvider[BedrockSettings]):
             self._client.close()
             self._client = None
 
+
+_LOOP_PARSE_BYTES = 256 * 1024
+"""Answers up to this size are parsed on the event loop (a Nova vector of 3,072 floats is ~60 kB);
+larger ones, which would hold the loop for milliseconds, go to a worker thread."""
 
 BedrockNovaProvider = BedrockProvider
 """The name before Titan and Cohere joined; kept for existing imports."""

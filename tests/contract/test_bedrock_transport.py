@@ -20,8 +20,8 @@ NOVA = "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"
 TEXTS = [f"text number {i} about topic {i % 5}" for i in range(40)]
 
 
-def _bedrock_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("omnivec-bedrock")]
+def _bedrock_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("omnivec-bedrock")]
 
 
 def test_the_default_awaits_calls_on_the_loop_with_no_worker_thread(omnivec_emulator: Emulator) -> None:
@@ -29,9 +29,9 @@ def test_the_default_awaits_calls_on_the_loop_with_no_worker_thread(omnivec_emul
     threaded = get_provider(NOVA, dimensions=256, max_concurrency=8, transport="boto3")
     before = set(_bedrock_threads())
 
-    async def both() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    async def both() -> tuple[np.ndarray, np.ndarray, list[threading.Thread]]:
         a = await on_loop.embed(TEXTS, intent="document")
-        made = [name for name in _bedrock_threads() if name not in before]  # before boto3 makes its own
+        made = [t for t in _bedrock_threads() if t not in before]  # before boto3 makes its own
         b = await threaded.embed(TEXTS, intent="document")
         await on_loop.aclose()
         await threaded.aclose()
@@ -46,7 +46,7 @@ def test_a_boto3_session_or_client_keeps_the_thread_transport(omnivec_emulator: 
     session = boto3.Session(region_name="us-east-1")
     provider = get_provider(NOVA, dimensions=256, client=session)  # auto: the caller's boto3 object is used
     assert provider.embed_sync(TEXTS[:3], intent="document").vectors.shape == (3, 256)
-    assert any(name.startswith("omnivec-bedrock") for name in _bedrock_threads())
+    assert _bedrock_threads()
     with pytest.raises(InvalidOptionError, match="transport='aiobotocore' cannot use a boto3 client or Session"):
         get_provider(NOVA, dimensions=256, client=session, transport="aiobotocore")
 
@@ -59,16 +59,23 @@ def test_asking_for_aiobotocore_without_it_names_the_extra(monkeypatch: pytest.M
 
 
 def test_clients_close_with_their_loops_and_at_exit(omnivec_emulator: Emulator) -> None:
-    """One aiohttp session per event loop: each asyncio.run closes its own, and the sync methods'
-    loop closes its one at exit. Otherwise aiohttp prints 'Unclosed client session' at exit."""
+    """One aiohttp session per event loop: each asyncio.run closes its own, the sync methods' loop
+    closes its one at exit, and a provider collected without aclose() has its clients closed.
+    Otherwise aiohttp prints 'Unclosed client session' / 'Unclosed connector'."""
     script = textwrap.dedent(
         f"""
-        import asyncio
+        import asyncio, gc, time
         from omnivec.providers import get_provider
         provider = get_provider({NOVA!r}, dimensions=256)
         provider.embed_sync(["sync"], intent="document")
         for i in range(3):
             asyncio.run(provider.embed([f"async {{i}}"], intent="document"))
+        def drop():  # providers never closed, then collected
+            for model, dims in (("bedrock:cohere.embed-v4:0", 1536), ({NOVA!r}, 3072)):
+                get_provider(model, dimensions=dims).embed_sync([f"t {{i}}" for i in range(96)], intent="document")
+        drop()
+        gc.collect()
+        time.sleep(0.2)  # its client closes on the sync loop
         print("ok")
         """
     )
@@ -77,3 +84,19 @@ def test_clients_close_with_their_loops_and_at_exit(omnivec_emulator: Emulator) 
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
     assert "Unclosed" not in done.stderr, done.stderr[-2000:]
+
+
+def test_a_large_answer_is_parsed_off_the_loop(omnivec_emulator: Emulator) -> None:
+    """A Cohere v4 batch of 96 vectors × 1,536 floats is ~2 MB of JSON: parsed on the loop it would
+    stall every other call for milliseconds, so the aiobotocore transport hands it to a worker thread."""
+    texts = [f"cohere text {i}" for i in range(96)]
+    cohere = get_provider("bedrock:cohere.embed-v4:0", dimensions=1536)
+    before = set(_bedrock_threads())
+    on_loop = cohere.embed_sync(texts, intent="document").vectors
+    assert [t for t in _bedrock_threads() if t not in before]  # the parse ran in a worker thread
+    threaded = get_provider("bedrock:cohere.embed-v4:0", dimensions=1536, transport="boto3")
+    np.testing.assert_allclose(on_loop, threaded.embed_sync(texts, intent="document").vectors, atol=1e-6)
+    small = get_provider(NOVA, dimensions=3072)  # one Nova vector (~60 kB) stays on the loop
+    before = set(_bedrock_threads())
+    small.embed_sync(TEXTS[:4], intent="document")
+    assert [t for t in _bedrock_threads() if t not in before] == []
