@@ -62,11 +62,20 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 
 
 def _close_async_generators(loop: asyncio.AbstractEventLoop) -> None:
-    """At exit, end what async generators on the sync loop hold open (aiobotocore's per-loop clients,
-    see bedrock/_aio.py), as ``asyncio.run`` does for its loop: else aiohttp warns of unclosed sessions."""
+    """At exit, wind the sync loop down as ``asyncio.run`` does its own: cancel what still runs, then
+    end what async generators hold open (aiobotocore's per-loop clients, see bedrock/_aio.py). Else
+    aiohttp warns of unclosed sessions, and generators of calls cut off mid-flight fail to close."""
+
+    async def wind_down() -> None:
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await loop.shutdown_asyncgens()
+
     if loop.is_running():
         with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=5)
+            asyncio.run_coroutine_threadsafe(wind_down(), loop).result(timeout=5)
 
 
 def run_sync(coro: Coroutine[Any, Any, R]) -> R:
@@ -74,8 +83,17 @@ def run_sync(coro: Coroutine[Any, Any, R]) -> R:
 
     All sync calls share one background event loop, so clients bound to a loop (httpx-based SDKs)
     stay usable across calls, and the sync API also works where a loop already runs (notebooks).
+    An interrupt while waiting cancels the coroutine: without that the calls would go on (and be
+    billed) on the background loop after the caller saw ``KeyboardInterrupt``.
     """
-    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
+    future = asyncio.run_coroutine_threadsafe(coro, _background_loop())
+    try:
+        return future.result()
+    except BaseException:  # Ctrl-C (a notebook's interrupt) while waiting: stop the calls, as asyncio.run would
+        future.cancel()
+        with contextlib.suppress(BaseException):
+            future.result(timeout=5)  # the task's cleanup (closing streams, releasing slots) runs first
+        raise
 
 
 class AdaptiveLimit:

@@ -108,6 +108,35 @@ async def test_one_gemini_provider_keeps_its_limit_on_the_wire() -> None:
     assert Counted.peak == 4
 
 
+INTERRUPTED_SYNC_CALL = """
+import os, signal, threading, time
+from omnivec.providers.testing import FakeProvider
+provider = FakeProvider(max_batch_size=1, latency_s=0.02, max_concurrency=4)
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    provider.embed_sync([f"doc {i}" for i in range(5000)], intent="document")
+except KeyboardInterrupt:
+    at_interrupt = len(provider.calls)
+    time.sleep(0.5)
+    print(at_interrupt, len(provider.calls))
+"""
+
+
+def test_an_interrupted_sync_call_stops_its_calls() -> None:
+    """Ctrl-C (a notebook's interrupt) during embed_sync: the calls stop, as with asyncio.run. They
+    went on, and would be billed, on the background loop after the caller saw KeyboardInterrupt."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", INTERRUPTED_SYNC_CALL], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    at_interrupt, later = map(int, done.stdout.split())
+    assert 0 < at_interrupt < 5000 and later - at_interrupt <= 4  # at most the calls already in flight
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr[-2000:]
+
+
 def test_a_provider_works_across_event_loops() -> None:
     # asyncio.run makes a new loop each time; the per-provider limit must not be tied to the first.
     provider = FakeProvider(max_batch_size=1, max_concurrency=2, latency_s=0.001)
