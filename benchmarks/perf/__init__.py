@@ -25,6 +25,17 @@ def at_least_one(text: str) -> int:
     return int(text)
 
 
+def not_negative(text: str) -> float:
+    """argparse type for the perf scripts: a number >= 0 (a latency, a bucket size)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number of at least 0, got {text!r}")
+    return value
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """The module docstring as written (what the columns mean, the targets) and every default."""
 

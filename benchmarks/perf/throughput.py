@@ -55,7 +55,7 @@ from ...providers._rate import rate_budget, reset_budgets
 from ...providers._threads import CallThreads, in_thread
 from ...providers.emulator import Emulator, Faults, apply_emulator_environment, emulated_clouds, emulator_environment
 from ...providers.emulator._vectors import text_vector
-from . import HelpFormatter, at_least_one, run_main
+from . import HelpFormatter, at_least_one, not_negative, run_main
 
 REFS = {"bedrock": "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "gemini": "gemini:gemini-embedding-2"}
 PER_REQUEST = {"bedrock": 1, "gemini": 100}
@@ -290,8 +290,8 @@ def main() -> None:
     parser.add_argument(
         "--grants", type=grant_list, default="50,100,400", help="requests/s the emulator grants, comma-separated"
     )
-    parser.add_argument("--latency-ms", type=float, default=40.0, help="emulator time per call")
-    parser.add_argument("--burst-s", type=float, default=0.1, help="emulator bucket size, in seconds of grant")
+    parser.add_argument("--latency-ms", type=not_negative, default=40.0, help="emulator time per call")
+    parser.add_argument("--burst-s", type=not_negative, default=0.1, help="emulator bucket size, in seconds of grant")
     parser.add_argument(
         "--providers", default="bedrock,gemini", help="bedrock (Nova), gemini, or both, comma-separated"
     )

@@ -38,6 +38,7 @@ def test_throughput_script_runs_both_providers_and_loses_nothing() -> None:
         ("throughput", ["--grants", "50,0"], "every grant must be above 0 requests/s"),
         ("throughput", ["--providers", "bedrok"], "--providers: unknown bedrok; choose from bedrock, gemini"),
         ("throughput", ["--pairs", "0"], "argument --pairs: must be a whole number of at least 1, got '0'"),
+        ("throughput", ["--latency-ms", "-5"], "argument --latency-ms: must be a number of at least 0, got '-5'"),
         ("peers", ["--n", "-3"], "argument --n: must be a whole number of at least 1, got '-3'"),
         ("peers", ["--peers", "langchan"], "--peers: unknown langchan"),
         ("local_backends", ["--n", "0"], "argument --n: must be a whole number of at least 1, got '0'"),
