@@ -70,7 +70,16 @@ def test_ctrl_c_ends_a_perf_script_in_one_line_and_status_130(
     if script == "local_backends":
         command += ["--cache-folder", str(tmp_path)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as running:
+    # A shell running CI in the background starts its children with SIGINT ignored, and Python then
+    # never installs its KeyboardInterrupt handler: give the script the default a terminal would.
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    ) as running:
         assert running.stdout is not None
         for line in running.stdout:  # torch imported and SciFact read / the emulator's table begun
             if line.startswith(under_way):
