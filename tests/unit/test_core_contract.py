@@ -111,6 +111,7 @@ async def test_one_gemini_provider_keeps_its_limit_on_the_wire() -> None:
 INTERRUPTED_SYNC_CALL = """
 import os, signal, threading, time
 from omnivec.providers.testing import FakeProvider
+signal.signal(signal.SIGINT, signal.default_int_handler)  # CI shells in the background start us with SIGINT ignored
 provider = FakeProvider(max_batch_size=1, latency_s=0.02, max_concurrency=4)
 threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 try:
