@@ -12,8 +12,13 @@ python -m omnivec.benchmarks.perf.ray_curve        # Ray Data throughput vs acto
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
+from types import FrameType
 
 __all__ = ["HelpFormatter", "at_least_one", "run_main"]
 
@@ -47,4 +52,24 @@ def run_main(main: Callable[[], None], *, kept: str = "nothing else is kept") ->
         main()
     except KeyboardInterrupt:
         print(f"interrupted: the rows printed so far stand; {kept}", file=sys.stderr, flush=True)
+        _quiet_interrupts_while_exiting()
         raise SystemExit(130) from None
+    _quiet_interrupts_while_exiting()
+
+
+def _quiet_interrupts_while_exiting() -> None:
+    """The work is over; the interpreter still joins threads and runs exit hooks (emulator processes,
+    the sync loop). A Ctrl-C landing there raised KeyboardInterrupt inside ``threading._shutdown`` and
+    printed 'Exception ignored in: <module 'threading'>' with a traceback: end at once instead, 130."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return  # SIGINT ignored (a background shell) or handled by the caller: leave it be
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, RuntimeError):  # closed, or interrupted mid-write
+                stream.flush()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, stop)

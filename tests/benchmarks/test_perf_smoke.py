@@ -54,12 +54,55 @@ def test_bad_perf_script_options_end_in_one_line_before_any_run(script: str, arg
     assert done.stdout == ""
 
 
+def _installed_peer() -> str | None:
+    """A peer library whose Bedrock path is installed (``omnivec[peers]``, which CI does not install)."""
+    import importlib.util
+
+    for peer, module in (("langchain", "langchain_aws"), ("pydantic-ai", "pydantic_ai"), ("litellm", "litellm")):
+        if importlib.util.find_spec(module) is not None:
+            return peer
+    return None
+
+
+def _interruptible(command: list[str]) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A shell running CI in the background starts its children with SIGINT ignored, and Python then
+    # never installs its KeyboardInterrupt handler: give the script the default a terminal would.
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _interrupt_after(running: subprocess.Popen[str], under_way: str) -> tuple[str, str]:
+    """SIGINT once stdout shows ``under_way``; what the script printed after that."""
+    assert running.stdout is not None
+    seen = []
+    for line in running.stdout:
+        seen.append(line)
+        if line.startswith(under_way):
+            break
+    else:
+        pytest.fail(f"ended before it got under way: {running.communicate(timeout=60)[1][-2000:]}")
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=120)
+    return "".join(seen) + out, err
+
+
+# Each case interrupts work that is certain to be still running when the signal lands (minutes of it:
+# the test never waits for it), so the outcome does not depend on timing. The peers case needs a peer
+# library installed: with none, peers has no work that lasts (it prints 'not installed' and ends),
+# which is what made the old test race against interpreter shutdown.
 @pytest.mark.parametrize(
     ("script", "args", "under_way"),
     [
-        ("local_backends", ["--backends", "torch", "--n", "64", "--repeats", "1", "--no-ndcg"], "SciFact: "),
-        ("peers", ["--grants", "50", "--n", "400", "--peers", "langchain"], "peer | grant"),
-        ("throughput", ["--providers", "bedrock", "--grants", "50", "--n", "2000"], "provider | grant"),
+        ("local_backends", ["--backends", "torch", "--n", "512", "--repeats", "50", "--no-ndcg"], "SciFact: "),
+        ("peers", ["--grants", "50", "--n", "20000"], "peer | grant"),
+        ("throughput", ["--providers", "bedrock", "--grants", "50", "--n", "20000"], "provider | grant"),
     ],
 )
 def test_ctrl_c_ends_a_perf_script_in_one_line_and_status_130(
@@ -69,25 +112,41 @@ def test_ctrl_c_ends_a_perf_script_in_one_line_and_status_130(
     command = [sys.executable, "-m", f"omnivec.benchmarks.perf.{script}", *args]
     if script == "local_backends":
         command += ["--cache-folder", str(tmp_path)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # A shell running CI in the background starts its children with SIGINT ignored, and Python then
-    # never installs its KeyboardInterrupt handler: give the script the default a terminal would.
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    ) as running:
-        assert running.stdout is not None
-        for line in running.stdout:  # torch imported and SciFact read / the emulator's table begun
-            if line.startswith(under_way):
-                break
-        else:
-            pytest.fail(f"{script} ended before it got under way: {running.communicate(timeout=60)[1][-2000:]}")
-        running.send_signal(signal.SIGINT)
-        _, err = running.communicate(timeout=120)
+    if script == "peers":
+        peer = _installed_peer()
+        if peer is None:
+            pytest.skip("no peer library installed (pip install 'omnivec[peers]'): peers has no lasting work")
+        command += ["--peers", peer]
+    with _interruptible(command) as running:
+        _, err = _interrupt_after(running, under_way)
     assert running.returncode == 130, err[-2000:]
-    assert "Traceback" not in err, err[-2000:]
+    assert "Traceback" not in err and "Exception ignored" not in err, err[-2000:]
     assert err.strip().splitlines()[-1].startswith("interrupted: "), err[-2000:]
+
+
+WAITS_FOR_CTRL_C = """
+import sys, threading, time
+from omnivec.benchmarks.perf import run_main
+
+def main():
+    print("rows so far", flush=True)
+    if sys.argv[1] == "in-main":
+        threading.Event().wait(600)  # interrupted here
+    else:  # main returns; a worker thread keeps the interpreter in threading._shutdown
+        threading.Thread(target=time.sleep, args=(600,)).start()
+        print("main returned", flush=True)
+
+run_main(main)
+"""
+
+
+@pytest.mark.parametrize(("where", "under_way"), [("in-main", "rows so far"), ("at-exit", "main returned")])
+def test_ctrl_c_in_a_perf_script_or_while_it_exits_prints_no_traceback(where: str, under_way: str) -> None:
+    """run_main is what every perf script ends in. A Ctrl-C landing after main() returned, while the
+    interpreter joined threads, printed 'Exception ignored in: <module 'threading'>' and a
+    KeyboardInterrupt traceback (issue #24). Both scripts here wait for the signal: no race."""
+    with _interruptible([sys.executable, "-c", WAITS_FOR_CTRL_C, where]) as running:
+        out, err = _interrupt_after(running, under_way)
+    assert running.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "Exception ignored" not in err and "KeyboardInterrupt" not in err, err
+    assert out.startswith("rows so far")  # what was printed stays
