@@ -97,7 +97,9 @@ def test_the_shared_budget_holds_across_actors(ray_emulator: Emulator) -> None:
     # The endpoint grants 25 requests/s with a burst of 10 (new connections arrive bunched on 2 loaded
     # cores); the job is given 20/s, shared by 2 actors with 8+ calls in flight each. Unpaced, they are
     # throttled about one time in four; with a budget per actor instead of one shared (40/s in all),
-    # some 20 times in 100. Shared, every call is booked from the one budget and none is throttled.
+    # some 20 times in 100. Shared, every call is booked from the one budget: on an idle machine none
+    # is throttled; with the cores busy (a CI neighbour, another test run) late wake-ups bunch a few
+    # sends past the emulator's burst (3 seen), so the line is drawn at 5, far below the 20 of a split budget.
     count = 100
     with Emulator(Faults(rate_limit_rps=25, burst=10)) as strict:
         budget = shared_budget("test-budget", requests_per_second=20.0)
@@ -114,7 +116,7 @@ def test_the_shared_budget_holds_across_actors(ray_emulator: Emulator) -> None:
         assert sorted(ids) == sorted(str(i) for i in range(count)) and errors == [None] * count
         booked = ray.get(budget.snapshot.remote())
         assert booked["requests"] == strict.stats.requests, (booked, strict.stats)  # every call went through it
-        assert strict.stats.throttled <= 2, strict.stats
+        assert strict.stats.throttled <= 5, strict.stats
 
 
 def test_migrate_engine_ray_is_resumable_and_exactly_once(ray_emulator: Emulator, tmp_path: Path) -> None:
