@@ -50,11 +50,11 @@ def run_main(main: Callable[[], None], *, kept: str = "nothing else is kept") ->
     shell reports for an interrupted command), not a traceback. ``kept`` says what survives the stop."""
     try:
         main()
+        _quiet_interrupts_while_exiting()  # inside the try: a Ctrl-C just after main() is handled here too
     except KeyboardInterrupt:
         print(f"interrupted: the rows printed so far stand; {kept}", file=sys.stderr, flush=True)
         _quiet_interrupts_while_exiting()
         raise SystemExit(130) from None
-    _quiet_interrupts_while_exiting()
 
 
 def _quiet_interrupts_while_exiting() -> None:
