@@ -39,3 +39,11 @@ def ray_emulator() -> Iterator[Emulator]:
             yield emulator
         finally:
             ray.shutdown()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist every test here runs on one worker: one local Ray (2 CPUs) per suite, not per worker."""
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(pytest.mark.xdist_group("ray"))
