@@ -556,9 +556,21 @@ def test_unknown_command_is_one_line(isolated_cwd, omnivec_emulator) -> None:  #
 # --- configuration: files and environment ------------------------------------------------------
 
 
-def config_cases() -> list[tuple[str, str | None, dict[str, str], type[Exception], str, str | None]]:
-    """(label, omnivec.toml text or None, environment, error, word the message names, hidden secret)."""
+def config_cases() -> list[tuple[str, str | bytes | None, dict[str, str], type[Exception], str, str | None]]:
+    """(label, omnivec.toml text (or bytes) or None, environment, error, word the message names, hidden secret)."""
     return [
+        ("toml binary", b"\x00\xff\xfe\x89PNG", {}, InvalidOptionError, "not UTF-8", None),
+        ("toml latin-1", '[gemini]\nproject = "caf\xe9"\n'.encode("latin-1"), {}, InvalidOptionError, "0xe9", None),
+        ("env section not JSON", None, {"OMNIVEC_LOCAL": "not json"}, InvalidOptionError, "OMNIVEC_LOCAL", None),
+        (
+            "env section JSON with a trailing comma",
+            None,
+            {"OMNIVEC_GEMINI": f'{{"api_key": "{SECRET}",}}'},
+            InvalidOptionError,
+            "OMNIVEC_GEMINI is not valid JSON",
+            SECRET,
+        ),
+        ("env plugins not JSON", None, {"OMNIVEC_PLUGINS": "{"}, InvalidOptionError, "OMNIVEC_PLUGINS", None),
         ("toml unknown top-level key", 'modle = "fake"\n', {}, InvalidOptionError, "modle", None),
         ("toml misspelt secret", f'[gemini]\napi_kye = "{SECRET}"\n', {}, InvalidOptionError, "api_kye", SECRET),
         (
@@ -607,7 +619,9 @@ CONFIGS = config_cases()
 def test_bad_configuration_is_one_line(
     label, toml, env, error, names, secret, isolated_cwd, monkeypatch, omnivec_emulator
 ) -> None:  # type: ignore[no-untyped-def]
-    if toml is not None:
+    if isinstance(toml, bytes):
+        (isolated_cwd / "omnivec.toml").write_bytes(toml)
+    elif toml is not None:
         (isolated_cwd / "omnivec.toml").write_text(toml)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -636,6 +650,22 @@ def test_bad_load_provider_override_is_one_line(label, overrides, secret, isolat
 
 def test_missing_config_file_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
     refused(lambda: load_config("missing.toml"), InvalidOptionError, omnivec_emulator)
+
+
+def test_binary_config_file_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
+    (isolated_cwd / "settings.bin").write_bytes(bytes(range(256)))
+    message = refused(lambda: load_config("settings.bin"), InvalidOptionError, omnivec_emulator)
+    assert "settings.bin" in message and "UTF-8" in message
+
+
+def test_a_byte_order_mark_before_the_toml_is_accepted(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    # Notepad and PowerShell write one; it carries no meaning, so the settings after it apply.
+    (isolated_cwd / "omnivec.toml").write_bytes(b'\xef\xbb\xbfmodel = "fake"\n[gemini]\ndimensions = 256\n')
+    config = load_config()
+    assert config.model == "fake" and config.section("gemini").dimensions == 256
+    (isolated_cwd / "pyproject.toml").write_bytes(b'\xef\xbb\xbf[tool.omnivec]\nmodel = "fake"\n')
+    (isolated_cwd / "omnivec.toml").unlink()
+    assert load_config().model == "fake"
 
 
 # --- limits read from hints, and accepted odd inputs ---------------------------------------------
