@@ -31,7 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from ._validation import describe_validation_error
+from ._validation import describe_validation_error, options_from_configuration, refuse_lax_coercions
 from .base import EmbeddingProvider
 from .errors import InvalidOptionError
 from .registry import builtin_providers, get_provider, parse_model_ref
@@ -253,8 +253,13 @@ def load_provider(
         if overrides:
             merged = {**settings.model_dump(exclude_unset=True), **overrides}
             settings = _validated(type(settings), merged)
+            refuse_lax_coercions(settings, overrides, where=ref)
         return get_provider(ref, settings=settings, **passed)
-    return get_provider(ref, **{**section, **overrides}, **passed)
+    configured = options_from_configuration.set(frozenset(section) - frozenset(overrides))
+    try:  # a plugin's section values may be strings from the environment; the caller's overrides may not
+        return get_provider(ref, **{**section, **overrides}, **passed)
+    finally:
+        options_from_configuration.reset(configured)
 
 
 def _validated(cls: type[ProviderSettings], values: dict[str, Any]) -> ProviderSettings:

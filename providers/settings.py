@@ -6,6 +6,8 @@ Settings modules import no SDK, so the config layer can type every section witho
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._rate import RateLimits
@@ -40,6 +42,18 @@ class ProviderSettings(BaseModel):
         if isinstance(value, bool):
             raise ValueError("expects a whole number, not true/false")
         return value
+
+    @field_validator("endpoint_url", "base_url", check_fields=False)
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # Checked here, not by the SDK: botocore raises a bare ValueError on its first call and
+        # google-genai / openai would send to whatever the string turns into.
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host, e.g. https://host:8443/v1")
+        return value.strip()
 
     dimensions: int | None = Field(None, ge=1)
     """Output vector size; None uses the model's default. Must be one the model allows."""

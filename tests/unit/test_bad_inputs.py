@@ -419,6 +419,41 @@ def option_cases() -> list[tuple[str, Callable[[], object], type[Exception], str
         ("fake normalize='yes please'", lambda: FakeProvider(normalize="yes please"), InvalidOptionError, None),
         ("fake misspelt dimension", lambda: FakeProvider(dimension=32), InvalidOptionError, None),
         ("fake password option", lambda: FakeProvider(password=SECRET), InvalidOptionError, SECRET),
+        (
+            "Nova endpoint_url not a URL",
+            lambda: get_provider(bedrock, endpoint_url="not a url"),
+            InvalidOptionError,
+            None,
+        ),
+        ("Gemini base_url ftp", lambda: get_provider(gemini, base_url="ftp://x"), InvalidOptionError, None),
+        (
+            "OpenAI base_url without scheme",
+            lambda: get_provider("openai", base_url="localhost:8080/v1"),
+            InvalidOptionError,
+            None,
+        ),
+        (
+            "OpenAI base_url with a password",
+            lambda: get_provider("openai", base_url=f"ftp://me:{SECRET}@host/v1"),
+            InvalidOptionError,
+            SECRET,
+        ),
+        (
+            "Gemini query_template without {text}",
+            lambda: get_provider(gemini, query_template="no placeholder"),
+            InvalidOptionError,
+            None,
+        ),
+        (
+            "Gemini document_template {nope}",
+            lambda: get_provider(gemini, document_template="{nope}"),
+            InvalidOptionError,
+            None,
+        ),
+        ("Gemini dimensions='256'", lambda: get_provider(gemini, dimensions="256"), InvalidOptionError, None),
+        ("Nova read_timeout_s='5'", lambda: get_provider(bedrock, read_timeout_s="5"), InvalidOptionError, None),
+        ("fake normalize='yes'", lambda: FakeProvider(normalize="yes"), InvalidOptionError, None),
+        ("Gemini vertexai='no'", lambda: get_provider(gemini, vertexai="no"), InvalidOptionError, None),
         ("unknown provider", lambda: get_provider("nosuch:model"), UnknownProviderError, None),
         ("provider with no model after ':'", lambda: get_provider("gemini:"), ConfigurationError, None),
         ("empty model reference", lambda: get_provider(""), ConfigurationError, None),
@@ -608,6 +643,22 @@ def config_cases() -> list[tuple[str, str | bytes | None, dict[str, str], type[E
         ),
         ("env dimensions abc", None, {"OMNIVEC_GEMINI__DIMENSIONS": "abc"}, InvalidOptionError, "dimensions", None),
         ("env unknown provider", None, {"OMNIVEC_MODEL": "nosuch:model"}, UnknownProviderError, "nosuch", None),
+        (
+            "env endpoint_url not a URL",
+            None,
+            {"OMNIVEC_MODEL": REFS["bedrock"], "OMNIVEC_BEDROCK__ENDPOINT_URL": "bedrock.local"},
+            InvalidOptionError,
+            "endpoint_url",
+            None,
+        ),
+        (
+            "toml query_template without {text}",
+            'model = "gemini"\n[gemini]\nquery_template = "search: "\n',
+            {},
+            InvalidOptionError,
+            "query_template",
+            None,
+        ),
         ("env provider with no model", None, {"OMNIVEC_MODEL": "gemini:"}, ConfigurationError, "gemini:", None),
     ]
 
@@ -638,6 +689,8 @@ OVERRIDES = [
     ("override dimensions=0", {"dimensions": 0}, None),
     ("override misspelt secret", {"apikey": SECRET}, SECRET),
     ("override normalize='sometimes'", {"normalize": "sometimes"}, None),
+    ("override dimensions='256'", {"dimensions": "256"}, None),
+    ("override normalize='yes'", {"normalize": "yes"}, None),
 ]
 
 
@@ -646,6 +699,23 @@ def test_bad_load_provider_override_is_one_line(label, overrides, secret, isolat
     refused(
         lambda: load_provider(model=REFS["gemini"], **overrides), InvalidOptionError, omnivec_emulator, secret=secret
     )
+
+
+def test_strings_from_the_environment_still_read_as_numbers(isolated_cwd, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Every environment value is a string: only keyword options from code must take their own type.
+    monkeypatch.setenv("OMNIVEC_GEMINI__DIMENSIONS", "256")
+    monkeypatch.setenv("OMNIVEC_PLUGINS__FAKE__DIMENSIONS", "32")
+    monkeypatch.setenv("OMNIVEC_PLUGINS__FAKE__NORMALIZE", "true")
+    assert load_provider(REFS["gemini"]).dimensions == 256
+    fake = load_provider("fake", max_concurrency=2)
+    assert fake.dimensions == 32 and fake.settings.normalize is True
+    with pytest.raises(InvalidOptionError, match="max_concurrency='2' is a string"):
+        load_provider("fake", max_concurrency="2")
+
+
+def test_templates_that_fill_every_placeholder_are_accepted() -> None:
+    provider = get_provider(REFS["gemini"], document_template="{title} / {text}", query_template="find: {text}")
+    assert provider.intent_mapping("query") == "prefix='find: {text}'"
 
 
 def test_missing_config_file_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
@@ -696,3 +766,12 @@ def test_pil_images_are_accepted_directly() -> None:
     provider = FakeProvider()
     result = provider.embed_sync([PILImage.new("RGB", (4, 4), "blue")], intent="document")
     assert result.usage.images == 1
+
+
+def test_a_keyword_embed_does_not_take_is_a_type_error_before_any_call() -> None:
+    # Decided (docs/errors.md): a misspelt keyword is Python's own TypeError, naming it, raised
+    # before any call; the typed signature lets checkers flag it earlier still.
+    provider = FakeProvider()
+    with pytest.raises(TypeError, match="'dims'"):
+        provider.embed_sync(["a"], intent="query", dims=256)
+    assert provider.calls == []
