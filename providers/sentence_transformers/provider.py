@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._translate import one_line
 from .._validation import resolve_settings
 from ..base import EmbeddingProvider
 from ..errors import ConfigurationError, InvalidInputError, ModelNotFoundError
 from ..inputs import Image, Input, Modality
 from ..types import BatchOutput, Capabilities, Intent
 from ._backends import backend_space_options, check_backend, load_sentence_transformer
+from ._device import check_device
 from .settings import SentenceTransformersSettings
 
 if TYPE_CHECKING:
@@ -124,6 +126,7 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
         # Options are checked before anything is read or loaded, with the core's one-line errors.
         settings = resolve_settings(self.settings_class, settings, options, where=f"{self.name}:{model}")
         check_backend(settings.backend, device=settings.device, provider=self.name)
+        check_device(settings.device, provider=self.name)
         self._path = _resolve_path(model)
         self._model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
@@ -203,12 +206,12 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
                 except OSError as exc:
                     raise ModelNotFoundError(
                         f"cannot load {self._path!r}: not a local model folder and not downloadable "
-                        f"here ({exc}). Use a local path, or the offline default {DEFAULT_LOCAL_MODEL!r}",
+                        f"here ({one_line(str(exc))}). Use a local path, or the offline default {DEFAULT_LOCAL_MODEL!r}",
                         provider=self.name,
                         model=self._path,
                     ) from exc
                 except ValueError as exc:
-                    raise ConfigurationError(str(exc), provider=self.name, model=self._path) from exc
+                    raise ConfigurationError(one_line(str(exc)), provider=self.name, model=self._path) from exc
             return self._model
 
     async def load(self) -> None:

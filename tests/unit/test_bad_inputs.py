@@ -397,6 +397,9 @@ def option_cases() -> list[tuple[str, Callable[[], object], type[Exception], str
         ("local truncate_dim=-1", lambda: get_provider("local", truncate_dim=-1), InvalidOptionError, None),
         ("local misspelt option", lambda: get_provider("local", batchsize=8), InvalidOptionError, None),
         ("local device as a number", lambda: get_provider("local", device=0), InvalidOptionError, None),
+        ("local device='tpu'", lambda: get_provider("local", device="tpu"), InvalidOptionError, None),
+        ("local device='cuda:99'", lambda: get_provider("local", device="cuda:99"), InvalidOptionError, None),
+        ("local device='CPU'", lambda: get_provider("local", device="CPU"), InvalidOptionError, None),
         (
             "fake dimensions=0",
             lambda: FakeProvider(dimensions=0, allowed_dimensions=(32, 64)),
@@ -651,6 +654,7 @@ def config_cases() -> list[tuple[str, str | bytes | None, dict[str, str], type[E
             "endpoint_url",
             None,
         ),
+        ("toml local device tpu", '[local]\ndevice = "tpu"\n', {}, InvalidOptionError, "device='tpu'", None),
         (
             "toml query_template without {text}",
             'model = "gemini"\n[gemini]\nquery_template = "search: "\n',
@@ -711,6 +715,14 @@ def test_strings_from_the_environment_still_read_as_numbers(isolated_cwd, monkey
     assert fake.dimensions == 32 and fake.settings.normalize is True
     with pytest.raises(InvalidOptionError, match="max_concurrency='2' is a string"):
         load_provider("fake", max_concurrency="2")
+
+
+def test_a_model_that_cannot_be_loaded_is_one_line(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Hugging Face's offline message spans two lines; it is quoted inside ours, flattened.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EmbeddingError) as info:
+        get_provider("local:nosuch-org/nosuch-model")
+    assert "nosuch-org/nosuch-model" in assert_one_line(info.value)
 
 
 def test_templates_that_fill_every_placeholder_are_accepted() -> None:
