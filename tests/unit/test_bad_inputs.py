@@ -525,6 +525,10 @@ def cli_cases(tmp: pathlib.Path) -> list[tuple[str, list[str], str]]:
         ("--out in a missing folder (.npy)", [*gemini, "--out", str(tmp / "nodir" / "x.npy"), "hello"], "nodir"),
         ("--out in a missing folder (.jsonl)", [*nova, "--out", str(tmp / "nodir" / "x.jsonl"), "hello"], "nodir"),
         ("--out an existing directory", [*gemini, "--out", str(tmp / "folder"), "hello"], "is a directory"),
+        ("--out .csv", [*gemini, "--out", str(tmp / "x.csv"), "hello"], "'.csv': name a file ending in .jsonl"),
+        ("--out .NPY.txt", [*nova, "--out", str(tmp / "x.NPY.txt"), "hello"], "'.txt'"),
+        ("--out without a suffix", [*gemini, "--out", str(tmp / "vectors"), "hello"], "has no suffix"),
+        ("--file - not UTF-8", [*gemini, "--file", "-"], "standard input"),
         ("--dimensions 0", [*gemini, "--dimensions", "0", "hello"], "--dimensions 0"),
         ("--dimensions -5", [*nova, "--dimensions", "-5", "hello"], "--dimensions -5"),
         ("--dimensions abc", [*gemini, "--dimensions", "abc", "hello"], "--dimensions"),
@@ -556,8 +560,8 @@ def _cli_case_names() -> list[str]:
 CLI_NAMES = _cli_case_names()
 
 
-def run_cli(args: list[str]) -> Any:
-    return CliRunner().invoke(app, args)
+def run_cli(args: list[str], stdin: bytes = b"\xff\xfe\x00binary") -> Any:
+    return CliRunner().invoke(app, args, input=stdin)
 
 
 def assert_clean_exit(out: Any, emulator: Emulator) -> str:
@@ -585,6 +589,28 @@ def test_out_is_checked_before_any_embedding(tmp_path, isolated_cwd, monkeypatch
         run_cli(["embed", "-m", REFS["bedrock"], "--out", str(tmp_path / "no" / "v.npy"), *texts]), omnivec_emulator
     )
     assert "does not exist" in line
+
+
+def test_out_format_follows_the_suffix_in_any_case(tmp_path, isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import numpy as np
+
+    out = run_cli(["embed", "-m", "fake", "--out", str(tmp_path / "vec.NPY"), "a", "b"])
+    assert out.exit_code == 0, out.stderr
+    assert np.load(tmp_path / "vec.NPY").shape == (2, 64)  # NumPy, not JSONL, and no "vec.NPY.npy" beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vec.NPY"]
+    out = run_cli(["embed", "-m", "fake", "--out", str(tmp_path / "v.JSONL"), "a"])
+    assert json.loads((tmp_path / "v.JSONL").read_text())["input"] == "a"
+
+
+def test_file_dash_reads_standard_input(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    out = run_cli(["embed", "-m", "fake", "--file", "-", "first"], stdin="\ufeffone\n\ntwo\r\n".encode())
+    assert out.exit_code == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [row["input"] for row in rows] == ["first", "one", "two"]  # BOM dropped, blank line skipped
 
 
 def test_unknown_command_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
