@@ -26,7 +26,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from ._console import err, print_error, progress_bar
+from ._console import err, print_error, print_warning, progress_bar
 from ._validation import check_intent, describe_validation_error
 from .config import load_provider
 from .errors import EmbeddingError
@@ -175,10 +175,14 @@ def embed(
             labels.append(str(path))
         if not inputs:
             raise CliError("nothing to embed: pass texts, --file or --image")
-        provider = load_provider(model=model, **({"dimensions": dimensions} if dimensions is not None else {}))
-        with progress_bar(f"embedding with {provider.ref}", enabled=len(inputs) > 1) as bar:
-            task = bar.add_task("embed", total=len(inputs))
-            result = provider.embed_sync(inputs, intent=intent, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]
+        with warnings.catch_warnings(record=True) as caught:  # shown below as one line each, not Python's two
+            warnings.simplefilter("always")
+            provider = load_provider(model=model, **({"dimensions": dimensions} if dimensions is not None else {}))
+            with progress_bar(f"embedding with {provider.ref}", enabled=len(inputs) > 1) as bar:
+                task = bar.add_task("embed", total=len(inputs))
+                result = provider.embed_sync(inputs, intent=intent, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]
+        for message in dict.fromkeys([*(str(w.message) for w in caught), *result.warnings]):
+            print_warning(message)
         _write(result.vectors, labels, out)
     except (EmbeddingError, CliError) as exc:
         print_error(exc)

@@ -604,6 +604,14 @@ def test_out_format_follows_the_suffix_in_any_case(tmp_path, isolated_cwd) -> No
     assert json.loads((tmp_path / "v.JSONL").read_text())["input"] == "a"
 
 
+def test_result_warnings_reach_the_command_line(isolated_cwd, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # result.warnings were dropped by `omnivec embed`; each is one "warning:" line on stderr now.
+    monkeypatch.setenv("OMNIVEC_PLUGINS__FAKE__NORMALIZE", "false")
+    out = run_cli(["embed", "-m", "fake", "hi"])
+    assert out.exit_code == 0, out.stderr
+    assert "warning: fake:fake-embedding always returns normalized vectors" in out.stderr.splitlines()[0]
+
+
 def test_file_dash_reads_standard_input(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
     import json
 
@@ -813,3 +821,20 @@ def test_a_keyword_embed_does_not_take_is_a_type_error_before_any_call() -> None
     with pytest.raises(TypeError, match="'dims'"):
         provider.embed_sync(["a"], intent="query", dims=256)
     assert provider.calls == []
+
+
+def test_an_unknown_gemini_model_is_sent_with_one_warning(omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
+    # Decided (docs/configuration.md): warn once, listing the known models, and keep sending:
+    # Google adds models faster than omnivec releases.
+    import warnings
+
+    with pytest.warns(
+        UserWarning, match=r"gemini:gemini-embedding-9 is not a model omnivec knows \(gemini-embedding-2"
+    ):
+        get_provider("gemini:gemini-embedding-9")
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        get_provider("gemini:gemini-embedding-9")
+        get_provider(REFS["gemini"])
+        get_provider("gemini:models/gemini-embedding-001")
+    assert [str(w.message) for w in again] == []
