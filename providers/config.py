@@ -177,7 +177,8 @@ def load_config(toml_file: str | Path | None = None, **overrides: Any) -> Omnive
             return base(**overrides)
         path = Path(toml_file)
         if not path.is_file():
-            raise InvalidOptionError(f"config file {str(path)!r} does not exist")
+            problem = "is not a file" if path.exists() else "does not exist"
+            raise InvalidOptionError(f"config file {str(path)!r} {problem}")
 
         class _FromFile(base):  # type: ignore[valid-type,misc]
             model_config = SettingsConfigDict(toml_file=path)

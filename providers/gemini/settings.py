@@ -32,7 +32,7 @@ class GeminiSettings(ProviderSettings):
     """Override the query prefix template (must contain ``{text}``)."""
     document_template: str | None = None
     """Override the document template (``{title}`` and ``{text}``)."""
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False)
 
     @field_validator("query_template", "document_template")
     @classmethod

@@ -74,6 +74,7 @@ def test_failed_items_show_in_table_report_and_exit_status(
         (["--retrievers", ""], "--retrievers '' names nothing"),
         (["--retrievers", " , "], "names nothing"),
         (["--dims", ""], "--dims ''"),
+        (["--out", "/proc/omnivec-results"], "cannot create folders in '/proc'"),
     ],
 )
 def test_bad_flags_fail_before_any_work(cli: CliRunner, tmp_path: Path, args: list[str], message: str) -> None:

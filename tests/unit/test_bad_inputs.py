@@ -457,6 +457,24 @@ def option_cases() -> list[tuple[str, Callable[[], object], type[Exception], str
         ("Nova read_timeout_s='5'", lambda: get_provider(bedrock, read_timeout_s="5"), InvalidOptionError, None),
         ("fake normalize='yes'", lambda: FakeProvider(normalize="yes"), InvalidOptionError, None),
         ("Gemini vertexai='no'", lambda: get_provider(gemini, vertexai="no"), InvalidOptionError, None),
+        (
+            "Gemini base_url with a space",
+            lambda: get_provider(gemini, base_url="https://x y/"),
+            InvalidOptionError,
+            None,
+        ),
+        ("Gemini api_key ''", lambda: get_provider(gemini, api_key=""), InvalidOptionError, None),
+        ("Nova region ''", lambda: get_provider(bedrock, region=""), InvalidOptionError, None),
+        ("Nova profile blank", lambda: get_provider(bedrock, profile="  "), InvalidOptionError, None),
+        ("OpenAI timeout_s inf", lambda: get_provider("openai", timeout_s=math.inf), InvalidOptionError, None),
+        ("Nova read_timeout_s inf", lambda: get_provider(bedrock, read_timeout_s=math.inf), InvalidOptionError, None),
+        (
+            "Gemini retry max_backoff_s inf",
+            lambda: get_provider(gemini, retry={"max_backoff_s": math.inf}),
+            InvalidOptionError,
+            None,
+        ),
+        ("model reference a number", lambda: load_provider(model=123), ConfigurationError, None),
         ("unknown provider", lambda: get_provider("nosuch:model"), UnknownProviderError, None),
         ("provider with no model after ':'", lambda: get_provider("gemini:"), ConfigurationError, None),
         ("empty model reference", lambda: get_provider(""), ConfigurationError, None),
@@ -612,6 +630,12 @@ def test_result_warnings_reach_the_command_line(isolated_cwd, monkeypatch) -> No
     assert "warning: fake:fake-embedding always returns normalized vectors" in out.stderr.splitlines()[0]
 
 
+def test_a_model_name_with_colons_prints_as_given(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    # Rich read ":x:" as an emoji code: "fake:x:y" printed as "fake❌y".
+    out = run_cli(["embed", "-m", "fake:x:y", "hi"])
+    assert out.exit_code == 0 and "from fake:x:y " in out.stderr, out.stderr
+
+
 def test_file_dash_reads_standard_input(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
     import json
 
@@ -698,6 +722,14 @@ def config_cases() -> list[tuple[str, str | bytes | None, dict[str, str], type[E
             None,
         ),
         ("env provider with no model", None, {"OMNIVEC_MODEL": "gemini:"}, ConfigurationError, "gemini:", None),
+        (
+            "env api_key empty",
+            None,
+            {"OMNIVEC_MODEL": REFS["gemini"], "OMNIVEC_GEMINI__API_KEY": ""},
+            InvalidOptionError,
+            "api_key: is empty",
+            None,
+        ),
     ]
 
 
@@ -766,6 +798,10 @@ def test_templates_that_fill_every_placeholder_are_accepted() -> None:
 
 def test_missing_config_file_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
     refused(lambda: load_config("missing.toml"), InvalidOptionError, omnivec_emulator)
+
+
+def test_a_config_path_that_is_a_folder_says_so(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
+    assert "is not a file" in refused(lambda: load_config("."), InvalidOptionError, omnivec_emulator)
 
 
 def test_binary_config_file_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
