@@ -113,7 +113,7 @@ def load_bench_config(path: Path | None, **overrides: Any) -> BenchConfig:
     if path is not None:
         source = f"{path}: "
         try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM, as omnivec.toml
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidOptionError(f"--config {str(path)!r}: cannot read it ({exc})") from None
         except tomllib.TOMLDecodeError as exc:

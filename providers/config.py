@@ -175,6 +175,8 @@ def load_config(toml_file: str | Path | None = None, **overrides: Any) -> Omnive
     try:
         if toml_file is None:
             return base(**overrides)
+        if not isinstance(toml_file, (str, os.PathLike)):
+            raise InvalidOptionError(f"load_config(toml_file=...) takes a path, got {type(toml_file).__name__}")
         path = Path(toml_file)
         if not path.is_file():
             problem = "is not a file" if path.exists() else "does not exist"

@@ -117,6 +117,13 @@ def test_a_config_file_error_is_one_line(cli: CliRunner, tmp_path: Path) -> None
     assert out.exit_code == 2 and "bench.toml: latency: Extra inputs are not permitted" in out.output
 
 
+def test_a_config_file_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    from omnivec.benchmarks import load_bench_config
+
+    (tmp_path / "bench.toml").write_bytes(b'\xef\xbb\xbfproviders = ["fake"]\n')  # as Notepad saves it
+    assert load_bench_config(tmp_path / "bench.toml").providers == ["fake"]
+
+
 def test_credentials_in_the_environment_are_mentioned_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "GEMINI_API_KEY",

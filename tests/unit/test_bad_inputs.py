@@ -397,6 +397,8 @@ def option_cases() -> list[tuple[str, Callable[[], object], type[Exception], str
         ("local truncate_dim=-1", lambda: get_provider("local", truncate_dim=-1), InvalidOptionError, None),
         ("local misspelt option", lambda: get_provider("local", batchsize=8), InvalidOptionError, None),
         ("local device as a number", lambda: get_provider("local", device=0), InvalidOptionError, None),
+        ("local modalities empty", lambda: get_provider("local", modalities=[]), InvalidOptionError, None),
+        ("load_config(toml_file=5)", lambda: load_config(5), InvalidOptionError, None),
         ("local device='tpu'", lambda: get_provider("local", device="tpu"), InvalidOptionError, None),
         ("local device='cuda:99'", lambda: get_provider("local", device="cuda:99"), InvalidOptionError, None),
         ("local device='CPU'", lambda: get_provider("local", device="CPU"), InvalidOptionError, None),
