@@ -32,18 +32,20 @@ EXIT_FAILED_ITEMS = 1
 EXIT_INTERRUPTED = 130
 
 
-def _split(value: Optional[str]) -> Optional[list[str]]:
+def _split(value: Optional[str], flag: str) -> Optional[list[str]]:
     if value is None:
         return None
     items = [v.strip() for v in value.split(",") if v.strip()]
-    return [] if items in ([], ["none"]) else items
+    if not items:  # an unset shell variable, most likely: never read as "run nothing"
+        raise InvalidOptionError(f"{flag} {value!r} names nothing: give a comma-separated list, or 'none' for no rows")
+    return [] if items == ["none"] else items
 
 
 def _ints(value: Optional[str], flag: str) -> Optional[list[int]]:
     if value is None:
         return None
     try:
-        numbers = [int(v) for v in _split(value) or []]
+        numbers = [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
         raise InvalidOptionError(f"{flag} {value!r}: give comma-separated whole numbers, e.g. {flag} 128,256") from None
     if not numbers or min(numbers) < 1:
@@ -101,9 +103,9 @@ def bench(
     began = time.perf_counter()
     try:
         overrides = {
-            "providers": _split(providers),
+            "providers": _split(providers, "--providers"),
             "datasets": dataset,
-            "retrievers": _split(retrievers),
+            "retrievers": _split(retrievers, "--retrievers"),
             "baseline": baseline,
             "dims": _ints(dims, "--dims"),
             "emulate": emulate or None,
@@ -136,7 +138,8 @@ def bench(
         print_error(exc)
         raise typer.Exit(2) from exc
     except KeyboardInterrupt:
-        print_error("interrupted: no results written (vectors embedded so far are kept in the cache)")
+        kept = "vectors embedded so far are kept in the cache" if settings.cache else "--no-cache: nothing was kept"
+        print_error(f"interrupted: no results written ({kept})")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     folder = write_outputs(result, results_folder(settings, datetime.now()), plots=settings.plots)
     console = Console(width=240) if wide else Console()

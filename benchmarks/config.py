@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,7 +81,18 @@ class BenchConfig(BaseModel):
                     raise InvalidOptionError(
                         f"out={str(self.out)!r}: {str(parent)!r} is a file, not a folder; choose another --out"
                     )
+                _probe_writable(parent, self.out)
                 break
+
+
+def _probe_writable(folder: Path, out: Path) -> None:
+    """Make and remove a folder where the results will go: only trying tells (root, /proc, read-only mounts)."""
+    try:
+        Path(tempfile.mkdtemp(prefix=".omnivec-probe-", dir=folder)).rmdir()
+    except OSError as exc:
+        raise InvalidOptionError(
+            f"out={str(out)!r}: cannot create folders in {str(folder)!r} ({exc.strerror or exc}); choose another --out"
+        ) from None
 
 
 def one_line(exc: ValidationError, source: str = "") -> str:
@@ -101,7 +113,7 @@ def load_bench_config(path: Path | None, **overrides: Any) -> BenchConfig:
     if path is not None:
         source = f"{path}: "
         try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM, as omnivec.toml
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidOptionError(f"--config {str(path)!r}: cannot read it ({exc})") from None
         except tomllib.TOMLDecodeError as exc:

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 __all__ = ["err", "print_error", "print_warning", "progress_bar"]
 
-err = Console(stderr=True, soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True, emoji=False)  # "fake:x:y" must not print as "fake❌y"
 
 
 def print_error(message: object) -> None:

@@ -100,6 +100,7 @@ async def run_calls(
                 budget.settle(tokens, output.usage.input_tokens)
             # Calls and images are counted here, the same way for every adapter.
             usage.add_call(output.usage, images=image_count(batch))
+            result.truncated.extend(start + i for i in output.truncated)
             timings.append(CallTiming(start, len(batch), seconds, tries, retried))
         finally:
             gate.release()

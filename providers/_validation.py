@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -17,6 +18,11 @@ from .inputs import Fused, Image, Input, Media, Part, modality_of
 from .types import INTENTS, Capabilities, Intent
 
 M = TypeVar("M", bound=BaseModel)
+options_from_configuration: ContextVar[frozenset[str]] = ContextVar(
+    "omnivec_options_from_configuration", default=frozenset()
+)
+"""Names of keyword options that came from the environment or a file (strings there are normal),
+set by ``load_provider`` while it builds a plugin provider from its ``[plugins.<name>]`` section."""
 _SECRET_NAME = re.compile(r"key|secret|token|passw|credential|auth", re.IGNORECASE)
 ERROR_MODES = ("raise", "collect")
 
@@ -43,11 +49,23 @@ def resolve_settings(cls: type[M], settings: object, options: Mapping[str, Any],
         built = cls(**options)
     except ValidationError as exc:
         raise InvalidOptionError(describe_validation_error(exc, where, cls)) from None  # no values chained
-    for name, value in options.items():
-        # pydantic's lax mode reads True as 1: dimensions=True would silently mean 1 dimension.
-        if isinstance(value, bool) and not isinstance(getattr(built, name, value), bool):
-            raise InvalidOptionError(f"invalid option for {where}: {name}={value!r} is a bool: pass a number")
+    refuse_lax_coercions(built, options, where=where)
     return built
+
+
+def refuse_lax_coercions(built: BaseModel, options: Mapping[str, Any], *, where: str) -> None:
+    """Keyword options from Python code take their own type: pydantic's lax mode reads True as 1
+    (``dimensions=True`` would mean 1 dimension), ``'256'`` as 256 and ``'yes'`` / ``'no'`` as booleans.
+    Strings stay accepted from the environment and files, where every value is a string."""
+    configured = options_from_configuration.get()
+    for name, value in options.items():
+        kept = getattr(built, name, value)
+        if isinstance(value, bool) and not isinstance(kept, bool):
+            raise InvalidOptionError(f"invalid option for {where}: {name}={value!r} is a bool: pass a number")
+        if isinstance(value, str) and isinstance(kept, (bool, int, float)) and name not in configured:
+            wanted = "True or False" if isinstance(kept, bool) else "a number"
+            shown = "..." if _SECRET_NAME.search(name) else repr(value)
+            raise InvalidOptionError(f"invalid option for {where}: {name}={shown} is a string: pass {wanted}")
 
 
 def describe_validation_error(exc: ValidationError, where: str, cls: type[BaseModel] | None = None) -> str:
@@ -67,10 +85,15 @@ def _describe(error: Mapping[str, Any], cls: type[BaseModel] | None) -> str:
         return f"{path!r} is not an option ({hint})"
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     value = error.get("input")
-    if error.get("type") == "missing" or _SECRET_NAME.search(path) or isinstance(value, Mapping):
+    if error.get("type") == "missing" or _SECRET_NAME.search(path) or isinstance(value, Mapping) or _has_login(value):
         return f"{path}: {message}"  # a missing field's "input" is every option given, secrets included
     shown = repr(value)
     return f"{path}={shown if len(shown) <= 60 else shown[:57] + '...'}: {message}"
+
+
+def _has_login(value: object) -> bool:
+    """A URL with ``user:password@`` in it: shown, it would print the password."""
+    return isinstance(value, str) and "@" in value.partition("://")[2].partition("/")[0]
 
 
 def check_call_options(errors: object, progress: object) -> None:

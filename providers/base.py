@@ -186,6 +186,13 @@ class EmbeddingProvider(ABC, Generic[S]):
         if self.settings.normalize:  # even when the model claims unit vectors: asked is asked
             norms = np.linalg.norm(result.vectors, axis=1, keepdims=True)
             np.divide(result.vectors, norms, out=result.vectors, where=norms > 0)
+        if result.truncated:
+            result.truncated.sort()
+            shown = ", ".join(map(str, result.truncated[:5])) + (", ..." if len(result.truncated) > 5 else "")
+            result.warnings.append(
+                f"{len(result.truncated)} input(s) longer than {self.ref} reads were cut to fit, the rest ignored "
+                f"(indices {shown}; all in result.truncated): split long texts to embed all of them"
+            )
         if self.settings.normalize is False and self.capabilities.normalized:
             result.warnings.append(f"{self.ref} always returns normalized vectors; normalize=False has no effect")
         return result

@@ -26,7 +26,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from ._console import err, print_error, progress_bar
+from ._console import err, print_error, print_warning, progress_bar
 from ._validation import check_intent, describe_validation_error
 from .config import load_provider
 from .errors import EmbeddingError
@@ -76,7 +76,9 @@ app = typer.Typer(
 
 
 def _read_lines(file: Path) -> list[str]:
-    """The non-blank lines of a UTF-8 text file; a file that is not one is a one-line error."""
+    """The non-blank lines of a UTF-8 text file (``-``: standard input); one that is not is a one-line error."""
+    if str(file) == "-":
+        return _text_lines(sys.stdin.buffer.read(), "--file - (standard input)")
     if not file.exists():
         raise CliError(f"--file {str(file)!r} does not exist")
     if file.is_dir():
@@ -85,25 +87,40 @@ def _read_lines(file: Path) -> list[str]:
         data = file.read_bytes()
     except OSError as exc:
         raise CliError(f"--file {str(file)!r} cannot be read: {exc.strerror or exc}") from exc
+    return _text_lines(data, f"--file {str(file)!r}")
+
+
+def _text_lines(data: bytes, source: str) -> list[str]:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 1 and data.count(0) > len(data) // 4):
-        raise CliError(
-            f"--file {str(file)!r} is not UTF-8 text (it looks like UTF-16, UTF-32 or binary): save it as UTF-8"
-        )
+        raise CliError(f"{source} is not UTF-8 text (it looks like UTF-16, UTF-32 or binary): save it as UTF-8")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CliError(
-            f"--file {str(file)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
-            "save it as UTF-8"
+            f"{source} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): save it as UTF-8"
         ) from exc
     # One input per line: split on newlines only (str.splitlines would also cut at U+2028, \x0c...).
     return [line.removesuffix("\r") for line in text.split("\n") if not is_blank_text(line)]
+
+
+OUT_FORMATS = {".jsonl": "one JSON object per line", ".npy": "a NumPy matrix"}
+
+
+def _out_format(out: Path) -> str:
+    """The output format, from the suffix in any case (``vec.NPY`` is NumPy); others are refused."""
+    suffix = out.suffix.lower()
+    if suffix not in OUT_FORMATS:
+        accepted = ", ".join(f"{name} ({what})" for name, what in OUT_FORMATS.items())
+        given = f"ends in {out.suffix!r}" if out.suffix else "has no suffix"
+        raise CliError(f"--out {str(out)!r} {given}: name a file ending in {accepted}")
+    return suffix
 
 
 def _check_out(out: Path) -> None:
     """Refuse an output path that cannot be written before any embedding is paid for."""
     if out.is_dir():
         raise CliError(f"--out {str(out)!r} is a directory: give a file name ending in .jsonl or .npy")
+    _out_format(out)
     folder = out.parent
     if not folder.is_dir():
         raise CliError(f"--out {str(out)!r}: folder {str(folder)!r} does not exist; create it first")
@@ -128,7 +145,9 @@ def _checked_args(model: str | None, dimensions: int | None, intent: str, out: P
 def embed(
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to embed.")] = None,
     image: Annotated[Optional[list[Path]], typer.Option("--image", "-i", help="Image file (repeatable).")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="UTF-8 text file, one input per line.")] = None,
+    file: Annotated[
+        Optional[Path], typer.Option("--file", "-f", help="UTF-8 text file, one input per line ('-': stdin).")
+    ] = None,
     intent: Annotated[str, typer.Option(help=f"One of: {', '.join(INTENTS)}.")] = "document",
     model: Annotated[
         Optional[str], typer.Option("--model", "-m", help="provider:model; default OMNIVEC_MODEL.")
@@ -156,10 +175,14 @@ def embed(
             labels.append(str(path))
         if not inputs:
             raise CliError("nothing to embed: pass texts, --file or --image")
-        provider = load_provider(model=model, **({"dimensions": dimensions} if dimensions is not None else {}))
-        with progress_bar(f"embedding with {provider.ref}", enabled=len(inputs) > 1) as bar:
-            task = bar.add_task("embed", total=len(inputs))
-            result = provider.embed_sync(inputs, intent=intent, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]
+        with warnings.catch_warnings(record=True) as caught:  # shown below as one line each, not Python's two
+            warnings.simplefilter("always")
+            provider = load_provider(model=model, **({"dimensions": dimensions} if dimensions is not None else {}))
+            with progress_bar(f"embedding with {provider.ref}", enabled=len(inputs) > 1) as bar:
+                task = bar.add_task("embed", total=len(inputs))
+                result = provider.embed_sync(inputs, intent=intent, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]
+        for message in dict.fromkeys([*(str(w.message) for w in caught), *result.warnings]):
+            print_warning(message)
         _write(result.vectors, labels, out)
     except (EmbeddingError, CliError) as exc:
         print_error(exc)
@@ -176,9 +199,10 @@ def embed(
 
 
 def _write(vectors: np.ndarray, labels: list[str], out: Path | None) -> None:
-    if out is not None and out.suffix == ".npy":
+    if out is not None and _out_format(out) == ".npy":
         try:
-            np.save(out, vectors)
+            with out.open("wb") as handle:  # np.save(path) would append ".npy" to "vec.NPY"
+                np.save(handle, vectors)
         except OSError as exc:
             raise CliError(f"cannot write --out {str(out)!r}: {exc.strerror or exc}") from exc
         return

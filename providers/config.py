@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -26,10 +27,11 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     PyprojectTomlConfigSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
-from ._validation import describe_validation_error
+from ._validation import describe_validation_error, options_from_configuration, refuse_lax_coercions
 from .base import EmbeddingProvider
 from .errors import InvalidOptionError
 from .registry import builtin_providers, get_provider, parse_model_ref
@@ -82,8 +84,8 @@ class OmnivecConfig(BaseSettings):
         return (
             init_settings,
             _BareStoreUrl(env_settings),
-            TomlConfigSettingsSource(settings_cls),
-            PyprojectTomlConfigSettingsSource(settings_cls),
+            _TomlFile(settings_cls),
+            _PyprojectFile(settings_cls),
         )
 
     def section(self, name: str) -> ProviderSettings:
@@ -125,6 +127,36 @@ class _BareStoreUrl(PydanticBaseSettingsSource):
         return values
 
 
+def _read_toml(path: Any) -> dict[str, Any]:
+    """A TOML file as a dict; a file that is not UTF-8 TOML is one line naming it.
+
+    A UTF-8 byte-order mark is accepted: Windows editors (Notepad, PowerShell's Out-File) write one,
+    and it carries no meaning. tomllib itself refuses it.
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidOptionError(
+            f"config file {str(path)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+            "save it as UTF-8 TOML"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidOptionError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+class _TomlFile(TomlConfigSettingsSource):
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        return _read_toml(file_path)
+
+
+class _PyprojectFile(PyprojectTomlConfigSettingsSource):
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        return _read_toml(file_path)
+
+
 def _sections() -> dict[str, type[ProviderSettings]]:
     return {info.config_section: info.settings for info in builtin_providers().values() if info.settings}
 
@@ -143,17 +175,19 @@ def load_config(toml_file: str | Path | None = None, **overrides: Any) -> Omnive
     try:
         if toml_file is None:
             return base(**overrides)
+        if not isinstance(toml_file, (str, os.PathLike)):
+            raise InvalidOptionError(f"load_config(toml_file=...) takes a path, got {type(toml_file).__name__}")
         path = Path(toml_file)
         if not path.is_file():
-            raise InvalidOptionError(f"config file {str(path)!r} does not exist")
+            problem = "is not a file" if path.exists() else "does not exist"
+            raise InvalidOptionError(f"config file {str(path)!r} {problem}")
 
         class _FromFile(base):  # type: ignore[valid-type,misc]
             model_config = SettingsConfigDict(toml_file=path)
 
         return _FromFile(**overrides)
-    except tomllib.TOMLDecodeError as exc:
-        where = toml_file or "omnivec.toml / pyproject.toml"
-        raise InvalidOptionError(f"config file {str(where)!r} is not valid TOML: {exc}") from None
+    except SettingsError as exc:  # the environment checks above catch the known causes first
+        raise InvalidOptionError(f"cannot read the omnivec configuration: {' '.join(str(exc).split())}") from None
     except ValidationError as exc:
         # from None: the pydantic error would show the values, secrets (a misspelt api_key) included.
         raise InvalidOptionError(describe_validation_error(exc, "omnivec configuration")) from None
@@ -170,6 +204,27 @@ def _refuse_unknown_env() -> None:
             close = difflib.get_close_matches(name, sorted(fields), n=1)
             hint = f" Did you mean OMNIVEC_{close[0]}?" if close else ""
             raise InvalidOptionError(f"unknown setting {key} in the environment.{hint}")
+        if key.upper() == f"OMNIVEC_{name}" and name.lower() in _json_fields():
+            _refuse_bad_json(key, os.environ[key])
+
+
+def _json_fields() -> set[str]:
+    """Fields whose whole value, set in one variable, is read as JSON (sections, plugins)."""
+    return {*_sections(), "plugins"}
+
+
+def _refuse_bad_json(key: str, value: str) -> None:
+    # pydantic-settings would raise a multi-line SettingsError; the value itself is never shown
+    # (a section holds api_key).
+    try:
+        json.loads(value)
+    except ValueError as exc:
+        where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "it"
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise InvalidOptionError(
+            f"{key} is not valid JSON ({reason} at {where}): set a JSON object, "
+            f"or one field per variable as {key}__<FIELD>=value"
+        ) from None
 
 
 @overload
@@ -201,8 +256,13 @@ def load_provider(
         if overrides:
             merged = {**settings.model_dump(exclude_unset=True), **overrides}
             settings = _validated(type(settings), merged)
+            refuse_lax_coercions(settings, overrides, where=ref)
         return get_provider(ref, settings=settings, **passed)
-    return get_provider(ref, **{**section, **overrides}, **passed)
+    configured = options_from_configuration.set(frozenset(section) - frozenset(overrides))
+    try:  # a plugin's section values may be strings from the environment; the caller's overrides may not
+        return get_provider(ref, **{**section, **overrides}, **passed)
+    finally:
+        options_from_configuration.reset(configured)
 
 
 def _validated(cls: type[ProviderSettings], values: dict[str, Any]) -> ProviderSettings:

@@ -116,7 +116,11 @@ def parse_model_ref(ref: str) -> ModelRef:
 
     A bare provider name (``"local"``) means that provider's default model.
     """
-    if not isinstance(ref, str) or not ref.strip():
+    if not isinstance(ref, str):
+        raise ConfigurationError(
+            f"model reference {ref!r} is of type {type(ref).__name__}, not a string: use 'provider:model', e.g. 'local'"
+        )
+    if not ref.strip():
         raise ConfigurationError(f"model reference {ref!r} is empty: use 'provider:model', e.g. 'local'")
     provider, sep, model = ref.strip().partition(":")
     provider = provider.strip().lower()

@@ -6,7 +6,9 @@ Settings modules import no SDK, so the config layer can type every section witho
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ._rate import RateLimits
 
@@ -24,8 +26,8 @@ class RetryPolicy(BaseModel):
 
     max_attempts: int = Field(8, ge=1, le=50)
     """Total tries per provider call, the first included. 1 disables retries."""
-    initial_backoff_s: float = Field(0.1, ge=0)
-    max_backoff_s: float = Field(20.0, ge=0)
+    initial_backoff_s: float = Field(0.1, ge=0, allow_inf_nan=False)
+    max_backoff_s: float = Field(20.0, ge=0, allow_inf_nan=False)
 
 
 class ProviderSettings(BaseModel):
@@ -39,6 +41,27 @@ class ProviderSettings(BaseModel):
         # pydantic's lax mode reads `dimensions = true` as 1; a boolean here is always a mistake.
         if isinstance(value, bool):
             raise ValueError("expects a whole number, not true/false")
+        return value
+
+    @field_validator("endpoint_url", "base_url", check_fields=False)
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # Checked here, not by the SDK: botocore raises a bare ValueError on its first call and
+        # google-genai / openai would send to whatever the string turns into.
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value.strip()):
+            raise ValueError("must be an http:// or https:// URL with a host, e.g. https://host:8443/v1")
+        return value.strip()
+
+    @field_validator("api_key", "region", "profile", "project", "location", mode="before", check_fields=False)
+    @classmethod
+    def _not_blank(cls, value: object) -> object:
+        # An empty string is an unset shell variable, most likely: it must not pass for a value.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            raise ValueError("is empty: leave it out to use the SDK's own default (its environment variables, profile)")
         return value
 
     dimensions: int | None = Field(None, ge=1)

@@ -146,6 +146,8 @@ class BatchOutput:
 
     vectors: npt.NDArray[np.float32] | list[list[float]]
     usage: Usage = field(default_factory=Usage)
+    truncated: tuple[int, ...] = ()
+    """Positions in this batch whose input the model cut to fit its input length (the rest did not count)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,9 @@ class EmbeddingResult:
     timings: list[CallTiming] = field(default_factory=list)
     failures: dict[int, EmbeddingError] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    truncated: list[int] = field(default_factory=list)
+    """Input indices the model cut to fit its input length, as far as the provider tells (the local
+    provider counts tokens; cloud APIs cut silently unless told to refuse: Bedrock ``truncation_mode="NONE"``)."""
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])

@@ -52,8 +52,8 @@ class BedrockSettings(ProviderSettings):
     client or Session was passed as ``client=``, else boto3. Vectors are the same either way."""
     sdk_max_attempts: int = Field(1, ge=1)
     """botocore's own retry attempts. 1 (off) by default so they never stack with omnivec's retries."""
-    connect_timeout_s: float = Field(10.0, gt=0)
-    read_timeout_s: float = Field(120.0, gt=0)
+    connect_timeout_s: float = Field(10.0, gt=0, allow_inf_nan=False)
+    read_timeout_s: float = Field(120.0, gt=0, allow_inf_nan=False)
 
 
 PROVIDER = ProviderInfo(

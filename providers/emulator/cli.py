@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated, Optional
 
@@ -14,7 +15,10 @@ from .server import Emulator, Faults
 
 def emulate(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8765,
-    rate_limit: Annotated[Optional[float], typer.Option(help="Requests granted per second; the rest get 429.")] = None,
+    rate_limit: Annotated[
+        Optional[float],
+        typer.Option(help="Requests granted per second, above 0; the rest get 429. Leave out for no limit."),
+    ] = None,
     error_rate: Annotated[float, typer.Option(help="Share of granted requests answered 429/503 on purpose.")] = 0.0,
     latency_ms: Annotated[float, typer.Option(help="Added latency per request.")] = 0.0,
     hang_rate: Annotated[float, typer.Option(help="Share of requests that hang for --hang-s.")] = 0.0,
@@ -27,6 +31,14 @@ def emulate(
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept requests without credentials.")] = False,
 ) -> None:
     """Serve the Bedrock, Gemini and OpenAI embedding wire protocols on 127.0.0.1 (vectors are NOT the real models')."""
+    problem = _fault_problem(
+        rate_limit=rate_limit,
+        shares={"--error-rate": error_rate, "--hang-rate": hang_rate, "--drop-rate": drop_rate},
+        seconds={"--latency-ms": latency_ms, "--hang-s": hang_s, "--batch-delay-s": batch_delay_s},
+    )
+    if problem is not None:
+        print_error(problem)
+        raise typer.Exit(2)
     faults = Faults(
         rate_limit_rps=rate_limit,
         error_rate=error_rate,
@@ -59,6 +71,26 @@ def emulate(
 
     finally:
         emulator.stop()
+
+
+def _fault_problem(rate_limit: float | None, shares: dict[str, float], seconds: dict[str, float]) -> str | None:
+    """What is wrong with the fault flags, as one line, or None. Out-of-range values used to run:
+    --error-rate 2 failed every request, negative ones none, and nan compared false everywhere."""
+    if rate_limit is not None and not (math.isfinite(rate_limit) and rate_limit > 0):
+        return (
+            f"--rate-limit {rate_limit:g} is not a rate: give requests per second above 0, "
+            "or leave it out for no limit (to fail every request use --error-rate 1)"
+        )
+    for flag, share in shares.items():
+        if not (math.isfinite(share) and 0 <= share <= 1):
+            return f"{flag} {share:g} is not a share of requests: give a number from 0 to 1 (0.2 = 20%)"
+    if sum(shares.values()) > 1:
+        total = " + ".join(shares)
+        return f"{total} add up to {sum(shares.values()):g}: each request takes at most one fault, so keep the sum <= 1"
+    for flag, value in seconds.items():
+        if not (math.isfinite(value) and value >= 0):
+            return f"{flag} {value:g} is not a duration: give 0 or more"
+    return None
 
 
 def register(app: typer.Typer) -> None:

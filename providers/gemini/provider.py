@@ -14,9 +14,11 @@ httpx2; its own retries stay off so the core's policy is the only one. A caller'
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
+import warnings
 from collections.abc import Hashable, Iterator, Sequence
 from typing import Any, Literal
 
@@ -46,7 +48,7 @@ from ..errors import (
 from ..inputs import Fused, Image, Input, Media
 from ..types import BatchOutput, Capabilities, EmbeddingResult, Intent, Usage
 from . import _wire
-from .settings import GeminiSettings
+from .settings import PROVIDER, GeminiSettings
 
 __all__ = ["ERROR_TABLE", "GOOGLE_STATUS", "GeminiProvider"]
 
@@ -146,6 +148,7 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
             raise InvalidOptionError(f"client must be a google.genai.Client, not {type(client).__name__}")
         self._owned = client
         super().__init__(model, **kwargs)
+        _warn_if_unknown(model)
         if client is not None:
             given = [n for n in ("api_key", "vertexai", "project", "location", "base_url") if getattr(self.settings, n)]
             if given:
@@ -315,6 +318,18 @@ class GeminiProvider(EmbeddingProvider[GeminiSettings]):
         if client is not None:
             client.close()
             await client.aio.aclose()
+
+
+@functools.cache
+def _warn_if_unknown(model: str) -> None:
+    """Once per model per process. Not refused: Google adds models faster than omnivec releases, and
+    a new one works the day it ships; a typo then fails at the first call with Google's 404."""
+    if model.removeprefix("models/") not in PROVIDER.models:
+        warnings.warn(
+            f"gemini:{model} is not a model omnivec knows ({', '.join(PROVIDER.models)}); "
+            f"it is sent as given, treated like {'gemini-embedding-001' if _wire.uses_task_type(model) else 'gemini-embedding-2'}",
+            stacklevel=4,
+        )
 
 
 def _client_base_url(client: genai.Client) -> str | None:

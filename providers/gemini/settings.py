@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from ..registry import ProviderInfo
 from ..settings import ProviderSettings
@@ -31,7 +32,24 @@ class GeminiSettings(ProviderSettings):
     """Override the query prefix template (must contain ``{text}``)."""
     document_template: str | None = None
     """Override the document template (``{title}`` and ``{text}``)."""
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False)
+
+    @field_validator("query_template", "document_template")
+    @classmethod
+    def _one_text_placeholder(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A template without {text} would send the same string for every input (identical vectors);
+        # any other {name} would be sent literally, as nothing fills it.
+        if value is None:
+            return None
+        allowed = ("{text}", "{title}") if info.field_name == "document_template" else ("{text}",)
+        unknown = sorted({name for name in _PLACEHOLDER.findall(value) if name not in allowed})
+        if unknown or "{text}" not in value:
+            problem = f"has {', '.join(unknown)}, which nothing fills" if unknown else "has no {text}"
+            raise ValueError(f"{problem}: the input goes where {{text}} is; allowed: {' and '.join(allowed)}")
+        return value
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 PROVIDER = ProviderInfo(

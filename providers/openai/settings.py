@@ -20,7 +20,7 @@ class OpenAISettings(ProviderSettings):
     TEI, vLLM, Ollama, LM Studio) get a placeholder when none is set. Never logged."""
     base_url: str | None = None
     """The API root, e.g. ``http://localhost:8080/v1``; None honours ``OPENAI_BASE_URL``, else OpenAI."""
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False)
     encoding_format: Literal["base64", "float"] = "base64"
     """Wire: ``encoding_format``. ``base64`` (the SDK's default: float32 bytes, about 3× smaller) or
     ``float`` (JSON numbers) for servers that refuse base64, such as some vLLM builds."""

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._translate import one_line
 from .._validation import resolve_settings
 from ..base import EmbeddingProvider
 from ..errors import ConfigurationError, InvalidInputError, ModelNotFoundError
 from ..inputs import Image, Input, Modality
 from ..types import BatchOutput, Capabilities, Intent
 from ._backends import backend_space_options, check_backend, load_sentence_transformer
+from ._device import check_device
 from .settings import SentenceTransformersSettings
 
 if TYPE_CHECKING:
@@ -124,6 +126,7 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
         # Options are checked before anything is read or loaded, with the core's one-line errors.
         settings = resolve_settings(self.settings_class, settings, options, where=f"{self.name}:{model}")
         check_backend(settings.backend, device=settings.device, provider=self.name)
+        check_device(settings.device, provider=self.name)
         self._path = _resolve_path(model)
         self._model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
@@ -203,12 +206,12 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
                 except OSError as exc:
                     raise ModelNotFoundError(
                         f"cannot load {self._path!r}: not a local model folder and not downloadable "
-                        f"here ({exc}). Use a local path, or the offline default {DEFAULT_LOCAL_MODEL!r}",
+                        f"here ({one_line(str(exc))}). Use a local path, or the offline default {DEFAULT_LOCAL_MODEL!r}",
                         provider=self.name,
                         model=self._path,
                     ) from exc
                 except ValueError as exc:
-                    raise ConfigurationError(str(exc), provider=self.name, model=self._path) from exc
+                    raise ConfigurationError(one_line(str(exc)), provider=self.name, model=self._path) from exc
             return self._model
 
     async def load(self) -> None:
@@ -216,9 +219,10 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
         await asyncio.to_thread(self._load, self.settings)
 
     async def _embed_batch(self, batch: Sequence[Input], *, intent: Intent) -> BatchOutput:
-        return BatchOutput(vectors=await asyncio.to_thread(self._encode, list(batch), intent))
+        vectors, cut = await asyncio.to_thread(self._encode, list(batch), intent)
+        return BatchOutput(vectors=vectors, truncated=cut)
 
-    def _encode(self, batch: list[Input], intent: Intent) -> np.ndarray:
+    def _encode(self, batch: list[Input], intent: Intent) -> tuple[np.ndarray, tuple[int, ...]]:
         model = self._load(self.settings)
         encode = {"query": model.encode_query, "document": model.encode_document}.get(intent, model.encode)
         prompt = self._prompt_for(intent)
@@ -239,10 +243,35 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
                 # ST reads a str that names an image file or URL as that image; text must stay text.
                 payload = [{"text": t} if is_image_url_or_path(t) else t for t in payload]
             out[texts] = encode(payload, prompt=prompt, show_progress_bar=False, **common)
+            cut = _cut_positions(model, [batch[i] for i in texts], texts, prompt)  # type: ignore[misc]
         if images:
             try:
                 pil = [batch[i].to_pil().convert("RGB") for i in images]  # type: ignore[union-attr]
             except Exception as exc:  # decoding was checked up front; this guards exotic formats
                 raise InvalidInputError(f"cannot decode image for {self.ref}: {exc}") from exc
             out[images] = encode(pil, show_progress_bar=False, **common)
-        return out
+        return out, (cut if texts else ())
+
+
+def _cut_positions(model: Any, texts: list[str], positions: list[int], prompt: str | None) -> tuple[int, ...]:
+    """Positions of texts longer than the model reads (``max_seq_length`` tokens, prompt included):
+    Sentence Transformers cuts them silently, so a 1 MB text embeds as its first few hundred words."""
+    limit = getattr(model, "max_seq_length", None)
+    tokenizer = getattr(model, "tokenizer", None)
+    if not isinstance(limit, int) or tokenizer is None or not callable(tokenizer):
+        return ()
+    prompt = prompt or ""
+    # No tokenizer family makes more than two tokens per UTF-8 byte (WordPiece and byte-level BPE make
+    # at most one; SentencePiece may add a word-start piece): shorter texts are not tokenized twice.
+    long = [
+        (at, prompt + text)
+        for at, text in zip(positions, texts, strict=True)
+        if len((prompt + text).encode()) > (limit - 2) // 2
+    ]
+    if not long:
+        return ()
+    try:
+        ids = tokenizer([text for _, text in long], add_special_tokens=True, truncation=False, verbose=False)
+    except Exception:  # a processor that takes no such call (an image model): report nothing rather than fail
+        return ()
+    return tuple(at for (at, _), row in zip(long, ids["input_ids"], strict=True) if len(row) > limit)

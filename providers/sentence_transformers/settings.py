@@ -26,7 +26,7 @@ class SentenceTransformersSettings(ProviderSettings):
     """Text put before queries; None uses the model's own ``query`` prompt, if it has one."""
     document_prompt: str | None = None
     """Text put before documents; None uses the model's own ``document`` prompt, if it has one."""
-    modalities: frozenset[Modality] | None = None
+    modalities: frozenset[Modality] | None = Field(None, min_length=1)
     """Override what the model takes; None detects CLIP-style text+image models from their files."""
     trust_remote_code: bool = False
     cache_folder: str | None = None

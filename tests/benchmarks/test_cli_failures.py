@@ -71,6 +71,10 @@ def test_failed_items_show_in_table_report_and_exit_status(
         (["--baseline", "nope"], "baseline 'nope' names no row"),
         (["--out", "taken"], "is a file, not a folder"),
         (["--out", "taken/inner"], "is a file, not a folder"),
+        (["--retrievers", ""], "--retrievers '' names nothing"),
+        (["--retrievers", " , "], "names nothing"),
+        (["--dims", ""], "--dims ''"),
+        (["--out", "/proc/omnivec-results"], "cannot create folders in '/proc'"),
     ],
 )
 def test_bad_flags_fail_before_any_work(cli: CliRunner, tmp_path: Path, args: list[str], message: str) -> None:
@@ -82,6 +86,28 @@ def test_bad_flags_fail_before_any_work(cli: CliRunner, tmp_path: Path, args: li
     assert not (tmp_path / ".omnivec-cache").exists() and not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("value", ["", " ", ","])
+def test_blank_providers_are_refused_not_read_as_none(cli: CliRunner, tmp_path: Path, value: str) -> None:
+    # `--providers "$PROVIDERS"` with the variable unset ran the BM25 row alone and exited 0.
+    out = cli.invoke(app, ["bench", "--providers", value, "--no-plots"])
+    assert out.exit_code == 2, out.output
+    assert "--providers" in out.output and "names nothing" in out.output and "'none'" in out.output
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(("flags", "says"), [(["--no-cache"], "nothing was kept"), ([], "kept in the cache")])
+def test_an_interrupted_run_says_what_was_kept(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, flags: list[str], says: str
+) -> None:
+    async def interrupted(self, batch, *, intent):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # Ctrl-C while the fake embeds
+
+    monkeypatch.setattr(FakeProvider, "_embed_batch", interrupted)
+    out = cli.invoke(app, ["bench", "--providers", "fake", "--retrievers", "none", "--no-plots", *flags])
+    assert out.exit_code == 130, out.output
+    assert "interrupted: no results written" in out.output and says in out.output
+
+
 def test_a_config_file_error_is_one_line(cli: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "bench.toml").write_text('providers = ["fake"\nlatency = 2\n')
     out = cli.invoke(app, ["bench", "--config", "bench.toml"])
@@ -89,6 +115,13 @@ def test_a_config_file_error_is_one_line(cli: CliRunner, tmp_path: Path) -> None
     (tmp_path / "bench.toml").write_text('providers = ["fake"]\nlatency = 2\n')
     out = cli.invoke(app, ["bench", "--config", "bench.toml"])
     assert out.exit_code == 2 and "bench.toml: latency: Extra inputs are not permitted" in out.output
+
+
+def test_a_config_file_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    from omnivec.benchmarks import load_bench_config
+
+    (tmp_path / "bench.toml").write_bytes(b'\xef\xbb\xbfproviders = ["fake"]\n')  # as Notepad saves it
+    assert load_bench_config(tmp_path / "bench.toml").providers == ["fake"]
 
 
 def test_credentials_in_the_environment_are_mentioned_never_used(monkeypatch: pytest.MonkeyPatch) -> None:

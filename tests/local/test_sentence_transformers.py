@@ -151,3 +151,17 @@ def test_weights_replaced_in_place_give_a_new_fingerprint(tiny_clip_path: Path, 
     assert not np.allclose(new.vectors, old.vectors, atol=1e-4)
     assert new.fingerprint.hash != old.fingerprint.hash
     assert new.fingerprint.options["weights"] != old.fingerprint.options["weights"]
+
+
+def test_texts_longer_than_the_model_reads_are_reported_as_truncated(minilm, raw_minilm) -> None:  # type: ignore[no-untyped-def]
+    # MiniLM reads 256 tokens; a 1 MB text embedded as its first ~200 words, silently.
+    limit = raw_minilm.max_seq_length
+    fits, over = "word " * (limit - 2), "word " * (limit - 1)  # one token each, plus [CLS] and [SEP]
+    huge = "the quick brown fox " * 50_000
+    result = minilm.embed_sync(["short", huge, fits, over, "日本 " * 200], intent="document")  # one token a character
+    assert result.truncated == [1, 3, 4]
+    (warning,) = result.warnings
+    assert warning.startswith("3 input(s) longer than sentence-transformers:") and "indices 1, 3, 4" in warning
+    assert minilm.embed_sync(["short", fits], intent="query").truncated == []
+    # The vector is that of the text's start, as Sentence Transformers computes it.
+    assert np.allclose(result.vectors[1], raw_minilm.encode([huge], normalize_embeddings=True)[0], atol=1e-5)

@@ -397,6 +397,11 @@ def option_cases() -> list[tuple[str, Callable[[], object], type[Exception], str
         ("local truncate_dim=-1", lambda: get_provider("local", truncate_dim=-1), InvalidOptionError, None),
         ("local misspelt option", lambda: get_provider("local", batchsize=8), InvalidOptionError, None),
         ("local device as a number", lambda: get_provider("local", device=0), InvalidOptionError, None),
+        ("local modalities empty", lambda: get_provider("local", modalities=[]), InvalidOptionError, None),
+        ("load_config(toml_file=5)", lambda: load_config(5), InvalidOptionError, None),
+        ("local device='tpu'", lambda: get_provider("local", device="tpu"), InvalidOptionError, None),
+        ("local device='cuda:99'", lambda: get_provider("local", device="cuda:99"), InvalidOptionError, None),
+        ("local device='CPU'", lambda: get_provider("local", device="CPU"), InvalidOptionError, None),
         (
             "fake dimensions=0",
             lambda: FakeProvider(dimensions=0, allowed_dimensions=(32, 64)),
@@ -419,6 +424,59 @@ def option_cases() -> list[tuple[str, Callable[[], object], type[Exception], str
         ("fake normalize='yes please'", lambda: FakeProvider(normalize="yes please"), InvalidOptionError, None),
         ("fake misspelt dimension", lambda: FakeProvider(dimension=32), InvalidOptionError, None),
         ("fake password option", lambda: FakeProvider(password=SECRET), InvalidOptionError, SECRET),
+        (
+            "Nova endpoint_url not a URL",
+            lambda: get_provider(bedrock, endpoint_url="not a url"),
+            InvalidOptionError,
+            None,
+        ),
+        ("Gemini base_url ftp", lambda: get_provider(gemini, base_url="ftp://x"), InvalidOptionError, None),
+        (
+            "OpenAI base_url without scheme",
+            lambda: get_provider("openai", base_url="localhost:8080/v1"),
+            InvalidOptionError,
+            None,
+        ),
+        (
+            "OpenAI base_url with a password",
+            lambda: get_provider("openai", base_url=f"ftp://me:{SECRET}@host/v1"),
+            InvalidOptionError,
+            SECRET,
+        ),
+        (
+            "Gemini query_template without {text}",
+            lambda: get_provider(gemini, query_template="no placeholder"),
+            InvalidOptionError,
+            None,
+        ),
+        (
+            "Gemini document_template {nope}",
+            lambda: get_provider(gemini, document_template="{nope}"),
+            InvalidOptionError,
+            None,
+        ),
+        ("Gemini dimensions='256'", lambda: get_provider(gemini, dimensions="256"), InvalidOptionError, None),
+        ("Nova read_timeout_s='5'", lambda: get_provider(bedrock, read_timeout_s="5"), InvalidOptionError, None),
+        ("fake normalize='yes'", lambda: FakeProvider(normalize="yes"), InvalidOptionError, None),
+        ("Gemini vertexai='no'", lambda: get_provider(gemini, vertexai="no"), InvalidOptionError, None),
+        (
+            "Gemini base_url with a space",
+            lambda: get_provider(gemini, base_url="https://x y/"),
+            InvalidOptionError,
+            None,
+        ),
+        ("Gemini api_key ''", lambda: get_provider(gemini, api_key=""), InvalidOptionError, None),
+        ("Nova region ''", lambda: get_provider(bedrock, region=""), InvalidOptionError, None),
+        ("Nova profile blank", lambda: get_provider(bedrock, profile="  "), InvalidOptionError, None),
+        ("OpenAI timeout_s inf", lambda: get_provider("openai", timeout_s=math.inf), InvalidOptionError, None),
+        ("Nova read_timeout_s inf", lambda: get_provider(bedrock, read_timeout_s=math.inf), InvalidOptionError, None),
+        (
+            "Gemini retry max_backoff_s inf",
+            lambda: get_provider(gemini, retry={"max_backoff_s": math.inf}),
+            InvalidOptionError,
+            None,
+        ),
+        ("model reference a number", lambda: load_provider(model=123), ConfigurationError, None),
         ("unknown provider", lambda: get_provider("nosuch:model"), UnknownProviderError, None),
         ("provider with no model after ':'", lambda: get_provider("gemini:"), ConfigurationError, None),
         ("empty model reference", lambda: get_provider(""), ConfigurationError, None),
@@ -487,6 +545,10 @@ def cli_cases(tmp: pathlib.Path) -> list[tuple[str, list[str], str]]:
         ("--out in a missing folder (.npy)", [*gemini, "--out", str(tmp / "nodir" / "x.npy"), "hello"], "nodir"),
         ("--out in a missing folder (.jsonl)", [*nova, "--out", str(tmp / "nodir" / "x.jsonl"), "hello"], "nodir"),
         ("--out an existing directory", [*gemini, "--out", str(tmp / "folder"), "hello"], "is a directory"),
+        ("--out .csv", [*gemini, "--out", str(tmp / "x.csv"), "hello"], "'.csv': name a file ending in .jsonl"),
+        ("--out .NPY.txt", [*nova, "--out", str(tmp / "x.NPY.txt"), "hello"], "'.txt'"),
+        ("--out without a suffix", [*gemini, "--out", str(tmp / "vectors"), "hello"], "has no suffix"),
+        ("--file - not UTF-8", [*gemini, "--file", "-"], "standard input"),
         ("--dimensions 0", [*gemini, "--dimensions", "0", "hello"], "--dimensions 0"),
         ("--dimensions -5", [*nova, "--dimensions", "-5", "hello"], "--dimensions -5"),
         ("--dimensions abc", [*gemini, "--dimensions", "abc", "hello"], "--dimensions"),
@@ -518,8 +580,8 @@ def _cli_case_names() -> list[str]:
 CLI_NAMES = _cli_case_names()
 
 
-def run_cli(args: list[str]) -> Any:
-    return CliRunner().invoke(app, args)
+def run_cli(args: list[str], stdin: bytes = b"\xff\xfe\x00binary") -> Any:
+    return CliRunner().invoke(app, args, input=stdin)
 
 
 def assert_clean_exit(out: Any, emulator: Emulator) -> str:
@@ -549,6 +611,42 @@ def test_out_is_checked_before_any_embedding(tmp_path, isolated_cwd, monkeypatch
     assert "does not exist" in line
 
 
+def test_out_format_follows_the_suffix_in_any_case(tmp_path, isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import numpy as np
+
+    out = run_cli(["embed", "-m", "fake", "--out", str(tmp_path / "vec.NPY"), "a", "b"])
+    assert out.exit_code == 0, out.stderr
+    assert np.load(tmp_path / "vec.NPY").shape == (2, 64)  # NumPy, not JSONL, and no "vec.NPY.npy" beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vec.NPY"]
+    out = run_cli(["embed", "-m", "fake", "--out", str(tmp_path / "v.JSONL"), "a"])
+    assert json.loads((tmp_path / "v.JSONL").read_text())["input"] == "a"
+
+
+def test_result_warnings_reach_the_command_line(isolated_cwd, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # result.warnings were dropped by `omnivec embed`; each is one "warning:" line on stderr now.
+    monkeypatch.setenv("OMNIVEC_PLUGINS__FAKE__NORMALIZE", "false")
+    out = run_cli(["embed", "-m", "fake", "hi"])
+    assert out.exit_code == 0, out.stderr
+    assert "warning: fake:fake-embedding always returns normalized vectors" in out.stderr.splitlines()[0]
+
+
+def test_a_model_name_with_colons_prints_as_given(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    # Rich read ":x:" as an emoji code: "fake:x:y" printed as "fake❌y".
+    out = run_cli(["embed", "-m", "fake:x:y", "hi"])
+    assert out.exit_code == 0 and "from fake:x:y " in out.stderr, out.stderr
+
+
+def test_file_dash_reads_standard_input(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    out = run_cli(["embed", "-m", "fake", "--file", "-", "first"], stdin="\ufeffone\n\ntwo\r\n".encode())
+    assert out.exit_code == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [row["input"] for row in rows] == ["first", "one", "two"]  # BOM dropped, blank line skipped
+
+
 def test_unknown_command_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
     assert_clean_exit(run_cli(["embedd", "hello"]), omnivec_emulator)
 
@@ -556,9 +654,21 @@ def test_unknown_command_is_one_line(isolated_cwd, omnivec_emulator) -> None:  #
 # --- configuration: files and environment ------------------------------------------------------
 
 
-def config_cases() -> list[tuple[str, str | None, dict[str, str], type[Exception], str, str | None]]:
-    """(label, omnivec.toml text or None, environment, error, word the message names, hidden secret)."""
+def config_cases() -> list[tuple[str, str | bytes | None, dict[str, str], type[Exception], str, str | None]]:
+    """(label, omnivec.toml text (or bytes) or None, environment, error, word the message names, hidden secret)."""
     return [
+        ("toml binary", b"\x00\xff\xfe\x89PNG", {}, InvalidOptionError, "not UTF-8", None),
+        ("toml latin-1", '[gemini]\nproject = "caf\xe9"\n'.encode("latin-1"), {}, InvalidOptionError, "0xe9", None),
+        ("env section not JSON", None, {"OMNIVEC_LOCAL": "not json"}, InvalidOptionError, "OMNIVEC_LOCAL", None),
+        (
+            "env section JSON with a trailing comma",
+            None,
+            {"OMNIVEC_GEMINI": f'{{"api_key": "{SECRET}",}}'},
+            InvalidOptionError,
+            "OMNIVEC_GEMINI is not valid JSON",
+            SECRET,
+        ),
+        ("env plugins not JSON", None, {"OMNIVEC_PLUGINS": "{"}, InvalidOptionError, "OMNIVEC_PLUGINS", None),
         ("toml unknown top-level key", 'modle = "fake"\n', {}, InvalidOptionError, "modle", None),
         ("toml misspelt secret", f'[gemini]\napi_kye = "{SECRET}"\n', {}, InvalidOptionError, "api_kye", SECRET),
         (
@@ -596,7 +706,32 @@ def config_cases() -> list[tuple[str, str | None, dict[str, str], type[Exception
         ),
         ("env dimensions abc", None, {"OMNIVEC_GEMINI__DIMENSIONS": "abc"}, InvalidOptionError, "dimensions", None),
         ("env unknown provider", None, {"OMNIVEC_MODEL": "nosuch:model"}, UnknownProviderError, "nosuch", None),
+        (
+            "env endpoint_url not a URL",
+            None,
+            {"OMNIVEC_MODEL": REFS["bedrock"], "OMNIVEC_BEDROCK__ENDPOINT_URL": "bedrock.local"},
+            InvalidOptionError,
+            "endpoint_url",
+            None,
+        ),
+        ("toml local device tpu", '[local]\ndevice = "tpu"\n', {}, InvalidOptionError, "device='tpu'", None),
+        (
+            "toml query_template without {text}",
+            'model = "gemini"\n[gemini]\nquery_template = "search: "\n',
+            {},
+            InvalidOptionError,
+            "query_template",
+            None,
+        ),
         ("env provider with no model", None, {"OMNIVEC_MODEL": "gemini:"}, ConfigurationError, "gemini:", None),
+        (
+            "env api_key empty",
+            None,
+            {"OMNIVEC_MODEL": REFS["gemini"], "OMNIVEC_GEMINI__API_KEY": ""},
+            InvalidOptionError,
+            "api_key: is empty",
+            None,
+        ),
     ]
 
 
@@ -607,7 +742,9 @@ CONFIGS = config_cases()
 def test_bad_configuration_is_one_line(
     label, toml, env, error, names, secret, isolated_cwd, monkeypatch, omnivec_emulator
 ) -> None:  # type: ignore[no-untyped-def]
-    if toml is not None:
+    if isinstance(toml, bytes):
+        (isolated_cwd / "omnivec.toml").write_bytes(toml)
+    elif toml is not None:
         (isolated_cwd / "omnivec.toml").write_text(toml)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -624,6 +761,8 @@ OVERRIDES = [
     ("override dimensions=0", {"dimensions": 0}, None),
     ("override misspelt secret", {"apikey": SECRET}, SECRET),
     ("override normalize='sometimes'", {"normalize": "sometimes"}, None),
+    ("override dimensions='256'", {"dimensions": "256"}, None),
+    ("override normalize='yes'", {"normalize": "yes"}, None),
 ]
 
 
@@ -634,8 +773,53 @@ def test_bad_load_provider_override_is_one_line(label, overrides, secret, isolat
     )
 
 
+def test_strings_from_the_environment_still_read_as_numbers(isolated_cwd, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Every environment value is a string: only keyword options from code must take their own type.
+    monkeypatch.setenv("OMNIVEC_GEMINI__DIMENSIONS", "256")
+    monkeypatch.setenv("OMNIVEC_PLUGINS__FAKE__DIMENSIONS", "32")
+    monkeypatch.setenv("OMNIVEC_PLUGINS__FAKE__NORMALIZE", "true")
+    assert load_provider(REFS["gemini"]).dimensions == 256
+    fake = load_provider("fake", max_concurrency=2)
+    assert fake.dimensions == 32 and fake.settings.normalize is True
+    with pytest.raises(InvalidOptionError, match="max_concurrency='2' is a string"):
+        load_provider("fake", max_concurrency="2")
+
+
+def test_a_model_that_cannot_be_loaded_is_one_line(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Hugging Face's offline message spans two lines; it is quoted inside ours, flattened.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EmbeddingError) as info:
+        get_provider("local:nosuch-org/nosuch-model")
+    assert "nosuch-org/nosuch-model" in assert_one_line(info.value)
+
+
+def test_templates_that_fill_every_placeholder_are_accepted() -> None:
+    provider = get_provider(REFS["gemini"], document_template="{title} / {text}", query_template="find: {text}")
+    assert provider.intent_mapping("query") == "prefix='find: {text}'"
+
+
 def test_missing_config_file_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
     refused(lambda: load_config("missing.toml"), InvalidOptionError, omnivec_emulator)
+
+
+def test_a_config_path_that_is_a_folder_says_so(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
+    assert "is not a file" in refused(lambda: load_config("."), InvalidOptionError, omnivec_emulator)
+
+
+def test_binary_config_file_is_one_line(isolated_cwd, omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
+    (isolated_cwd / "settings.bin").write_bytes(bytes(range(256)))
+    message = refused(lambda: load_config("settings.bin"), InvalidOptionError, omnivec_emulator)
+    assert "settings.bin" in message and "UTF-8" in message
+
+
+def test_a_byte_order_mark_before_the_toml_is_accepted(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    # Notepad and PowerShell write one; it carries no meaning, so the settings after it apply.
+    (isolated_cwd / "omnivec.toml").write_bytes(b'\xef\xbb\xbfmodel = "fake"\n[gemini]\ndimensions = 256\n')
+    config = load_config()
+    assert config.model == "fake" and config.section("gemini").dimensions == 256
+    (isolated_cwd / "pyproject.toml").write_bytes(b'\xef\xbb\xbf[tool.omnivec]\nmodel = "fake"\n')
+    (isolated_cwd / "omnivec.toml").unlink()
+    assert load_config().model == "fake"
 
 
 # --- limits read from hints, and accepted odd inputs ---------------------------------------------
@@ -666,3 +850,29 @@ def test_pil_images_are_accepted_directly() -> None:
     provider = FakeProvider()
     result = provider.embed_sync([PILImage.new("RGB", (4, 4), "blue")], intent="document")
     assert result.usage.images == 1
+
+
+def test_a_keyword_embed_does_not_take_is_a_type_error_before_any_call() -> None:
+    # Decided (docs/errors.md): a misspelt keyword is Python's own TypeError, naming it, raised
+    # before any call; the typed signature lets checkers flag it earlier still.
+    provider = FakeProvider()
+    with pytest.raises(TypeError, match="'dims'"):
+        provider.embed_sync(["a"], intent="query", dims=256)
+    assert provider.calls == []
+
+
+def test_an_unknown_gemini_model_is_sent_with_one_warning(omnivec_emulator) -> None:  # type: ignore[no-untyped-def]
+    # Decided (docs/configuration.md): warn once, listing the known models, and keep sending:
+    # Google adds models faster than omnivec releases.
+    import warnings
+
+    with pytest.warns(
+        UserWarning, match=r"gemini:gemini-embedding-9 is not a model omnivec knows \(gemini-embedding-2"
+    ):
+        get_provider("gemini:gemini-embedding-9")
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        get_provider("gemini:gemini-embedding-9")
+        get_provider(REFS["gemini"])
+        get_provider("gemini:models/gemini-embedding-001")
+    assert [str(w.message) for w in again] == []

@@ -34,6 +34,36 @@ def test_emulate_on_a_taken_port_is_one_line(cli: CliRunner) -> None:
     assert "cannot listen" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--error-rate", "2"], "--error-rate 2"),
+        (["--error-rate", "-0.5"], "--error-rate -0.5"),
+        (["--hang-s", "-1"], "--hang-s -1"),
+        (["--latency-ms", "-5"], "--latency-ms -5"),
+        (["--drop-rate", "nan"], "--drop-rate nan"),
+        (["--hang-rate", "inf"], "--hang-rate inf"),
+        (["--batch-delay-s", "-0.1"], "--batch-delay-s"),
+        (["--rate-limit", "0"], "leave it out for no limit"),
+        (["--rate-limit", "-3"], "--rate-limit -3"),
+        (["--error-rate", "0.6", "--drop-rate", "0.6"], "add up to 1.2"),
+    ],
+)
+def test_emulate_refuses_out_of_range_faults_in_one_line(
+    cli: CliRunner, args: list[str], names: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omnivec.providers.emulator import cli as emulate_cli
+
+    def interrupt(_: float) -> None:  # an accepted value serves until Ctrl-C: press it at once
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(emulate_cli.time, "sleep", interrupt)
+    result = cli.invoke(app, ["emulate", "--port", "0", *args])
+    assert result.exit_code == 2, result.output
+    assert names in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_bedrock_honours_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
     with Emulator() as emulator:
         for name in ("AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
