@@ -250,7 +250,15 @@ def switch(
 ) -> None:
     """Point the collection at its migrated version, atomically (after a last catch-up)."""
     with _store(store) as st:
+        before = st.alias(collection)
         info = mig.switch(st, collection, version)
+        if before is not None and before[0] == info.version:
+            err.print(
+                f"{collection} already serves v{info.version} ({coll.describe_version(info)}): nothing changed; "
+                f"'omnivec rollback {collection}' goes back",
+                soft_wrap=True,
+            )
+            return
         err.print(f"{collection} now serves v{info.version} ({coll.describe_version(info)})", soft_wrap=True)
 
 

@@ -18,7 +18,7 @@ from ..config import load_provider
 from ..errors import InvalidOptionError
 from ..prices import price_for
 from . import _embed
-from .base import VectorStore, VersionInfo, check_name, fingerprint_hash
+from .base import State, VectorStore, VersionInfo, check_name, fingerprint_hash
 from .collection import IndexReport, Progress, Sync, open_cache, provider_for, require_serving
 from .errors import CollectionNotFoundError, MigrationIncompleteError
 from .sources import SourceItem
@@ -180,15 +180,26 @@ def migrate(
 def switch(
     store: VectorStore, name: str, version: int | None = None, *, cache: EmbeddingCache | bool | None = True
 ) -> VersionInfo:
-    """Catch the target up with the serving version, then point the alias at it in ONE atomic write."""
+    """Catch the target up with the serving version, then point the alias at it in ONE atomic write.
+
+    Without ``version`` the target is the newest version in state ``ready`` (a finished migration
+    never served, or one a rollback stepped back from). A version already serving is left as it
+    is, so a retried deploy step never flips production back: only :func:`rollback` goes back."""
     current = require_serving(store, name)
     versions = {v.version: v for v in store.versions(name)}
     if version is None:
-        ready = [v for v in versions.values() if v.state in ("ready", "retired") and v.version != current.version]
-        if not ready:
+        ready = [v for v in versions.values() if v.state == "ready" and v.version != current.version]
+        building = [v.version for v in versions.values() if v.state == "building"]
+        if not ready and building:
+            raise CollectionNotFoundError(
+                f"version {building[-1]} of {name!r} is still building: finish it with 'omnivec migrate {name} --to REF'"
+            )
+        if not ready and len(versions) == 1:
             raise CollectionNotFoundError(
                 f"collection {name!r} has no migrated version ready: run 'omnivec migrate {name} --to REF' first"
             )
+        if not ready:
+            return current  # the newest finished version already serves: a repeated switch is a no-op
         target = ready[-1]
     elif version not in versions:
         raise CollectionNotFoundError(f"collection {name!r} has no version {version}")
@@ -196,6 +207,17 @@ def switch(
         target = versions[version]
     if target.version == current.version:
         return current
+    return _flip(store, name, current, target, "retired", cache)
+
+
+def _flip(
+    store: VectorStore,
+    name: str,
+    current: VersionInfo,
+    target: VersionInfo,
+    old_state: State,
+    cache: EmbeddingCache | bool | None,
+) -> VersionInfo:
     provider = provider_for(target)
     with store.lock(name, current.version), store.lock(name, target.version):  # no writes land in between
         sync, _ = _catch_up(store, name, current, target, provider, open_cache(store, cache), None, None)
@@ -206,16 +228,19 @@ def switch(
             )
         store.set_alias(name, target.version, current.version)
         store.set_state(name, target.version, "live")
-        store.set_state(name, current.version, "retired")
+        store.set_state(name, current.version, old_state)
     return target
 
 
 def rollback(store: VectorStore, name: str, *, cache: EmbeddingCache | bool | None = True) -> VersionInfo:
-    """Switch back to the version served before the last switch (kept until ``drop``)."""
-    pointer = store.alias(check_name(name))
-    if pointer is None or pointer[1] is None:
+    """Serve the version served before the last switch again (kept until ``drop``); the version
+    stepped back from stays ``ready``, so a later ``switch`` moves forward to it again."""
+    current = require_serving(store, check_name(name))
+    pointer = store.alias(name)
+    versions = {v.version: v for v in store.versions(name)}
+    if pointer is None or pointer[1] is None or pointer[1] not in versions:
         raise CollectionNotFoundError(f"collection {name!r} has no previous version to roll back to")
-    return switch(store, name, pointer[1], cache=cache)
+    return _flip(store, name, current, versions[pointer[1]], "ready", cache)
 
 
 def drop(store: VectorStore, name: str, version: int | None = None, *, everything: bool = False) -> list[int]:

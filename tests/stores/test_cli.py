@@ -145,3 +145,14 @@ def test_a_model_mismatch_names_both_fixes_with_the_dimensions_to_migrate_to(cor
         assert "omnivec migrate docs --to fake:b --dimensions 16'" in str(refused.value)
     finally:
         store.close()
+
+
+def test_a_second_switch_says_it_already_serves(corpus: Path, store_url: str) -> None:
+    cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", store_url, "--no-cache")
+    cli("migrate", "docs", "--to", "fake:b", "--store", store_url, "--no-cache")
+    first = cli("switch", "docs", "--store", store_url)
+    second = cli("switch", "docs", "--store", store_url)
+    assert first.exit_code == second.exit_code == 0  # type: ignore[attr-defined]
+    assert "now serves v2" in first.stderr and "already serves v2" in second.stderr  # type: ignore[attr-defined]
+    missing = cli("rollback", "nothing_here", "--store", store_url)
+    assert missing.exit_code == 2 and "no collection 'nothing_here'" in missing.stderr  # type: ignore[attr-defined]

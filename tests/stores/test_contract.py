@@ -206,3 +206,15 @@ def test_lone_surrogates_and_nul_are_stored_as_replacement_characters(store: Vec
     texts = {r.id: r.text for batch in store.scan("odd", 1, 10) for r in batch}
     assert texts == {"s": "half \ufffd pair", "n": "nul \ufffd byte"}
     assert search(store, "odd", "half pair", k=1)[0].id == "s"
+
+
+def test_switch_twice_is_one_switch_and_only_rollback_goes_back(store: VectorStore) -> None:
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    migrate(store, "docs", "fake:b", dimensions=48)
+    assert switch(store, "docs").version == 2
+    assert switch(store, "docs").version == 2 and store.alias("docs") == (2, 1)  # a retried deploy step
+    assert [v.state for v in store.versions("docs")] == ["retired", "live"]
+    assert rollback(store, "docs").version == 1 and store.alias("docs") == (1, 2)
+    assert [v.state for v in store.versions("docs")] == ["live", "ready"]  # stepped back from, still complete
+    assert switch(store, "docs").version == 2 and switch(store, "docs").version == 2
+    assert store.alias("docs") == (2, 1)
