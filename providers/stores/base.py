@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -94,6 +96,15 @@ class VectorStore(ABC):
     @property
     def url(self) -> str:
         return self.settings.url
+
+    def cache_path(self) -> Path | None:
+        """Where this store's embedding cache lives (``settings.cache``; ``auto``: one per user)."""
+        if self.settings.cache is None:
+            return None
+        if self.settings.cache != "auto":
+            return Path(self.settings.cache)
+        home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return Path(home) / "omnivec" / "embeddings.sqlite"
 
     # catalog ------------------------------------------------------------------------------------
     @abstractmethod

@@ -43,7 +43,8 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 def open_cache(store: VectorStore, cache: EmbeddingCache | bool | None = True) -> EmbeddingCache | None:
     if isinstance(cache, EmbeddingCache) or cache is None or cache is False:
         return cache or None
-    return EmbeddingCache(store.settings.cache) if store.settings.cache else None
+    path = store.cache_path()
+    return EmbeddingCache(path) if path is not None else None
 
 
 def serving_version(store: VectorStore, name: str) -> VersionInfo | None:

@@ -71,6 +71,10 @@ class LanceStore(VectorStore):
         self._catalog = self._table_or_create("_omnivec_versions", _VERSIONS, "key")
         self._aliases = self._table_or_create("_omnivec_aliases", _ALIASES, "alias")
 
+    def cache_path(self) -> Path | None:
+        """``auto``: inside the store's folder, so the cache goes wherever the collection goes."""
+        return self.path / "_omnivec_cache.sqlite" if self.settings.cache == "auto" else super().cache_path()
+
     def _exists(self, name: str) -> bool:
         try:
             self._db.open_table(name)
