@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from contextvars import Context
 from dataclasses import dataclass, field
@@ -40,11 +40,26 @@ R = TypeVar("R")
 
 
 def normalized_fingerprint(provider: EmbeddingProvider[Any]) -> dict[str, Any]:
-    """The document-side fingerprint as it reads back from JSON (the form stores keep)."""
+    """The document-side fingerprint as it reads back from JSON (the form stores keep), in :func:`space` form."""
     normalized: dict[str, Any] = json.loads(
         json.dumps(provider.fingerprint("document").as_dict(), sort_keys=True, default=str)
     )
-    return normalized
+    return space(normalized)
+
+
+def space(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    """The fingerprint of the vector space only: an endpoint URL is how the vendor was reached
+    (``localhost`` or ``127.0.0.1``, a proxy, a VPC endpoint), not which vectors it makes, so it is
+    dropped; ``"emulator"`` stays, so emulated vectors never mix with a real endpoint's."""
+    options = fingerprint.get("options")
+    if not isinstance(options, Mapping) or options.get("endpoint") in (None, "emulator"):
+        return dict(fingerprint)
+    return {**fingerprint, "options": {**options, "endpoint": None}}
+
+
+def matches(stored: Mapping[str, Any], provider: EmbeddingProvider[Any]) -> bool:
+    """Whether ``provider`` embeds into the space of a stored fingerprint (old ones may carry a URL)."""
+    return fingerprint_hash(space(stored)) == fingerprint_hash(normalized_fingerprint(provider))
 
 
 @dataclass

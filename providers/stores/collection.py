@@ -96,16 +96,16 @@ def _build_provider(version: VersionInfo) -> EmbeddingProvider[Any]:
     fp = version.fingerprint
     ref = f"{fp['provider']}:{fp['model']}"
     provider = load_provider(model=ref, dimensions=int(fp["dimensions"]))
-    if not _embed.same_space(version.fingerprint_hash, provider) and bool(fp.get("normalized")) != provider.normalizes:
+    if not _embed.matches(fp, provider) and bool(fp.get("normalized")) != provider.normalizes:
         provider = load_provider(model=ref, dimensions=int(fp["dimensions"]), normalize=bool(fp.get("normalized")))
     check_provider(version, provider, "embed for it")  # config (e.g. a prompt) changed the space
     return provider
 
 
 def check_provider(version: VersionInfo, provider: EmbeddingProvider[Any], action: str) -> None:
-    if not _embed.same_space(version.fingerprint_hash, provider):
+    if not _embed.matches(version.fingerprint, provider):
         raise VectorSpaceMismatchError(
-            version.collection, action, version.fingerprint, _embed.normalized_fingerprint(provider)
+            version.collection, action, _embed.space(version.fingerprint), _embed.normalized_fingerprint(provider)
         )
 
 

@@ -127,14 +127,15 @@ def migrate(
     check_bulk(bulk, provider)
     fingerprint = _embed.normalized_fingerprint(provider)
     target_hash = fingerprint_hash(fingerprint)
-    if target_hash == source.fingerprint_hash:
+    if _embed.matches(source.fingerprint, provider):
         raise InvalidOptionError(
             f"collection {name!r} is already embedded by {provider.ref} ({target_hash}): nothing to migrate"
         )
     with store.lock(name, 0):
         versions = store.versions(name)
         target = next(
-            (v for v in versions if v.fingerprint_hash == target_hash and v.state in ("building", "ready")), None
+            (v for v in versions if _embed.matches(v.fingerprint, provider) and v.state in ("building", "ready")),
+            None,
         )
         if target is None:
             target = store.create_version(name, max(v.version for v in versions) + 1, fingerprint)
