@@ -130,6 +130,14 @@ class VectorStore(ABC):
     def set_alias(self, collection: str, version: int, previous: int | None) -> None:
         """Point the collection at ``version`` in ONE atomic write."""
 
+    def flip(self, collection: str, version: int, previous: int, previous_state: State) -> None:
+        """Serve ``version`` (state ``live``), remember ``previous`` (now ``previous_state``): alias and
+        states in ONE commit, so a crash never leaves a version serving in state ``ready``.
+        Built-in stores do it atomically; this fallback (third-party stores) writes the alias first."""
+        self.set_alias(collection, version, previous)
+        self.set_state(collection, version, "live")
+        self.set_state(collection, previous, previous_state)
+
     @abstractmethod
     def drop_version(self, collection: str, version: int) -> None:
         """Delete a version's table and catalog row (refused by the caller while it serves)."""

@@ -283,13 +283,19 @@ def drop(
         err.print(f"{collection}: dropped version(s) {', '.join(map(str, dropped)) or 'none'}", soft_wrap=True)
 
 
-def doctor(collection: Annotated[str, typer.Argument()], store: StoreOpt = None) -> None:
-    """Check fingerprints, dimensions, duplicate ids, unit norms and sources; exit 1 if anything is wrong."""
+def doctor(
+    collection: Annotated[str, typer.Argument()],
+    store: StoreOpt = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Set version states to agree with what serves (the alias).")
+    ] = False,
+) -> None:
+    """Check fingerprints, dimensions, duplicate ids, unit norms, sources and states; exit 1 if anything is wrong."""
     with _store(store) as st:
-        problems = mig.doctor(st, collection)
+        problems = mig.doctor(st, collection, repair=repair)
     for problem in problems:
         print(problem)
-    if problems:
+    if any("repaired (now" not in p for p in problems):  # all repaired: exit 0
         raise typer.Exit(1)
     err.print(f"{collection}: no problems found", soft_wrap=True)
 

@@ -152,18 +152,36 @@ class LanceStore(VectorStore):
 
     def collections(self) -> list[str]:
         rows = self._catalog.search().select(["collection"]).limit(None).to_arrow()["collection"].to_pylist()
-        return sorted(set(rows))
+        return sorted({r for r in rows if r is not None})  # alias rows have no collection
 
     def set_state(self, collection: str, version: int, state: State) -> None:
         self._catalog.update(where=f"key = {_quote(f'{collection}__v{version}')}", values={"state": state})
 
+    # The alias lives in the catalog table too (key = the collection name, state "alias", the previous
+    # version in "dimensions"), so a switch writes alias and both states in ONE merge_insert commit.
+    # Stores made before that keep their row in _omnivec_aliases, read until the first flip.
     def alias(self, collection: str) -> tuple[int, int | None] | None:
+        rows = self._catalog.search().where(f"key = {_quote(collection)}").limit(1).to_arrow().to_pylist()
+        if rows:
+            return rows[0]["version"], rows[0]["dimensions"]
         rows = self._aliases.search().where(f"alias = {_quote(collection)}").limit(1).to_arrow().to_pylist()
         return (rows[0]["version"], rows[0]["previous"]) if rows else None
 
     def set_alias(self, collection: str, version: int, previous: int | None) -> None:
-        row = pa.Table.from_pylist([{"alias": collection, "version": version, "previous": previous}], _ALIASES)
-        self._aliases.merge_insert("alias").when_matched_update_all().when_not_matched_insert_all().execute(row)
+        self._write_catalog([_alias_row(collection, version, previous)])
+
+    def flip(self, collection: str, version: int, previous: int, previous_state: State) -> None:
+        by_number = {v.version: v for v in self.versions(collection)}
+        rows = [
+            _alias_row(collection, version, previous),
+            _catalog_row(by_number[version], "live"),
+            _catalog_row(by_number[previous], previous_state),
+        ]
+        self._write_catalog(rows)
+
+    def _write_catalog(self, rows: list[dict[str, Any]]) -> None:
+        table = pa.Table.from_pylist(rows, _VERSIONS)
+        self._catalog.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(table)
 
     def drop_version(self, collection: str, version: int) -> None:
         name = f"{collection}__v{version}"
@@ -174,6 +192,7 @@ class LanceStore(VectorStore):
         if current is not None and current[1] == version:
             self.set_alias(collection, current[0], None)
         if not self.versions(collection):
+            self._catalog.delete(f"key = {_quote(collection)}")
             self._aliases.delete(f"alias = {_quote(collection)}")
 
     # data ---------------------------------------------------------------------------------------
@@ -309,6 +328,24 @@ class LanceStore(VectorStore):
                 "(safe to delete while no writer runs)"
             )
         return problems
+
+
+def _alias_row(collection: str, version: int, previous: int | None) -> dict[str, Any]:
+    return {"key": collection, "collection": None, "version": version, "fingerprint": None,
+            "fingerprint_hash": None, "dimensions": previous, "state": "alias", "created_at": None}  # fmt: skip
+
+
+def _catalog_row(info: VersionInfo, state: State) -> dict[str, Any]:
+    return {
+        "key": info.table,
+        "collection": info.collection,
+        "version": info.version,
+        "fingerprint": json.dumps(dict(info.fingerprint), sort_keys=True),
+        "fingerprint_hash": info.fingerprint_hash,
+        "dimensions": info.dimensions,
+        "state": state,
+        "created_at": info.created_at,
+    }
 
 
 def _row(r: Mapping[str, Any]) -> Row:

@@ -227,9 +227,7 @@ def _flip(
                 f"catch-up failed for {len(sync.report.failed)} item(s); not switched",
                 failed_ids=sorted(sync.report.failed),
             )
-        store.set_alias(name, target.version, current.version)
-        store.set_state(name, target.version, "live")
-        store.set_state(name, current.version, old_state)
+        store.flip(name, target.version, current.version, old_state)  # alias + both states: one commit
     return target
 
 
@@ -266,8 +264,9 @@ def drop(store: VectorStore, name: str, version: int | None = None, *, everythin
     return doomed
 
 
-def doctor(store: VectorStore, name: str, *, batch_size: int = 4096) -> list[str]:
-    """Problems per version: fingerprint integrity, dimensions, duplicates, non-unit vectors, missing sources."""
+def doctor(store: VectorStore, name: str, *, batch_size: int = 4096, repair: bool = False) -> list[str]:
+    """Problems per version: fingerprint integrity, dimensions, duplicates, non-unit vectors, missing
+    sources, states that disagree with the alias. ``repair`` fixes the states (the alias is the truth)."""
     problems: list[str] = []
     versions = store.versions(check_name(name))
     if not versions:
@@ -275,6 +274,8 @@ def doctor(store: VectorStore, name: str, *, batch_size: int = 4096) -> list[str
     pointer = store.alias(name)
     if pointer is None or pointer[0] not in {v.version for v in versions}:
         problems.append(f"{name}: the alias points at no existing version ({pointer})")
+    else:
+        problems.extend(_check_states(store, name, versions, pointer[0], repair))
     for info in versions:
         tag = f"{name} v{info.version}"
         if fingerprint_hash(info.fingerprint) != info.fingerprint_hash:
@@ -303,3 +304,24 @@ def doctor(store: VectorStore, name: str, *, batch_size: int = 4096) -> list[str
                 problems.append(f"{tag}: {count} {what}")
         problems.extend(f"{tag}: {p}" for p in store.health(name, info.version))
     return problems
+
+
+def _check_states(store: VectorStore, name: str, versions: list[VersionInfo], serving: int, repair: bool) -> list[str]:
+    """The serving version must be ``live`` and no other: a switch cut off between its writes by an
+    older release (or a third-party store without an atomic ``flip``) left e.g. v2 serving as ``ready``."""
+    found = []
+    for info in versions:
+        wrong = (info.version == serving) != (info.state == "live")
+        if not wrong:
+            continue
+        should: State = "live" if info.version == serving else "retired"
+        what = "serves" if info.version == serving else "does not serve"
+        if repair:
+            store.set_state(name, info.version, should)
+            found.append(f"{name} v{info.version}: {what} but was in state {info.state!r}: repaired (now {should!r})")
+        else:
+            found.append(
+                f"{name} v{info.version}: {what} but is in state {info.state!r}: "
+                f"run 'omnivec doctor {name} --repair' to set it {should!r}"
+            )
+    return found

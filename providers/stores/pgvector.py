@@ -110,6 +110,12 @@ class PgVectorStore(VectorStore):
             (collection, version, previous),
         )
 
+    def flip(self, collection: str, version: int, previous: int, previous_state: State) -> None:
+        with self._conn.transaction():  # a row UPDATE each: readers never wait on it
+            self.set_alias(collection, version, previous)
+            self.set_state(collection, version, "live")
+            self.set_state(collection, previous, previous_state)
+
     def drop_version(self, collection: str, version: int) -> None:
         with self._conn.transaction():
             self._conn.execute(f"DROP TABLE IF EXISTS {_table(collection, version)}")

@@ -218,3 +218,41 @@ def test_switch_twice_is_one_switch_and_only_rollback_goes_back(store: VectorSto
     assert [v.state for v in store.versions("docs")] == ["live", "ready"]  # stepped back from, still complete
     assert switch(store, "docs").version == 2 and switch(store, "docs").version == 2
     assert store.alias("docs") == (2, 1)
+
+
+def test_a_switch_cut_off_between_its_writes_is_found_and_repaired_by_doctor(store: VectorStore) -> None:
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    migrate(store, "docs", "fake:b", dimensions=48)
+    store.set_alias("docs", 2, 1)  # what a crash after the alias write and before the states left
+    found = doctor(store, "docs")
+    assert any("v2: serves but is in state 'ready'" in p for p in found)
+    assert any("v1: does not serve but is in state 'live'" in p for p in found)
+    assert all("repaired" in p for p in doctor(store, "docs", repair=True))
+    assert doctor(store, "docs") == [] and [v.state for v in store.versions("docs")] == ["retired", "live"]
+    assert switch(store, "docs").version == 2 and rollback(store, "docs").version == 1
+
+
+def test_the_flip_writes_alias_and_states_in_one_commit(store: VectorStore, store_url: str) -> None:
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    migrate(store, "docs", "fake:b", dimensions=48)
+    if store.scheme == "lancedb":
+        import lancedb
+
+        catalog = lancedb.connect(store_url.removeprefix("lancedb://")).open_table("_omnivec_versions")
+        before = catalog.version
+        store.flip("docs", 2, 1, "retired")
+        catalog.checkout_latest()
+        assert catalog.version == before + 1  # one commit: a kill lands before or after it, never inside
+    else:
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as conn:  # the state write fails after the alias write
+            conn.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " IF NEW.state = 'live' THEN RAISE EXCEPTION 'cut off'; END IF; RETURN NEW; END $$"
+            )
+            conn.execute("CREATE TRIGGER cut BEFORE UPDATE ON omnivec_versions FOR EACH ROW EXECUTE FUNCTION refuse()")
+        with pytest.raises(psycopg.Error, match="cut off"):
+            store.flip("docs", 2, 1, "retired")
+        assert store.alias("docs") == (1, None)  # the alias write was rolled back with it
+    assert doctor(store, "docs") == []
