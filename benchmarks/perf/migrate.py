@@ -126,6 +126,7 @@ def search_speed(store: VectorStore, vectors: np.ndarray, queries: np.ndarray) -
             "bench",
             1,
             [Row(f"v{i}", "h", None, None, {}, vectors[i]) for i in range(start, min(start + 10_000, len(vectors)))],
+            fingerprint=fp,
         )
     load_s = time.perf_counter() - began
     began = time.perf_counter()

@@ -28,10 +28,10 @@ from ..errors import EmbeddingError, InputError
 from ..inputs import Input
 from ..types import EmbeddingResult
 from ._call_cache import CallCacher
-from .base import Row, fingerprint_hash
+from .base import Row, fingerprint_hash, space
 from .sources import SourceItem, input_for
 
-__all__ = ["STORE_WINDOW", "Embedded", "normalized_fingerprint", "stream"]
+__all__ = ["STORE_WINDOW", "Embedded", "matches", "normalized_fingerprint", "space", "stream"]
 
 STORE_WINDOW = 4
 """Store batches read ahead and embedding while the oldest one is committed (the stream's window)."""
@@ -45,16 +45,6 @@ def normalized_fingerprint(provider: EmbeddingProvider[Any]) -> dict[str, Any]:
         json.dumps(provider.fingerprint("document").as_dict(), sort_keys=True, default=str)
     )
     return space(normalized)
-
-
-def space(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
-    """The fingerprint of the vector space only: an endpoint URL is how the vendor was reached
-    (``localhost`` or ``127.0.0.1``, a proxy, a VPC endpoint), not which vectors it makes, so it is
-    dropped; ``"emulator"`` stays, so emulated vectors never mix with a real endpoint's."""
-    options = fingerprint.get("options")
-    if not isinstance(options, Mapping) or options.get("endpoint") in (None, "emulator"):
-        return dict(fingerprint)
-    return {**fingerprint, "options": {**options, "endpoint": None}}
 
 
 def matches(stored: Mapping[str, Any], provider: EmbeddingProvider[Any]) -> bool:

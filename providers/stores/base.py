@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import InvalidOptionError
 from .settings import StoreSettings
 
-__all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash"]
+__all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash", "space"]
 
 State = Literal["building", "ready", "live", "retired"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -45,6 +45,16 @@ def fingerprint_hash(fingerprint: Mapping[str, Any]) -> str:
     """The same digest as :attr:`omnivec.providers.Fingerprint.hash`, computed from the stored dict."""
     blob = json.dumps(dict(fingerprint), sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def space(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    """The fingerprint of the vector space only: an endpoint URL is how the vendor was reached
+    (``localhost`` or ``127.0.0.1``, a proxy, a VPC endpoint), not which vectors it makes, so it is
+    dropped; ``"emulator"`` stays, so emulated vectors never mix with a real endpoint's."""
+    options = fingerprint.get("options")
+    if not isinstance(options, Mapping) or options.get("endpoint") in (None, "emulator"):
+        return dict(fingerprint)
+    return {**fingerprint, "options": {**options, "endpoint": None}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,7 @@ class VectorStore(ABC):
 
     def __init__(self, settings: StoreSettings) -> None:
         self.settings = settings
+        self._spaces: dict[tuple[str, int], str] = {}
 
     @property
     def url(self) -> str:
@@ -148,8 +159,26 @@ class VectorStore(ABC):
         """``id -> content_hash`` for the given ids that exist in the version."""
 
     @abstractmethod
-    def upsert(self, collection: str, version: int, rows: Sequence[Row]) -> None:
-        """Insert or replace rows by id, in ONE commit (the commit is the checkpoint)."""
+    def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
+        """Insert or replace rows by id, in ONE commit (the commit is the checkpoint); the rows' vectors
+        come from ``fingerprint``'s space, checked first by :meth:`check_writer`."""
+
+    def check_writer(self, collection: str, version: int, fingerprint: Mapping[str, Any]) -> None:
+        """Refuse rows of another vector space than the version's, where rows are written: the width
+        guard of the table alone let a MiniLM 384-d vector into a Nova-384 collection."""
+        key = (collection, version)
+        if key not in self._spaces:
+            info = next((v for v in self.versions(collection) if v.version == version), None)
+            if info is None:
+                from .errors import CollectionNotFoundError
+
+                raise CollectionNotFoundError(f"collection {collection!r} has no version {version} in {self.url}")
+            self._spaces[key] = fingerprint_hash(space(info.fingerprint))  # a version's space never changes
+        if fingerprint_hash(space(fingerprint)) != self._spaces[key]:
+            from .errors import VectorSpaceMismatchError
+
+            stored = next(v for v in self.versions(collection) if v.version == version).fingerprint
+            raise VectorSpaceMismatchError(collection, f"write into v{version}", space(stored), space(fingerprint))
 
     @abstractmethod
     def delete(self, collection: str, version: int, ids: Sequence[str]) -> None: ...

@@ -197,6 +197,7 @@ class Sync:
     ) -> None:
         self.store, self.name, self.version, self.provider, self.cache = store, name, version, provider, cache
         self.report, self.price, self.max_cost, self.spent = report, price_per_token, max_cost, 0.0
+        self.fingerprint = _embed.normalized_fingerprint(provider)  # checked by the store on every write
         self.stopped = False
 
     def _todo(self, batch: list[SourceItem]) -> list[SourceItem]:
@@ -239,7 +240,7 @@ class Sync:
     def _commit(self, embedded: _embed.Embedded, progress: Progress | None, size: int) -> None:
         if embedded.systemic is not None:
             raise embedded.systemic
-        self.store.upsert(self.name, self.version, embedded.rows)
+        self.store.upsert(self.name, self.version, embedded.rows, fingerprint=self.fingerprint)
         self.report.embedded += embedded.embedded
         self.report.cached += embedded.cached
         self.report.input_tokens += embedded.input_tokens

@@ -205,7 +205,8 @@ class LanceStore(VectorStore):
         )
         return dict(zip(table["id"].to_pylist(), table["content_hash"].to_pylist(), strict=False))
 
-    def upsert(self, collection: str, version: int, rows: Sequence[Row]) -> None:
+    def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
+        self.check_writer(collection, version, fingerprint)
         if not rows:
             return  # every LanceDB write commits a version, even an empty one
         table = self._table(collection, version)

@@ -146,7 +146,8 @@ class PgVectorStore(VectorStore):
         )
         return dict(rows.fetchall())
 
-    def upsert(self, collection: str, version: int, rows: Sequence[Row]) -> None:
+    def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
+        self.check_writer(collection, version, fingerprint)
         if not rows:
             return
         table = _table(collection, version)

@@ -136,7 +136,8 @@ def test_failed_items_are_reported_by_id_and_the_rest_is_kept(store: VectorStore
 def test_doctor_finds_non_unit_vectors_and_missing_sources(store: VectorStore) -> None:
     index_items(store, "docs", items(), provider=get_provider("fake:a"))
     assert doctor(store, "docs") == []
-    store.upsert("docs", 1, [Row("bad", "h", None, None, {}, np.full(64, 0.5, dtype=np.float32))])
+    own = store.versions("docs")[0].fingerprint
+    store.upsert("docs", 1, [Row("bad", "h", None, None, {}, np.full(64, 0.5, dtype=np.float32))], fingerprint=own)
     problems = doctor(store, "docs")
     assert any("non-unit" in p for p in problems) and any("source" in p for p in problems)
 
@@ -256,3 +257,13 @@ def test_the_flip_writes_alias_and_states_in_one_commit(store: VectorStore, stor
             store.flip("docs", 2, 1, "retired")
         assert store.alias("docs") == (1, None)  # the alias write was rolled back with it
     assert doctor(store, "docs") == []
+
+
+def test_rows_of_another_space_are_refused_where_they_are_written(store: VectorStore) -> None:
+    nova = get_provider("fake:nova", dimensions=48)
+    index_items(store, "docs", items(), provider=nova)
+    minilm = get_provider("fake:minilm", dimensions=48)  # same width: the table's own guard lets it through
+    row = Row("intruder", "h", "text", None, {}, minilm.embed_documents_sync(["text"]).vectors[0])
+    with pytest.raises(VectorSpaceMismatchError, match="write into v1"):
+        store.upsert("docs", 1, [row], fingerprint=minilm.fingerprint("document").as_dict())
+    assert store.count("docs", 1) == 40 and store.hashes("docs", 1, ["intruder"]) == {}
