@@ -158,6 +158,10 @@ class VectorStore(ABC):
     def hashes(self, collection: str, version: int, ids: Sequence[str]) -> dict[str, str]:
         """``id -> content_hash`` for the given ids that exist in the version."""
 
+    def rows(self, collection: str, version: int, ids: Sequence[str], *, vectors: bool = False) -> list[Row]:
+        """The stored rows of the given ids that exist (metadata included; vectors on request)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read rows by id: index cannot sync metadata")
+
     @abstractmethod
     def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
         """Insert or replace rows by id, in ONE commit (the commit is the checkpoint); the rows' vectors

@@ -79,8 +79,12 @@ def index(
     store: StoreOpt = None,
     no_cache: NoCache = False,
     bulk: Bulk = "online",
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="Delete stored items SOURCE no longer holds (default: keep them, count them)."),
+    ] = False,
 ) -> None:
-    """Embed new or changed items of SOURCE into a collection (idempotent, resumable)."""
+    """Embed new or changed items of SOURCE into a collection (idempotent, resumable); metadata edits are written."""
     with _store(store, batch_size) as st:
         provider = load_provider(model=model) if model else None
         if dry_run:
@@ -97,6 +101,7 @@ def index(
                 cache=not no_cache,
                 progress=lambda n: bar.advance(task, n),
                 bulk=bulk,
+                prune=prune,
             )
         if skipped:
             print_warning(
@@ -105,9 +110,17 @@ def index(
             )
         for item_id, reason in sorted(report.failed.items()):
             print_warning(f"item {item_id!r} failed: {reason}")
+        gone = (
+            f", {report.pruned} deleted (not in the source)"
+            if prune
+            else f", {report.not_in_source} not in the source (kept; --prune deletes them)"
+            if report.not_in_source
+            else ""
+        )
         err.print(
             f"{collection} v{report.version}: {report.seen} items, {report.embedded} embedded, "
-            f"{report.cached} from cache, {report.unchanged} unchanged, {len(report.failed)} failed",
+            f"{report.cached} from cache, {report.relabeled} metadata updated, {report.unchanged} unchanged, "
+            f"{len(report.failed)} failed{gone}",
             soft_wrap=True,
         )
         if report.failed:

@@ -24,7 +24,7 @@ from ..config import load_provider
 from ..errors import EmbeddingError, InvalidInputError
 from ..inputs import Input
 from . import _embed
-from .base import Hit, VectorStore, VersionInfo, check_name, fingerprint_hash
+from .base import Hit, Row, VectorStore, VersionInfo, check_name, fingerprint_hash
 from .errors import CollectionNotFoundError, VectorSpaceMismatchError
 from .sources import SourceItem
 
@@ -120,6 +120,11 @@ class IndexReport:
     input_tokens: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     created: bool = False
+    relabeled: int = 0
+    """Items whose metadata alone changed: rewritten with their stored vector, not embedded again."""
+    not_in_source: int = 0
+    """Stored items the source no longer has (deleted with ``prune=True``, else kept and counted)."""
+    pruned: int = 0
 
 
 def _ensure_collection(
@@ -153,9 +158,13 @@ def index_items(
     batch_size: int | None = None,
     progress: Progress | None = None,
     bulk: str = "online",
+    prune: bool = False,
 ) -> IndexReport:
     """Embed new or changed items (by id + content hash) into the serving version; resumable at any point.
 
+    Metadata-only changes are written without embedding. Stored items the source no longer holds are
+    counted (``report.not_in_source``) and, with ``prune=True``, deleted once the whole source was read
+    (off by default: a partial source file must not empty a collection).
     ``bulk="batch"``: by the provider's batch API (half price, slow; omnivec.providers.stores._bulk)."""
     from ._bulk import bulk_sync, check_bulk
 
@@ -163,9 +172,18 @@ def index_items(
     version, provider, created = _ensure_collection(store, name, provider)
     report = IndexReport(name, version.version, created=created)
     sync = bulk_sync(bulk, store, name, version.version, provider, open_cache(store, cache), report)
+    seen: set[str] = set()  # the source's ids, for the prune pass (O(ids) memory)
+
+    def tracked() -> Iterator[SourceItem]:
+        for item in items:
+            seen.add(item.id)
+            yield item
+
     try:
         with store.lock(name, version.version):
-            sync.run(batched(items, batch_size or store.settings.batch_size), progress)
+            sync.run(batched(tracked(), batch_size or store.settings.batch_size), progress)
+            if not sync.stopped and not report.failed:
+                _prune(store, name, version.version, seen, report, prune)
     except BaseException:
         if created and not store.count(name, version.version):
             store.drop_version(name, version.version)  # a failed first index leaves no model-locked shell
@@ -174,6 +192,15 @@ def index_items(
         store.drop_version(name, version.version)
         raise InvalidInputError(f"the source for {name!r} holds no items: nothing was indexed and no collection made")
     return report
+
+
+def _prune(store: VectorStore, name: str, version: int, seen: set[str], report: IndexReport, prune: bool) -> None:
+    gone = [r.id for rows in store.scan(name, version, store.settings.batch_size) for r in rows if r.id not in seen]
+    report.not_in_source = len(gone)
+    if prune:
+        for chunk in batched(gone, store.settings.batch_size):  # after the scan: never delete under a reader
+            store.delete(name, version, chunk)
+        report.pruned = len(gone)
 
 
 class Sync:
@@ -201,11 +228,20 @@ class Sync:
         self.stopped = False
 
     def _todo(self, batch: list[SourceItem]) -> list[SourceItem]:
+        """The items to embed; items whose content is unchanged but metadata is not are rewritten
+        here with their stored vector (one commit, nothing embedded)."""
         latest = {item.id: item for item in batch}  # a repeated id in one batch: the last one wins
-        have = self.store.hashes(self.name, self.version, list(latest))
-        todo = [item for item in latest.values() if have.get(item.id) != item.content_hash]
+        have = {row.id: row for row in self.store.rows(self.name, self.version, list(latest))}
+        todo = [i for i in latest.values() if i.id not in have or have[i.id].content_hash != i.content_hash]
+        fresh = {i.id for i in todo}
+        relabel = [i.id for i in latest.values() if i.id not in fresh and dict(have[i.id].metadata) != dict(i.metadata)]
+        if relabel:
+            stored = self.store.rows(self.name, self.version, relabel, vectors=True)
+            rows = [Row(r.id, r.content_hash, r.text, r.uri, latest[r.id].metadata, r.vector) for r in stored]
+            self.store.upsert(self.name, self.version, rows, fingerprint=self.fingerprint)
+            self.report.relabeled += len(rows)
         self.report.seen += len(batch)
-        self.report.unchanged += len(latest) - len(todo)
+        self.report.unchanged += len(latest) - len(todo) - len(relabel)
         return todo
 
     def _afford(self, todo: list[SourceItem]) -> bool:

@@ -205,6 +205,15 @@ class LanceStore(VectorStore):
         )
         return dict(zip(table["id"].to_pylist(), table["content_hash"].to_pylist(), strict=False))
 
+    def rows(self, collection: str, version: int, ids: Sequence[str], *, vectors: bool = False) -> list[Row]:
+        if not ids:
+            return []
+        where = f"id IN ({', '.join(_quote(i) for i in ids)})"
+        query = self._table(collection, version).search().where(where)
+        return [
+            _row(r) for r in query.select(_COLUMNS + (["vector"] if vectors else [])).limit(None).to_arrow().to_pylist()
+        ]
+
     def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
         self.check_writer(collection, version, fingerprint)
         if not rows:

@@ -146,6 +146,15 @@ class PgVectorStore(VectorStore):
         )
         return dict(rows.fetchall())
 
+    def rows(self, collection: str, version: int, ids: Sequence[str], *, vectors: bool = False) -> list[Row]:
+        if not ids:
+            return []
+        columns = "id, content_hash, text, uri, metadata" + (", embedding" if vectors else "")
+        found = self._exec(
+            f"SELECT {columns} FROM {_table(collection, version)} WHERE id = ANY(%s)", (list(ids),)
+        ).fetchall()
+        return [Row(r[0], r[1], r[2], r[3], r[4] or {}, _vector(r[5]) if vectors else None) for r in found]
+
     def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
         self.check_writer(collection, version, fingerprint)
         if not rows:

@@ -156,3 +156,23 @@ def test_a_second_switch_says_it_already_serves(corpus: Path, store_url: str) ->
     assert "now serves v2" in first.stderr and "already serves v2" in second.stderr  # type: ignore[attr-defined]
     missing = cli("rollback", "nothing_here", "--store", store_url)
     assert missing.exit_code == 2 and "no collection 'nothing_here'" in missing.stderr  # type: ignore[attr-defined]
+
+
+def test_index_syncs_metadata_edits_and_prunes_only_when_asked(corpus: Path, store_url: str) -> None:
+    cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", store_url, "--no-cache")
+    rows = [json.loads(line) for line in corpus.read_text().splitlines()]
+    rows[0]["lang"] = "fr"  # metadata only: no new embedding
+    edited = corpus.with_name("edited.jsonl")
+    edited.write_text("\n".join(json.dumps(r) for r in rows[:25]) + "\n")  # d25..d29 removed from the source
+    kept = cli("index", str(edited), "-c", "docs", "--store", store_url, "--no-cache")
+    assert kept.exit_code == 0, kept.stderr  # type: ignore[attr-defined]
+    assert "0 embedded" in kept.stderr and "1 metadata updated" in kept.stderr  # type: ignore[attr-defined]
+    assert "5 not in the source (kept; --prune deletes them)" in kept.stderr  # type: ignore[attr-defined]
+    store = open_store(store_url)
+    try:
+        assert store.rows("docs", 1, ["d0"])[0].metadata == {"lang": "fr"} and store.count("docs", 1) == 30
+        pruned = cli("index", str(edited), "-c", "docs", "--store", store_url, "--no-cache", "--prune")
+        assert "0 embedded" in pruned.stderr and "5 deleted" in pruned.stderr  # type: ignore[attr-defined]
+        assert store.count("docs", 1) == 25 and store.hashes("docs", 1, ["d25"]) == {}
+    finally:
+        store.close()
