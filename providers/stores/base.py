@@ -203,6 +203,10 @@ class VectorStore(ABC):
     def duplicate_ids(self, collection: str, version: int) -> int:
         """How many rows share an id with another row (0 in a healthy table)."""
 
+    def has_ann_index(self, collection: str, version: int) -> bool:
+        """Whether the version already has its ANN index (``index`` builds it once, past the threshold)."""
+        return False
+
     @abstractmethod
     def build_index(self, collection: str, version: int) -> str | None:
         """Build the configured ANN index; returns what was built, or None (too few rows / disabled)."""

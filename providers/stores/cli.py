@@ -47,7 +47,8 @@ Bulk = Annotated[
 @contextmanager
 def _store(url: str | None, batch_size: int | None = None) -> Iterator[VectorStore]:
     try:
-        store = open_store(url, **({"batch_size": batch_size} if batch_size else {}))
+        # --store replaces the URL only: the other [store] settings (index, index_min_rows...) still apply
+        store = open_store(None, **({"url": url} if url else {}), **({"batch_size": batch_size} if batch_size else {}))
     except EmbeddingError as exc:
         print_error(exc)
         raise typer.Exit(2) from exc
@@ -120,7 +121,7 @@ def index(
         err.print(
             f"{collection} v{report.version}: {report.seen} items, {report.embedded} embedded, "
             f"{report.cached} from cache, {report.relabeled} metadata updated, {report.unchanged} unchanged, "
-            f"{len(report.failed)} failed{gone}",
+            f"{len(report.failed)} failed{gone}" + (f"; index built: {report.index}" if report.index else ""),
             soft_wrap=True,
         )
         if report.failed:

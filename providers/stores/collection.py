@@ -125,6 +125,8 @@ class IndexReport:
     not_in_source: int = 0
     """Stored items the source no longer has (deleted with ``prune=True``, else kept and counted)."""
     pruned: int = 0
+    index: str | None = None
+    """The ANN index this run built (the collection passed ``index_min_rows``), if any."""
 
 
 def _ensure_collection(
@@ -184,6 +186,8 @@ def index_items(
             sync.run(batched(tracked(), batch_size or store.settings.batch_size), progress)
             if not sync.stopped and not report.failed:
                 _prune(store, name, version.version, seen, report, prune)
+            if not store.has_ann_index(name, version.version):  # once past index_min_rows (else None)
+                report.index = store.build_index(name, version.version)
     except BaseException:
         if created and not store.count(name, version.version):
             store.drop_version(name, version.version)  # a failed first index leaves no model-locked shell

@@ -285,6 +285,9 @@ class LanceStore(VectorStore):
         hashed = np.sort(np.concatenate(parts))
         return int((hashed[1:] == hashed[:-1]).sum())
 
+    def has_ann_index(self, collection: str, version: int) -> bool:
+        return any(i.columns == ["vector"] for i in self._table(collection, version).list_indices())
+
     def build_index(self, collection: str, version: int) -> str | None:
         from lancedb.index import IvfPq
 

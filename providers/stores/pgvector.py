@@ -226,6 +226,12 @@ class PgVectorStore(VectorStore):
         sql = f"SELECT count(*) - count(DISTINCT id) FROM {_table(collection, version)}"
         return int(self._exec(sql).fetchone()[0])
 
+    def has_ann_index(self, collection: str, version: int) -> bool:
+        found = self._conn.execute(
+            "SELECT 1 FROM pg_indexes WHERE indexname = %s", (f"omnivec_{collection}__v{version}_hnsw",)
+        ).fetchone()
+        return found is not None
+
     def build_index(self, collection: str, version: int) -> str | None:
         kind, rows = self.settings.index, self.count(collection, version)
         dims = next(v.dimensions for v in self.versions(collection) if v.version == version)

@@ -176,3 +176,18 @@ def test_index_syncs_metadata_edits_and_prunes_only_when_asked(corpus: Path, sto
         assert store.count("docs", 1) == 25 and store.hashes("docs", 1, ["d25"]) == {}
     finally:
         store.close()
+
+
+def test_store_option_keeps_the_other_store_settings_and_index_builds_the_ann_index(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "omnivec.toml").write_text('[store]\nurl = "lancedb://./elsewhere"\nindex_min_rows = 0\n')
+    big = tmp_path / "big.jsonl"
+    big.write_text("".join(json.dumps({"_id": f"d{i}", "text": f"item {i} about {i % 7}"}) + "\n" for i in range(300)))
+    done = cli("index", str(big), "-c", "docs", "-m", "fake:a", "--store", store_url, "--no-cache")
+    assert done.exit_code == 0, done.stderr  # type: ignore[attr-defined]
+    expected = "IVF_PQ" if store_url.startswith("lancedb") else "HNSW"
+    assert f"index built: {expected}" in done.stderr  # type: ignore[attr-defined]
+    again = cli("index", str(big), "-c", "docs", "--store", store_url, "--no-cache")
+    assert "index built" not in again.stderr and not (tmp_path / "elsewhere").exists()  # type: ignore[attr-defined]
