@@ -70,6 +70,7 @@ def migrate_throughput(args: argparse.Namespace, urls: dict[str, str], work: Pat
         began = time.perf_counter()
         bare = nova.embed_documents_sync(texts, errors="collect")
         out["bare_items_per_s"] = round(args.n / (time.perf_counter() - began), 1)
+        out["bare_ratio_to_grant"] = round(out["bare_items_per_s"] / args.rate, 3)  # Nova: one item per request
         out["bare_failed"] = len(bare.failures)
         print(json.dumps(out), flush=True)
         for name, url in urls.items():
@@ -90,6 +91,7 @@ def migrate_throughput(args: argparse.Namespace, urls: dict[str, str], work: Pat
                 out[name] = {
                     "items_per_s": round(rate, 1),
                     "ratio_to_bare": round(rate / out["bare_items_per_s"], 3),
+                    "ratio_to_grant": round(rate / args.rate, 3),
                     "count": report.count,
                     "duplicates": store.duplicate_ids("perf", report.target_version),
                     "failed_then_resumed": failed_first,
@@ -173,7 +175,7 @@ def main() -> None:
             urls[name] = f"lancedb://{work / 'lance'}"
         else:
             if args.pg_url is None and server is None:
-                server = start_local_postgres(work / "pg")
+                server = start_local_postgres()  # its own temporary folder (pgdev refuses unreachable ones as root)
             urls[name] = args.pg_url or server.url  # type: ignore[union-attr]
     try:
         results: dict[str, Any] = {}

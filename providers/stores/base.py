@@ -14,7 +14,7 @@ import json
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +103,15 @@ class VectorStore(ABC):
     def __init__(self, settings: StoreSettings) -> None:
         self.settings = settings
         self._spaces: dict[tuple[str, int], str] = {}
+        self.on_lock_wait: Callable[[str], None] | None = None
+        """Told once when a writer has to wait for another writer's lock (the CLI prints it)."""
+
+    def _waiting(self, collection: str, version: int) -> None:
+        if self.on_lock_wait is not None:
+            self.on_lock_wait(
+                f"{collection}__v{version} is locked by another writer (an index, migrate or switch running): "
+                f"waiting for it, up to {self.settings.lock_timeout_s:.0f} s"
+            )
 
     @property
     def url(self) -> str:

@@ -52,6 +52,7 @@ def _store(url: str | None, batch_size: int | None = None) -> Iterator[VectorSto
     except EmbeddingError as exc:
         print_error(exc)
         raise typer.Exit(2) from exc
+    store.on_lock_wait = print_warning  # a run queued behind another writer says so instead of hanging silently
     try:
         yield store
     except KeyboardInterrupt:

@@ -308,12 +308,15 @@ class LanceStore(VectorStore):
         folder = self.path / "_omnivec_locks"
         folder.mkdir(exist_ok=True)
         with open(folder / f"{collection}__v{version}.lock", "a+") as handle:
-            deadline = time.monotonic() + self.settings.lock_timeout_s
+            deadline, told = time.monotonic() + self.settings.lock_timeout_s, False
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    if not told:
+                        self._waiting(collection, version)
+                        told = True
                     if time.monotonic() > deadline:
                         raise StoreError(
                             f"{collection}__v{version} is locked by another writer; "

@@ -170,7 +170,9 @@ def migrate(
         expected = store.count(name, source.version)
         if report.count != expected or store.duplicate_ids(name, target.version):
             report.problems.append(
-                f"version {target.version} holds {report.count} items, the source {expected}: run again"
+                f"version {target.version} holds {report.count} items, the source {expected}: items were indexed "
+                f"or deleted while it ran (expected with live writes); run the same command again to catch up "
+                f"(only the difference is embedded)"
             )
             return report
         report.index = store.build_index(name, target.version)

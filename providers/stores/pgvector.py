@@ -249,8 +249,11 @@ class PgVectorStore(VectorStore):
     def lock(self, collection: str, version: int) -> Iterator[None]:
         key = f"omnivec:write:{collection}__v{version}"
         with psycopg.connect(self._dsn, autocommit=True) as conn:
-            deadline = time.monotonic() + self.settings.lock_timeout_s
+            deadline, told = time.monotonic() + self.settings.lock_timeout_s, False
             while not (conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone() or (False,))[0]:
+                if not told:
+                    self._waiting(collection, version)
+                    told = True
                 if time.monotonic() > deadline:
                     raise StoreError(
                         f"{collection}__v{version} is locked by another writer; "
