@@ -139,23 +139,7 @@ def _plan(st: VectorStore, name: str, source: Path, provider: object) -> None:
         have = st.hashes(name, serving.version, [i.id for i in batch]) if serving else {}
         todo = [i for i in batch if have.get(i.id) != i.content_hash]
         items, new, chars = items + len(batch), new + len(todo), chars + sum(len(i.text or "") for i in todo)
-    price = mig.price_per_token(prov)  # type: ignore[arg-type]
-    tokens = int(chars / 4)
-    cost = "unknown (no price in prices.toml)" if price is None else f"${tokens * price:.4f} (estimated)"
-    print(
-        json.dumps(
-            {
-                "collection": name,
-                "model": prov.ref,  # type: ignore[attr-defined]
-                "items": items,
-                "to_embed": new,
-                "estimated_tokens": tokens,
-                "estimated_cost": cost,
-                "estimated_time_s": round(new / 200.0, 1),
-                "note": "time assumes ~200 items/s; nothing was embedded",
-            }
-        )
-    )
+    print(json.dumps({"collection": name, "items": items, **mig.estimate(prov, new, chars)}))  # type: ignore[arg-type]
 
 
 def search(
@@ -223,6 +207,9 @@ def migrate(
         Optional[float], typer.Option("--requests-per-second", min=0.001, help="Budget shared by the Ray actors.")
     ] = None,
     bulk: Bulk = "online",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print items, calls, tokens, cost and time; create and embed nothing.")
+    ] = False,
 ) -> None:
     """Build a new version side by side from the stored sources; resumable; the old one keeps serving."""
     if engine not in ("local", "ray"):
@@ -230,6 +217,9 @@ def migrate(
         raise typer.Exit(2)
     ray_options = {"actors": actors, **({"requests_per_second": requests_per_second} if requests_per_second else {})}
     with _store(store, batch_size) as st:
+        if dry_run:
+            print(json.dumps(mig.plan_migration(st, collection, to, dimensions=dimensions)))
+            return
         serving = coll.serving_version(st, collection)  # its size is the bar's total (an unknown name errs below)
         total = st.count(collection, serving.version) if serving is not None else None
         with progress_bar(f"migrating {collection}", enabled=sys.stderr.isatty()) as bar:

@@ -191,3 +191,21 @@ def test_store_option_keeps_the_other_store_settings_and_index_builds_the_ann_in
     assert f"index built: {expected}" in done.stderr  # type: ignore[attr-defined]
     again = cli("index", str(big), "-c", "docs", "--store", store_url, "--no-cache")
     assert "index built" not in again.stderr and not (tmp_path / "elsewhere").exists()  # type: ignore[attr-defined]
+
+
+def test_dry_runs_count_calls_and_create_nothing(corpus: Path, store_url: str) -> None:
+    nova = "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"  # one item per request
+    dry = cli("index", str(corpus), "-c", "docs", "-m", nova, "--store", store_url, "--dry-run")
+    plan = json.loads(dry.stdout)  # type: ignore[attr-defined]
+    assert plan["to_embed"] == 30 and plan["calls"] == 30
+    assert plan["estimated_time_s"] >= 30 / 64  # never the old flat 200 items/s (0.15 s here, 4 s for 800)
+    cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", store_url, "--no-cache")
+    dry = cli("migrate", "docs", "--to", "fake:b", "--dimensions", "32", "--store", store_url, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr  # type: ignore[attr-defined]
+    plan = json.loads(dry.stdout)  # type: ignore[attr-defined]
+    assert (plan["items"], plan["to_embed"], plan["calls"]) == (30, 30, 2)  # fake: 16 per call
+    store = open_store(store_url)
+    try:
+        assert [v.version for v in store.versions("docs")] == [1]  # nothing created
+    finally:
+        store.close()
