@@ -21,7 +21,14 @@ import numpy as np
 from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..config import load_provider
-from ..errors import EmbeddingError, InvalidInputError
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    EmbeddingError,
+    InvalidInputError,
+    ProviderTimeoutError,
+    ServiceUnavailableError,
+)
 from ..inputs import Input
 from . import _embed
 from .base import Hit, Row, VectorStore, VersionInfo, check_name, fingerprint_hash
@@ -207,6 +214,9 @@ def _prune(store: VectorStore, name: str, version: int, seen: set[str], report: 
         report.pruned = len(gone)
 
 
+_UNREACHABLE = (ServiceUnavailableError, ProviderTimeoutError, AuthenticationError, ConfigurationError)
+
+
 class Sync:
     """The one write loop of ``index``, ``migrate`` and ``switch``: diff by hash, embed, commit per batch.
 
@@ -293,14 +303,23 @@ class Sync:
         batch i is committed here while the next ``_embed.STORE_WINDOW`` batches are embedded."""
 
         def todos() -> Iterator[tuple[list[SourceItem], int]]:  # read on this thread, as the stream asks
+            probe = True
             for batch in batches:
                 todo = self._todo(batch)
                 if not self._afford(todo):
                     return
+                if probe and len(todo) > 1:  # the first call alone: an unreachable endpoint fails after one
+                    yield todo[:1], -1  # call's retries, not after a whole batch's (548 s were seen)
+                    todo = todo[1:]
+                probe = probe and not todo
                 yield todo, len(batch)
 
         with closing(_embed.stream(self.provider, self.cache, todos())) as results:  # a failed commit stops the calls
             for embedded, size in results:
+                if size == -1:  # the probe: only an unreachable or refusing endpoint stops the run
+                    if embedded.systemic is not None and not isinstance(embedded.systemic, _UNREACHABLE):
+                        embedded.systemic = None
+                    size = 0
                 self._commit(embedded, progress, size)
 
 
