@@ -74,14 +74,17 @@ def migrate_throughput(args: argparse.Namespace, urls: dict[str, str], work: Pat
         out["bare_failed"] = len(bare.failures)
         print(json.dumps(out), flush=True)
         for name, url in urls.items():
-            store = open_store(url, cache=None, batch_size=args.batch_size, index="none")  # index: part 2
+            cache = (
+                str(work / f"cache-{name}.sqlite") if args.cache else None
+            )  # --cache: each vector cached as it arrives
+            store = open_store(url, cache=cache, batch_size=args.batch_size, index="none")  # index: part 2
             try:
                 index_items(store, "perf", items, provider=load_provider(model=args.source_model), cache=False)
                 target = get_provider(NOVA, dimensions=384, max_concurrency=args.concurrency)
                 began, reruns, failed_first = time.perf_counter(), 0, 0
                 while True:  # items that exhausted their retries are reported by id; a rerun resumes
                     try:
-                        report = migrate(store, "perf", target, cache=False)
+                        report = migrate(store, "perf", target, cache=bool(args.cache))
                         break
                     except MigrationIncompleteError as exc:
                         reruns, failed_first = reruns + 1, failed_first or len(exc.failed_ids)
@@ -162,6 +165,7 @@ def main() -> None:
     parser.add_argument("--source-model", default="fake:source")
     parser.add_argument("--stores", default="lancedb,postgresql")
     parser.add_argument("--pg-url")
+    parser.add_argument("--cache", action="store_true", help="migrate through the embedding cache, as the CLI does")
     parser.add_argument("--search-only", action="store_true")
     parser.add_argument("--migrate-only", action="store_true")
     parser.add_argument("--vectors", type=int, default=100_000)

@@ -117,6 +117,11 @@ class VectorStore(ABC):
     def url(self) -> str:
         return self.settings.url
 
+    @classmethod
+    def exists(cls, settings: StoreSettings) -> bool:
+        """Whether the store is there already (read-only commands never create one)."""
+        return True
+
     def cache_path(self) -> Path | None:
         """Where this store's embedding cache lives (``settings.cache``; ``auto``: one per user)."""
         if self.settings.cache is None:

@@ -45,10 +45,12 @@ Bulk = Annotated[
 
 
 @contextmanager
-def _store(url: str | None, batch_size: int | None = None) -> Iterator[VectorStore]:
+def _store(url: str | None, batch_size: int | None = None, *, create: bool = False) -> Iterator[VectorStore]:
+    """The store of a command; only ``index`` and ``migrate`` may create it (``create``)."""
     try:
         # --store replaces the URL only: the other [store] settings (index, index_min_rows...) still apply
-        store = open_store(None, **({"url": url} if url else {}), **({"batch_size": batch_size} if batch_size else {}))
+        options = {**({"url": url} if url else {}), **({"batch_size": batch_size} if batch_size else {})}
+        store = open_store(None, create=create, **options)
     except EmbeddingError as exc:
         print_error(exc)
         raise typer.Exit(2) from exc
@@ -69,7 +71,9 @@ def _store(url: str | None, batch_size: int | None = None) -> Iterator[VectorSto
 
 
 def index(
-    source: Annotated[Path, typer.Argument(help="JSONL file, BEIR folder or folder of text/image files.")],
+    source: Annotated[
+        Path, typer.Argument(help="JSONL file (- for stdin), BEIR folder or folder of text/image files.")
+    ],
     collection: Annotated[str, typer.Option("--collection", "-c", help="Collection name.")],
     model: Annotated[
         Optional[str], typer.Option("--model", "-m", help="provider:model (new collections; default OMNIVEC_MODEL).")
@@ -87,7 +91,7 @@ def index(
     ] = False,
 ) -> None:
     """Embed new or changed items of SOURCE into a collection (idempotent, resumable); metadata edits are written."""
-    with _store(store, batch_size) as st:
+    with _store(store, batch_size, create=True) as st:
         provider = load_provider(model=model) if model else None
         if dry_run:
             _plan(st, collection, source, provider)
@@ -216,7 +220,7 @@ def migrate(
         print_error(f"--engine must be 'local' or 'ray', got {engine!r}")
         raise typer.Exit(2)
     ray_options = {"actors": actors, **({"requests_per_second": requests_per_second} if requests_per_second else {})}
-    with _store(store, batch_size) as st:
+    with _store(store, batch_size) as st:  # a migration needs an existing store
         if dry_run:
             print(json.dumps(mig.plan_migration(st, collection, to, dimensions=dimensions)))
             return
@@ -283,6 +287,9 @@ def drop(
     store: StoreOpt = None,
 ) -> None:
     """Delete the versions that no longer serve (or one version, or everything with --all)."""
+    if all_versions and version is not None:
+        print_error("--all drops every version and --version only one: give one of them")
+        raise typer.Exit(2)
     with _store(store) as st:
         dropped = mig.drop(st, collection, version, everything=all_versions)
         err.print(f"{collection}: dropped version(s) {', '.join(map(str, dropped)) or 'none'}", soft_wrap=True)

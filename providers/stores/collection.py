@@ -185,6 +185,11 @@ def index_items(
 
     def tracked() -> Iterator[SourceItem]:
         for item in items:
+            if item.id in seen:  # the later one would silently replace the earlier one
+                raise InvalidInputError(
+                    f"the source holds id {item.id!r} twice: ids must be unique (nothing after it was indexed; "
+                    "fix the source and run again)"
+                )
             seen.add(item.id)
             yield item
 
@@ -339,6 +344,11 @@ def search(
         provider = provider_for(info)
     elif not override_fingerprint:
         check_provider(info, provider, "query")
+    elif provider.dimensions != info.dimensions:  # no override bridges widths: refuse before the request
+        raise VectorSpaceMismatchError(
+            name, f"query (even with the override: {info.dimensions}-d vectors)", info.fingerprint,
+            _embed.normalized_fingerprint(provider),
+        )  # fmt: skip
     vector = provider.embed_query_sync(query).vectors[0]
     if not np.isfinite(vector).all():
         raise EmbeddingError(f"the query embedding of {provider.ref} is not finite")

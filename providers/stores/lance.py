@@ -55,6 +55,10 @@ _OPTIMIZE_EVERY = 64  # commits between compactions (each merge_insert writes a 
 _ID_INDEX_ROWS = 50_000
 
 
+def _folder(settings: StoreSettings) -> Path:
+    return Path(settings.url.partition("://")[2] or ".omnivec")
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -64,12 +68,21 @@ class LanceStore(VectorStore):
 
     def __init__(self, settings: StoreSettings) -> None:
         super().__init__(settings)
-        self.path = Path(settings.url.partition("://")[2] or ".omnivec")
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path = _folder(settings)
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"store {settings.url}: {self.path} is a file, not a folder: give a folder path")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store {settings.url}: cannot create the folder {self.path} ({exc.strerror})") from None
         self._db = lancedb.connect(str(self.path), read_consistency_interval=timedelta(0))
         self._writes: dict[str, int] = {}
         self._catalog = self._table_or_create("_omnivec_versions", _VERSIONS, "key")
         self._aliases = self._table_or_create("_omnivec_aliases", _ALIASES, "alias")
+
+    @classmethod
+    def exists(cls, settings: StoreSettings) -> bool:
+        return _folder(settings).exists()
 
     def cache_path(self) -> Path | None:
         """``auto``: inside the store's folder, so the cache goes wherever the collection goes."""

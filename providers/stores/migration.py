@@ -297,6 +297,8 @@ def rollback(store: VectorStore, name: str, *, cache: EmbeddingCache | bool | No
 
 def drop(store: VectorStore, name: str, version: int | None = None, *, everything: bool = False) -> list[int]:
     """Delete one version, every non-serving version (default), or the whole collection (``everything``)."""
+    if everything and version is not None:
+        raise InvalidOptionError("drop: everything=True drops every version and version= only one: give one of them")
     versions = store.versions(check_name(name))
     if not versions:
         raise CollectionNotFoundError(f"no collection {name!r} in {store.url}")
