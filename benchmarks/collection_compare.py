@@ -42,10 +42,11 @@ class _Side:
 def _load_queries(path: Path | None, store: VectorStore, name: str, version: int, sample: int) -> dict[str, str]:
     if path is None:
         queries: dict[str, str] = {}
-        for rows in store.scan(name, version, sample):
-            queries = {f"item:{r.id}": r.text for r in rows if r.text}
-            break
-        return queries
+        for rows in store.scan(name, version, sample):  # batches may be short (one per stored fragment)
+            queries.update((f"item:{r.id}", r.text) for r in rows if r.text)
+            if len(queries) >= sample:
+                break
+        return dict(list(queries.items())[:sample])
     out = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
