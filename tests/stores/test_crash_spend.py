@@ -75,20 +75,27 @@ def _campaign(args: list[str], store: VectorStore, version: int, forker: Forker,
     return crashes
 
 
+def _crash_and_count(
+    args: list[str], store: VectorStore, version: int, forker: Forker, tmp_path: Path, emulator: Emulator
+) -> None:
+    """The campaign, then: every item once, and the granted calls beyond one per item, per crash."""
+    crashes = _campaign(args, store, version, forker, tmp_path)
+    assert store.count("docs", version) == N_ITEMS and store.duplicate_ids("docs", version) == 0
+    extra = emulator.stats.granted - N_ITEMS
+    print(f"{args[0]} {store.scheme}: {crashes} crashes, {extra} extra granted calls")
+    assert crashes >= 3
+    assert extra <= MAX_EXTRA_PER_CRASH * crashes, f"{extra} calls paid twice over {crashes} crashes"
+
+
 def test_a_crash_re_pays_only_the_calls_in_flight_on_index(
     store_url: str, corpus: Path, tmp_path: Path, forker: Forker, emulator: Emulator
 ) -> None:
     args = ["index", str(corpus), "-c", "docs", "-m", NOVA, "--store", store_url, "--batch-size", str(BATCH)]
     store = open_store(store_url)
     try:
-        crashes = _campaign(args, store, 1, forker, tmp_path)
-        assert store.count("docs", 1) == N_ITEMS and store.duplicate_ids("docs", 1) == 0
+        _crash_and_count(args, store, 1, forker, tmp_path, emulator)
     finally:
         store.close()
-    extra = emulator.stats.granted - N_ITEMS
-    print(f"index {store_url.partition(':')[0]}: {crashes} crashes, {extra} extra granted calls")
-    assert crashes >= 3
-    assert extra <= MAX_EXTRA_PER_CRASH * crashes, f"{extra} calls paid twice over {crashes} crashes"
 
 
 def test_a_crash_re_pays_only_the_calls_in_flight_on_migrate(
@@ -101,11 +108,6 @@ def test_a_crash_re_pays_only_the_calls_in_flight_on_migrate(
         index_items(store, "docs", read_source(corpus), provider=get_provider("fake:a"), cache=False)
         args = ["migrate", "docs", "--to", NOVA, "--dimensions", "256", "--store", store_url,
                 "--batch-size", str(BATCH)]  # fmt: skip
-        crashes = _campaign(args, store, 2, forker, tmp_path)
-        assert store.count("docs", 2) == N_ITEMS and store.duplicate_ids("docs", 2) == 0
+        _crash_and_count(args, store, 2, forker, tmp_path, emulator)
     finally:
         store.close()
-    extra = emulator.stats.granted - N_ITEMS
-    print(f"migrate {store_url.partition(':')[0]}: {crashes} crashes, {extra} extra granted calls")
-    assert crashes >= 3
-    assert extra <= MAX_EXTRA_PER_CRASH * crashes, f"{extra} calls paid twice over {crashes} crashes"
