@@ -209,3 +209,18 @@ def test_dry_runs_count_calls_and_create_nothing(corpus: Path, store_url: str) -
         assert [v.version for v in store.versions("docs")] == [1]  # nothing created
     finally:
         store.close()
+
+
+def test_doctor_repair_fixes_states_left_by_a_cut_off_switch(corpus: Path, store_url: str) -> None:
+    cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", store_url, "--no-cache")
+    cli("migrate", "docs", "--to", "fake:b", "--store", store_url, "--no-cache")
+    store = open_store(store_url)
+    try:
+        store.set_alias("docs", 2, 1)  # alias written, states not: what an older release's crash left
+    finally:
+        store.close()
+    found = cli("doctor", "docs", "--store", store_url)
+    assert found.exit_code == 1 and "--repair" in found.stdout  # type: ignore[attr-defined]
+    repaired = cli("doctor", "docs", "--store", store_url, "--repair")
+    assert repaired.exit_code == 0 and "repaired" in repaired.stdout  # type: ignore[attr-defined]
+    assert cli("doctor", "docs", "--store", store_url).exit_code == 0  # type: ignore[attr-defined]
