@@ -23,9 +23,9 @@ from omnivec.providers.stores import VectorStore, index_items, open_store, read_
 
 from .test_crash import Forker, _alive, _count
 
-N_ITEMS, BATCH, KILLS, GRANT_RPS = 400, 64, 4, 100.0
+N_ITEMS, BATCH, KILLS, GRANT_RPS = 420, 48, 6, 100.0
 NOVA = "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"
-MAX_EXTRA_PER_CRASH = 6  # the calls in flight at a 100 req/s grant and 20 ms latency, with margin (1.5% of 400)
+MAX_EXTRA_PER_CRASH = 6  # the calls in flight at a 100 req/s grant and 20 ms latency, with margin (1.4% of 420)
 
 
 @pytest.fixture
