@@ -19,7 +19,7 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from ..providers._console import err, print_error
+from ..providers._console import err, print_error, print_warning
 from ..providers.errors import EmbeddingError, InvalidOptionError
 from ..providers.stores import VectorStore, open_store, provider_for
 from ..providers.stores.collection import require_serving
@@ -42,26 +42,39 @@ class _Side:
 def _load_queries(path: Path | None, store: VectorStore, name: str, version: int, sample: int) -> dict[str, str]:
     if path is None:
         queries: dict[str, str] = {}
-        for rows in store.scan(name, version, sample):
-            queries = {f"item:{r.id}": r.text for r in rows if r.text}
-            break
-        return queries
+        for rows in store.scan(name, version, sample):  # batches may be short (one per stored fragment)
+            queries.update((f"item:{r.id}", r.text) for r in rows if r.text)
+            if len(queries) >= sample:
+                break
+        return dict(list(queries.items())[:sample])
     out = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        if line.lstrip().startswith("{"):
+        try:
             raw = json.loads(line)
-            out[str(raw.get("_id", raw.get("id", number)))] = str(raw["text"])
-        else:
-            out[str(number)] = line.strip()
+        except ValueError:
+            out[str(number)] = line.strip()  # plain text: one query per line
+            continue
+        if isinstance(raw, str):
+            out[str(number)] = raw
+        elif isinstance(raw, dict) and isinstance(raw.get("text"), str) and raw["text"].strip():
+            out[str(raw.get("_id", raw.get("id", number)))] = raw["text"]
+        else:  # an array, a number, an object without text: never embed its JSON as a query
+            raise InvalidOptionError(
+                f"{path}:{number}: a query line must be plain text or a JSON object with a non-empty 'text', "
+                f"not {type(raw).__name__ if not isinstance(raw, dict) else 'an object without text'}"
+            )
     return out
 
 
 def _load_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle, delimiter="\t"))
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.reader(handle, delimiter="\t"))
+    except OSError as exc:
+        raise InvalidOptionError(f"--qrels {path}: cannot read it ({exc.strerror or exc})") from None
     for row in rows[1:] if rows and not rows[0][-1].strip().lstrip("-").isdigit() else rows:
         if len(row) >= 3:
             qrels.setdefault(row[0], {})[row[-2] if len(row) == 4 else row[1]] = int(row[-1])
@@ -110,18 +123,39 @@ def compare_versions(
 ) -> dict[str, Any]:
     """Evaluate the serving version against ``new`` (default: the newest other version)."""
     old = require_serving(store, name)
-    others = [v for v in store.versions(name) if v.version != old.version]
+    versions = {v.version: v for v in store.versions(name)}
+    others = [v for v in versions.values() if v.version != old.version]
+    warnings: list[str] = []
     if new is None:
-        if not others:
+        finished = [v for v in others if v.state != "building"]
+        if not finished:
             raise InvalidOptionError(
-                f"collection {name!r} has only one version: run 'omnivec migrate {name} --to REF' first"
+                f"collection {name!r} has no other finished version"
+                + (f" (v{others[-1].version} is still building: finish 'omnivec migrate {name}')" if others else "")
+                + f": run 'omnivec migrate {name} --to REF' first"
             )
-        new = others[-1].version
+        new = finished[-1].version
+    elif new not in versions:
+        known = ", ".join(f"v{n}" for n in versions)
+        raise InvalidOptionError(f"--version {new}: {name!r} has no such version (its versions: {known})")
+    elif new == old.version:
+        raise InvalidOptionError(
+            f"--version {new} is the serving version: compare it with another one "
+            f"({', '.join(f'v{v.version}' for v in others) or 'none yet: run omnivec migrate'})"
+        )
+    elif versions[new].state == "building":
+        warnings.append(
+            f"v{new} is still building ({store.count(name, new)} of {store.count(name, old.version)} items): "
+            f"its results are partial until 'omnivec migrate {name}' finishes"
+        )
+    qrels_all = _load_qrels(qrels_file) if qrels_file is not None else None  # a bad path fails before any request
     queries = _load_queries(queries_file, store, name, old.version, sample)
     if not queries:
         raise InvalidOptionError("no queries: pass --queries FILE (JSONL with _id/text, or one query per line)")
     sides = [_run(store, name, v, queries, k) for v in (old.version, new)]
     report: dict[str, Any] = {"collection": name, "queries": len(queries), "k": k, "versions": {}}
+    if warnings:
+        report["warnings"] = warnings
     for label, side in zip(("old", "new"), sides, strict=False):
         lat = np.array(side.latencies) * 1000
         report["versions"][label] = {
@@ -132,7 +166,12 @@ def compare_versions(
             "cost_per_1k_queries_usd": side.cost_per_1k,
         }
     a, b = sides
-    overlaps = [len({d for d, _ in a.rankings[q]} & {d for d, _ in b.rankings[q]}) / k for q in queries]
+    # Over the hits actually returned: a collection smaller than k caps neither side below 1.0.
+    overlaps = [
+        len({d for d, _ in a.rankings[q]} & {d for d, _ in b.rankings[q]})
+        / max(1, min(k, max(len(a.rankings[q]), len(b.rankings[q]))))
+        for q in queries
+    ]
     rhos = [
         r for q in queries if (r := _spearman([d for d, _ in a.rankings[q]], [d for d, _ in b.rankings[q]])) is not None
     ]
@@ -140,8 +179,8 @@ def compare_versions(
         f"overlap@{k}": float(np.mean(overlaps)),
         "spearman_shared": float(np.mean(rhos)) if rhos else None,
     }
-    if qrels_file is not None:
-        qrels = {q: j for q, j in _load_qrels(qrels_file).items() if q in queries}
+    if qrels_all is not None:
+        qrels = {q: j for q, j in qrels_all.items() if q in queries}
         if not qrels:
             raise InvalidOptionError(f"{qrels_file}: no judged query matches a query id of --queries")
         per = [evaluate({q: dict(side.rankings[q]) for q in qrels}, qrels, ks=(k,)) for side in sides]
@@ -174,7 +213,7 @@ def compare(
 ) -> None:
     """Compare the serving version with the migrated one on your own queries (JSON on stdout)."""
     try:
-        st = open_store(store)
+        st = open_store(None, create=False, **({"url": store} if store else {}))  # read-only: never creates a store
         try:
             report = compare_versions(
                 st, collection, new=version, queries_file=queries, qrels_file=qrels, k=k, sample=sample
@@ -185,6 +224,8 @@ def compare(
         print_error(exc)
         raise typer.Exit(2) from exc
     print(json.dumps(report, indent=2))
+    for warning in report.get("warnings", []):
+        print_warning(warning)
     agreement = report["agreement"]
     err.print(
         f"overlap@{k} {agreement[f'overlap@{k}']:.3f} between v{report['versions']['old']['version']} and "

@@ -7,6 +7,7 @@ pass per provider call), so it allocates little and never awaits where nothing l
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,7 +24,11 @@ from .types import BatchOutput, CallTiming, EmbeddingResult
 if TYPE_CHECKING:
     from .base import EmbeddingProvider
 
-__all__ = ["run_calls"]
+__all__ = ["CALL_DONE", "run_calls"]
+
+CALL_DONE: ContextVar[Callable[[list[Input], np.ndarray], None] | None] = ContextVar("omnivec_call_done", default=None)
+"""Called on the loop with each successful call's inputs and vectors, as the call returns: the store
+loop caches every vector the moment it is paid for, not when its whole batch is done."""
 
 
 def checked_matrix(provider: EmbeddingProvider[Any], output: BatchOutput, expected: int) -> np.ndarray:
@@ -90,6 +95,8 @@ async def run_calls(
                     observer=call,
                 )
                 vectors[start : start + len(batch)] = checked_matrix(provider, output, len(batch))
+                if (on_done := CALL_DONE.get()) is not None:
+                    on_done(batch, vectors[start : start + len(batch)])
         except EmbeddingError as exc:
             failures.update(dict.fromkeys(range(start, start + len(batch)), exc))
             if errors == "raise":

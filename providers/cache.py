@@ -97,6 +97,9 @@ class EmbeddingCache:
             try:
                 db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
                 db.execute("PRAGMA journal_mode=WAL").fetchone()
+                # WAL + NORMAL: a commit survives a killed process (not a power cut) and costs no fsync,
+                # so a vector can be stored the moment it is paid for (a cache may lose its tail).
+                db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
                 self._check_schema(db)
             except (sqlite3.Error, _Corrupt) as exc:

@@ -403,7 +403,7 @@ def write_to_store(
     Other columns become metadata. Returns ``{"collection", "version", "written", "failed": {id: "Type: message"}}``.
     """
     from .cache import content_key
-    from .stores import open_store
+    from .stores import _embed, open_store
     from .stores.collection import _ensure_collection
 
     provider = (model if isinstance(model, ProviderSpec) else ProviderSpec(model, dict(options or {}))).build()
@@ -425,6 +425,6 @@ def write_to_store(
                     else:
                         metadata = {c: values[n] for c, values in extra.items()}
                         rows.append(Row(item_id, content_key(texts[n]), texts[n], None, metadata, vectors[n]))
-                st.upsert(collection, version.version, rows)
+                st.upsert(collection, version.version, rows, fingerprint=_embed.normalized_fingerprint(provider))
                 written += len(rows)
     return {"collection": collection, "version": version.version, "written": written, "failed": failed}

@@ -70,17 +70,21 @@ def migrate_throughput(args: argparse.Namespace, urls: dict[str, str], work: Pat
         began = time.perf_counter()
         bare = nova.embed_documents_sync(texts, errors="collect")
         out["bare_items_per_s"] = round(args.n / (time.perf_counter() - began), 1)
+        out["bare_ratio_to_grant"] = round(out["bare_items_per_s"] / args.rate, 3)  # Nova: one item per request
         out["bare_failed"] = len(bare.failures)
         print(json.dumps(out), flush=True)
         for name, url in urls.items():
-            store = open_store(url, cache=None, batch_size=args.batch_size, index="none")  # index: part 2
+            cache = (
+                str(work / f"cache-{name}.sqlite") if args.cache else None
+            )  # --cache: each vector cached as it arrives
+            store = open_store(url, cache=cache, batch_size=args.batch_size, index="none")  # index: part 2
             try:
                 index_items(store, "perf", items, provider=load_provider(model=args.source_model), cache=False)
                 target = get_provider(NOVA, dimensions=384, max_concurrency=args.concurrency)
                 began, reruns, failed_first = time.perf_counter(), 0, 0
                 while True:  # items that exhausted their retries are reported by id; a rerun resumes
                     try:
-                        report = migrate(store, "perf", target, cache=False)
+                        report = migrate(store, "perf", target, cache=bool(args.cache))
                         break
                     except MigrationIncompleteError as exc:
                         reruns, failed_first = reruns + 1, failed_first or len(exc.failed_ids)
@@ -90,6 +94,7 @@ def migrate_throughput(args: argparse.Namespace, urls: dict[str, str], work: Pat
                 out[name] = {
                     "items_per_s": round(rate, 1),
                     "ratio_to_bare": round(rate / out["bare_items_per_s"], 3),
+                    "ratio_to_grant": round(rate / args.rate, 3),
                     "count": report.count,
                     "duplicates": store.duplicate_ids("perf", report.target_version),
                     "failed_then_resumed": failed_first,
@@ -126,6 +131,7 @@ def search_speed(store: VectorStore, vectors: np.ndarray, queries: np.ndarray) -
             "bench",
             1,
             [Row(f"v{i}", "h", None, None, {}, vectors[i]) for i in range(start, min(start + 10_000, len(vectors)))],
+            fingerprint=fp,
         )
     load_s = time.perf_counter() - began
     began = time.perf_counter()
@@ -159,6 +165,7 @@ def main() -> None:
     parser.add_argument("--source-model", default="fake:source")
     parser.add_argument("--stores", default="lancedb,postgresql")
     parser.add_argument("--pg-url")
+    parser.add_argument("--cache", action="store_true", help="migrate through the embedding cache, as the CLI does")
     parser.add_argument("--search-only", action="store_true")
     parser.add_argument("--migrate-only", action="store_true")
     parser.add_argument("--vectors", type=int, default=100_000)
@@ -172,7 +179,7 @@ def main() -> None:
             urls[name] = f"lancedb://{work / 'lance'}"
         else:
             if args.pg_url is None and server is None:
-                server = start_local_postgres(work / "pg")
+                server = start_local_postgres()  # its own temporary folder (pgdev refuses unreachable ones as root)
             urls[name] = args.pg_url or server.url  # type: ignore[union-attr]
     try:
         results: dict[str, Any] = {}

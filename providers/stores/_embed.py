@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
+from contextvars import Context
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,22 +27,29 @@ from ..cache import EmbeddingCache
 from ..errors import EmbeddingError, InputError
 from ..inputs import Input
 from ..types import EmbeddingResult
-from .base import Row, fingerprint_hash
+from ._call_cache import CallCacher
+from .base import Row, fingerprint_hash, space
 from .sources import SourceItem, input_for
 
-__all__ = ["STORE_WINDOW", "Embedded", "normalized_fingerprint", "stream"]
+__all__ = ["STORE_WINDOW", "Embedded", "matches", "normalized_fingerprint", "space", "stream"]
 
 STORE_WINDOW = 4
 """Store batches read ahead and embedding while the oldest one is committed (the stream's window)."""
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def normalized_fingerprint(provider: EmbeddingProvider[Any]) -> dict[str, Any]:
-    """The document-side fingerprint as it reads back from JSON (the form stores keep)."""
+    """The document-side fingerprint as it reads back from JSON (the form stores keep), in :func:`space` form."""
     normalized: dict[str, Any] = json.loads(
         json.dumps(provider.fingerprint("document").as_dict(), sort_keys=True, default=str)
     )
-    return normalized
+    return space(normalized)
+
+
+def matches(stored: Mapping[str, Any], provider: EmbeddingProvider[Any]) -> bool:
+    """Whether ``provider`` embeds into the space of a stored fingerprint (old ones may carry a URL)."""
+    return fingerprint_hash(space(stored)) == fingerprint_hash(normalized_fingerprint(provider))
 
 
 @dataclass
@@ -143,18 +151,48 @@ def stream(
 
     ``batches`` is read on this thread (so a store diff there stays on the store's thread), at most
     ``window`` batches ahead of the one handed back; a batch the cache (or the diff) emptied passes
-    through as an empty chunk, without a call, keeping the order and the bound."""
-    waiting: deque[tuple[Prepared, T]] = deque()
+    through as an empty chunk, without a call, keeping the order and the bound. Every call's vectors
+    are cached as the call returns (:class:`._call_cache.CallCacher`), so a crash re-pays only the
+    calls in flight, not the batches waiting for their commit."""
+    waiting: deque[tuple[Prepared, T, list[str]]] = deque()
+    cacher = CallCacher(provider, cache) if cache is not None else None
 
     def chunks() -> Iterator[list[Input]]:
         for items, tag in batches:
-            waiting.append((prepare(provider, items, cache), tag))
-            yield waiting[-1][0].inputs
+            batch = prepare(provider, items, cache)
+            keys = cacher.expect(batch.inputs, [batch.ready[n].content_hash for n in batch.live]) if cacher else []
+            waiting.append((batch, tag, keys))
+            yield batch.inputs
 
-    with closing(stream_embeddings_sync(provider, chunks(), intent="document", window=window)) as results:
-        for chunk in results:
-            batch, tag = waiting.popleft()
-            yield finish(provider, batch, chunk.result, cache), tag
+    try:
+        if cacher is None:
+            results = stream_embeddings_sync(provider, chunks(), intent="document", window=window)
+        else:  # the calls run in a context that reports each one to the cacher
+            with cacher.active() as context:
+                results = _run_in(context, stream_embeddings_sync(provider, chunks(), intent="document", window=window))
+        with closing(results):
+            for chunk in results:
+                batch, tag, keys = waiting.popleft()
+                out = finish(provider, batch, chunk.result, None if cacher else cache)
+                if cacher is not None:
+                    cacher.forget(keys)
+                yield out, tag
+    finally:
+        if cacher is not None:
+            cacher.close()
+
+
+def _run_in(context: Context, inner: Generator[R, None, None]) -> Generator[R, None, None]:
+    """``inner`` stepped inside ``context`` (the background loop's task copies it when it starts)."""
+    try:
+        while True:
+            try:
+                item = context.run(next, inner)
+            except StopIteration:
+                return
+            yield item
+    finally:
+        context.run(inner.close)
 
 
 def same_space(stored_hash: str, provider: EmbeddingProvider[Any]) -> bool:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -23,7 +25,7 @@ import numpy as np
 from ..errors import InvalidOptionError
 from .settings import StoreSettings
 
-__all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash"]
+__all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash", "space"]
 
 State = Literal["building", "ready", "live", "retired"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -43,6 +45,16 @@ def fingerprint_hash(fingerprint: Mapping[str, Any]) -> str:
     """The same digest as :attr:`omnivec.providers.Fingerprint.hash`, computed from the stored dict."""
     blob = json.dumps(dict(fingerprint), sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def space(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    """The fingerprint of the vector space only: an endpoint URL is how the vendor was reached
+    (``localhost`` or ``127.0.0.1``, a proxy, a VPC endpoint), not which vectors it makes, so it is
+    dropped; ``"emulator"`` stays, so emulated vectors never mix with a real endpoint's."""
+    options = fingerprint.get("options")
+    if not isinstance(options, Mapping) or options.get("endpoint") in (None, "emulator"):
+        return dict(fingerprint)
+    return {**fingerprint, "options": {**options, "endpoint": None}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +102,34 @@ class VectorStore(ABC):
 
     def __init__(self, settings: StoreSettings) -> None:
         self.settings = settings
+        self._spaces: dict[tuple[str, int], str] = {}
+        self.on_lock_wait: Callable[[str], None] | None = None
+        """Told once when a writer has to wait for another writer's lock (the CLI prints it)."""
+
+    def _waiting(self, collection: str, version: int) -> None:
+        if self.on_lock_wait is not None:
+            self.on_lock_wait(
+                f"{collection}__v{version} is locked by another writer (an index, migrate or switch running): "
+                f"waiting for it, up to {self.settings.lock_timeout_s:.0f} s"
+            )
 
     @property
     def url(self) -> str:
         return self.settings.url
+
+    @classmethod
+    def exists(cls, settings: StoreSettings) -> bool:
+        """Whether the store is there already (read-only commands never create one)."""
+        return True
+
+    def cache_path(self) -> Path | None:
+        """Where this store's embedding cache lives (``settings.cache``; ``auto``: one per user)."""
+        if self.settings.cache is None:
+            return None
+        if self.settings.cache != "auto":
+            return Path(self.settings.cache)
+        home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return Path(home) / "omnivec" / "embeddings.sqlite"
 
     # catalog ------------------------------------------------------------------------------------
     @abstractmethod
@@ -119,6 +155,14 @@ class VectorStore(ABC):
     def set_alias(self, collection: str, version: int, previous: int | None) -> None:
         """Point the collection at ``version`` in ONE atomic write."""
 
+    def flip(self, collection: str, version: int, previous: int, previous_state: State) -> None:
+        """Serve ``version`` (state ``live``), remember ``previous`` (now ``previous_state``): alias and
+        states in ONE commit, so a crash never leaves a version serving in state ``ready``.
+        Built-in stores do it atomically; this fallback (third-party stores) writes the alias first."""
+        self.set_alias(collection, version, previous)
+        self.set_state(collection, version, "live")
+        self.set_state(collection, previous, previous_state)
+
     @abstractmethod
     def drop_version(self, collection: str, version: int) -> None:
         """Delete a version's table and catalog row (refused by the caller while it serves)."""
@@ -128,9 +172,31 @@ class VectorStore(ABC):
     def hashes(self, collection: str, version: int, ids: Sequence[str]) -> dict[str, str]:
         """``id -> content_hash`` for the given ids that exist in the version."""
 
+    def rows(self, collection: str, version: int, ids: Sequence[str], *, vectors: bool = False) -> list[Row]:
+        """The stored rows of the given ids that exist (metadata included; vectors on request)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read rows by id: index cannot sync metadata")
+
     @abstractmethod
-    def upsert(self, collection: str, version: int, rows: Sequence[Row]) -> None:
-        """Insert or replace rows by id, in ONE commit (the commit is the checkpoint)."""
+    def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
+        """Insert or replace rows by id, in ONE commit (the commit is the checkpoint); the rows' vectors
+        come from ``fingerprint``'s space, checked first by :meth:`check_writer`."""
+
+    def check_writer(self, collection: str, version: int, fingerprint: Mapping[str, Any]) -> None:
+        """Refuse rows of another vector space than the version's, where rows are written: the width
+        guard of the table alone let a MiniLM 384-d vector into a Nova-384 collection."""
+        key = (collection, version)
+        if key not in self._spaces:
+            info = next((v for v in self.versions(collection) if v.version == version), None)
+            if info is None:
+                from .errors import CollectionNotFoundError
+
+                raise CollectionNotFoundError(f"collection {collection!r} has no version {version} in {self.url}")
+            self._spaces[key] = fingerprint_hash(space(info.fingerprint))  # a version's space never changes
+        if fingerprint_hash(space(fingerprint)) != self._spaces[key]:
+            from .errors import VectorSpaceMismatchError
+
+            stored = next(v for v in self.versions(collection) if v.version == version).fingerprint
+            raise VectorSpaceMismatchError(collection, f"write into v{version}", space(stored), space(fingerprint))
 
     @abstractmethod
     def delete(self, collection: str, version: int, ids: Sequence[str]) -> None: ...
@@ -150,6 +216,10 @@ class VectorStore(ABC):
     @abstractmethod
     def duplicate_ids(self, collection: str, version: int) -> int:
         """How many rows share an id with another row (0 in a healthy table)."""
+
+    def has_ann_index(self, collection: str, version: int) -> bool:
+        """Whether the version already has its ANN index (``index`` builds it once, past the threshold)."""
+        return False
 
     @abstractmethod
     def build_index(self, collection: str, version: int) -> str | None:

@@ -45,12 +45,16 @@ Bulk = Annotated[
 
 
 @contextmanager
-def _store(url: str | None, batch_size: int | None = None) -> Iterator[VectorStore]:
+def _store(url: str | None, batch_size: int | None = None, *, create: bool = False) -> Iterator[VectorStore]:
+    """The store of a command; only ``index`` and ``migrate`` may create it (``create``)."""
     try:
-        store = open_store(url, **({"batch_size": batch_size} if batch_size else {}))
+        # --store replaces the URL only: the other [store] settings (index, index_min_rows...) still apply
+        options = {**({"url": url} if url else {}), **({"batch_size": batch_size} if batch_size else {})}
+        store = open_store(None, create=create, **options)
     except EmbeddingError as exc:
         print_error(exc)
         raise typer.Exit(2) from exc
+    store.on_lock_wait = print_warning  # a run queued behind another writer says so instead of hanging silently
     try:
         yield store
     except KeyboardInterrupt:
@@ -67,7 +71,9 @@ def _store(url: str | None, batch_size: int | None = None) -> Iterator[VectorSto
 
 
 def index(
-    source: Annotated[Path, typer.Argument(help="JSONL file, BEIR folder or folder of text/image files.")],
+    source: Annotated[
+        Path, typer.Argument(help="JSONL file (- for stdin), BEIR folder or folder of text/image files.")
+    ],
     collection: Annotated[str, typer.Option("--collection", "-c", help="Collection name.")],
     model: Annotated[
         Optional[str], typer.Option("--model", "-m", help="provider:model (new collections; default OMNIVEC_MODEL).")
@@ -79,9 +85,13 @@ def index(
     store: StoreOpt = None,
     no_cache: NoCache = False,
     bulk: Bulk = "online",
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="Delete stored items SOURCE no longer holds (default: keep them, count them)."),
+    ] = False,
 ) -> None:
-    """Embed new or changed items of SOURCE into a collection (idempotent, resumable)."""
-    with _store(store, batch_size) as st:
+    """Embed new or changed items of SOURCE into a collection (idempotent, resumable); metadata edits are written."""
+    with _store(store, batch_size, create=True) as st:
         provider = load_provider(model=model) if model else None
         if dry_run:
             _plan(st, collection, source, provider)
@@ -97,6 +107,7 @@ def index(
                 cache=not no_cache,
                 progress=lambda n: bar.advance(task, n),
                 bulk=bulk,
+                prune=prune,
             )
         if skipped:
             print_warning(
@@ -105,9 +116,17 @@ def index(
             )
         for item_id, reason in sorted(report.failed.items()):
             print_warning(f"item {item_id!r} failed: {reason}")
+        gone = (
+            f", {report.pruned} deleted (not in the source)"
+            if prune
+            else f", {report.not_in_source} not in the source (kept; --prune deletes them)"
+            if report.not_in_source
+            else ""
+        )
         err.print(
             f"{collection} v{report.version}: {report.seen} items, {report.embedded} embedded, "
-            f"{report.cached} from cache, {report.unchanged} unchanged, {len(report.failed)} failed",
+            f"{report.cached} from cache, {report.relabeled} metadata updated, {report.unchanged} unchanged, "
+            f"{len(report.failed)} failed{gone}" + (f"; index built: {report.index}" if report.index else ""),
             soft_wrap=True,
         )
         if report.failed:
@@ -124,23 +143,7 @@ def _plan(st: VectorStore, name: str, source: Path, provider: object) -> None:
         have = st.hashes(name, serving.version, [i.id for i in batch]) if serving else {}
         todo = [i for i in batch if have.get(i.id) != i.content_hash]
         items, new, chars = items + len(batch), new + len(todo), chars + sum(len(i.text or "") for i in todo)
-    price = mig.price_per_token(prov)  # type: ignore[arg-type]
-    tokens = int(chars / 4)
-    cost = "unknown (no price in prices.toml)" if price is None else f"${tokens * price:.4f} (estimated)"
-    print(
-        json.dumps(
-            {
-                "collection": name,
-                "model": prov.ref,  # type: ignore[attr-defined]
-                "items": items,
-                "to_embed": new,
-                "estimated_tokens": tokens,
-                "estimated_cost": cost,
-                "estimated_time_s": round(new / 200.0, 1),
-                "note": "time assumes ~200 items/s; nothing was embedded",
-            }
-        )
-    )
+    print(json.dumps({"collection": name, "items": items, **mig.estimate(prov, new, chars)}))  # type: ignore[arg-type]
 
 
 def search(
@@ -208,13 +211,19 @@ def migrate(
         Optional[float], typer.Option("--requests-per-second", min=0.001, help="Budget shared by the Ray actors.")
     ] = None,
     bulk: Bulk = "online",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print items, calls, tokens, cost and time; create and embed nothing.")
+    ] = False,
 ) -> None:
     """Build a new version side by side from the stored sources; resumable; the old one keeps serving."""
     if engine not in ("local", "ray"):
         print_error(f"--engine must be 'local' or 'ray', got {engine!r}")
         raise typer.Exit(2)
     ray_options = {"actors": actors, **({"requests_per_second": requests_per_second} if requests_per_second else {})}
-    with _store(store, batch_size) as st:
+    with _store(store, batch_size) as st:  # a migration needs an existing store
+        if dry_run:
+            print(json.dumps(mig.plan_migration(st, collection, to, dimensions=dimensions)))
+            return
         serving = coll.serving_version(st, collection)  # its size is the bar's total (an unknown name errs below)
         total = st.count(collection, serving.version) if serving is not None else None
         with progress_bar(f"migrating {collection}", enabled=sys.stderr.isatty()) as bar:
@@ -250,7 +259,15 @@ def switch(
 ) -> None:
     """Point the collection at its migrated version, atomically (after a last catch-up)."""
     with _store(store) as st:
+        before = st.alias(collection)
         info = mig.switch(st, collection, version)
+        if before is not None and before[0] == info.version:
+            err.print(
+                f"{collection} already serves v{info.version} ({coll.describe_version(info)}): nothing changed; "
+                f"'omnivec rollback {collection}' goes back",
+                soft_wrap=True,
+            )
+            return
         err.print(f"{collection} now serves v{info.version} ({coll.describe_version(info)})", soft_wrap=True)
 
 
@@ -270,18 +287,27 @@ def drop(
     store: StoreOpt = None,
 ) -> None:
     """Delete the versions that no longer serve (or one version, or everything with --all)."""
+    if all_versions and version is not None:
+        print_error("--all drops every version and --version only one: give one of them")
+        raise typer.Exit(2)
     with _store(store) as st:
         dropped = mig.drop(st, collection, version, everything=all_versions)
         err.print(f"{collection}: dropped version(s) {', '.join(map(str, dropped)) or 'none'}", soft_wrap=True)
 
 
-def doctor(collection: Annotated[str, typer.Argument()], store: StoreOpt = None) -> None:
-    """Check fingerprints, dimensions, duplicate ids, unit norms and sources; exit 1 if anything is wrong."""
+def doctor(
+    collection: Annotated[str, typer.Argument()],
+    store: StoreOpt = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Set version states to agree with what serves (the alias).")
+    ] = False,
+) -> None:
+    """Check fingerprints, dimensions, duplicate ids, unit norms, sources and states; exit 1 if anything is wrong."""
     with _store(store) as st:
-        problems = mig.doctor(st, collection)
+        problems = mig.doctor(st, collection, repair=repair)
     for problem in problems:
         print(problem)
-    if problems:
+    if any("repaired (now" not in p for p in problems):  # all repaired: exit 0
         raise typer.Exit(1)
     err.print(f"{collection}: no problems found", soft_wrap=True)
 

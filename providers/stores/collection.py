@@ -21,10 +21,17 @@ import numpy as np
 from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..config import load_provider
-from ..errors import EmbeddingError, InvalidInputError
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    EmbeddingError,
+    InvalidInputError,
+    ProviderTimeoutError,
+    ServiceUnavailableError,
+)
 from ..inputs import Input
 from . import _embed
-from .base import Hit, VectorStore, VersionInfo, check_name, fingerprint_hash
+from .base import Hit, Row, VectorStore, VersionInfo, check_name, fingerprint_hash
 from .errors import CollectionNotFoundError, VectorSpaceMismatchError
 from .sources import SourceItem
 
@@ -43,7 +50,8 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 def open_cache(store: VectorStore, cache: EmbeddingCache | bool | None = True) -> EmbeddingCache | None:
     if isinstance(cache, EmbeddingCache) or cache is None or cache is False:
         return cache or None
-    return EmbeddingCache(store.settings.cache) if store.settings.cache else None
+    path = store.cache_path()
+    return EmbeddingCache(path) if path is not None else None
 
 
 def serving_version(store: VectorStore, name: str) -> VersionInfo | None:
@@ -95,16 +103,16 @@ def _build_provider(version: VersionInfo) -> EmbeddingProvider[Any]:
     fp = version.fingerprint
     ref = f"{fp['provider']}:{fp['model']}"
     provider = load_provider(model=ref, dimensions=int(fp["dimensions"]))
-    if not _embed.same_space(version.fingerprint_hash, provider) and bool(fp.get("normalized")) != provider.normalizes:
+    if not _embed.matches(fp, provider) and bool(fp.get("normalized")) != provider.normalizes:
         provider = load_provider(model=ref, dimensions=int(fp["dimensions"]), normalize=bool(fp.get("normalized")))
     check_provider(version, provider, "embed for it")  # config (e.g. a prompt) changed the space
     return provider
 
 
 def check_provider(version: VersionInfo, provider: EmbeddingProvider[Any], action: str) -> None:
-    if not _embed.same_space(version.fingerprint_hash, provider):
+    if not _embed.matches(version.fingerprint, provider):
         raise VectorSpaceMismatchError(
-            version.collection, action, version.fingerprint, _embed.normalized_fingerprint(provider)
+            version.collection, action, _embed.space(version.fingerprint), _embed.normalized_fingerprint(provider)
         )
 
 
@@ -119,6 +127,13 @@ class IndexReport:
     input_tokens: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     created: bool = False
+    relabeled: int = 0
+    """Items whose metadata alone changed: rewritten with their stored vector, not embedded again."""
+    not_in_source: int = 0
+    """Stored items the source no longer has (deleted with ``prune=True``, else kept and counted)."""
+    pruned: int = 0
+    index: str | None = None
+    """The ANN index this run built (the collection passed ``index_min_rows``), if any."""
 
 
 def _ensure_collection(
@@ -152,9 +167,13 @@ def index_items(
     batch_size: int | None = None,
     progress: Progress | None = None,
     bulk: str = "online",
+    prune: bool = False,
 ) -> IndexReport:
     """Embed new or changed items (by id + content hash) into the serving version; resumable at any point.
 
+    Metadata-only changes are written without embedding. Stored items the source no longer holds are
+    counted (``report.not_in_source``) and, with ``prune=True``, deleted once the whole source was read
+    (off by default: a partial source file must not empty a collection).
     ``bulk="batch"``: by the provider's batch API (half price, slow; omnivec.providers.stores._bulk)."""
     from ._bulk import bulk_sync, check_bulk
 
@@ -162,9 +181,25 @@ def index_items(
     version, provider, created = _ensure_collection(store, name, provider)
     report = IndexReport(name, version.version, created=created)
     sync = bulk_sync(bulk, store, name, version.version, provider, open_cache(store, cache), report)
+    seen: set[str] = set()  # the source's ids, for the prune pass (O(ids) memory)
+
+    def tracked() -> Iterator[SourceItem]:
+        for item in items:
+            if item.id in seen:  # the later one would silently replace the earlier one
+                raise InvalidInputError(
+                    f"the source holds id {item.id!r} twice: ids must be unique (nothing after it was indexed; "
+                    "fix the source and run again)"
+                )
+            seen.add(item.id)
+            yield item
+
     try:
         with store.lock(name, version.version):
-            sync.run(batched(items, batch_size or store.settings.batch_size), progress)
+            sync.run(batched(tracked(), batch_size or store.settings.batch_size), progress)
+            if not sync.stopped and not report.failed:
+                _prune(store, name, version.version, seen, report, prune)
+            if not store.has_ann_index(name, version.version):  # once past index_min_rows (else None)
+                report.index = store.build_index(name, version.version)
     except BaseException:
         if created and not store.count(name, version.version):
             store.drop_version(name, version.version)  # a failed first index leaves no model-locked shell
@@ -173,6 +208,18 @@ def index_items(
         store.drop_version(name, version.version)
         raise InvalidInputError(f"the source for {name!r} holds no items: nothing was indexed and no collection made")
     return report
+
+
+def _prune(store: VectorStore, name: str, version: int, seen: set[str], report: IndexReport, prune: bool) -> None:
+    gone = [r.id for rows in store.scan(name, version, store.settings.batch_size) for r in rows if r.id not in seen]
+    report.not_in_source = len(gone)
+    if prune:
+        for chunk in batched(gone, store.settings.batch_size):  # after the scan: never delete under a reader
+            store.delete(name, version, chunk)
+        report.pruned = len(gone)
+
+
+_UNREACHABLE = (ServiceUnavailableError, ProviderTimeoutError, AuthenticationError, ConfigurationError)
 
 
 class Sync:
@@ -196,14 +243,24 @@ class Sync:
     ) -> None:
         self.store, self.name, self.version, self.provider, self.cache = store, name, version, provider, cache
         self.report, self.price, self.max_cost, self.spent = report, price_per_token, max_cost, 0.0
+        self.fingerprint = _embed.normalized_fingerprint(provider)  # checked by the store on every write
         self.stopped = False
 
     def _todo(self, batch: list[SourceItem]) -> list[SourceItem]:
+        """The items to embed; items whose content is unchanged but metadata is not are rewritten
+        here with their stored vector (one commit, nothing embedded)."""
         latest = {item.id: item for item in batch}  # a repeated id in one batch: the last one wins
-        have = self.store.hashes(self.name, self.version, list(latest))
-        todo = [item for item in latest.values() if have.get(item.id) != item.content_hash]
+        have = {row.id: row for row in self.store.rows(self.name, self.version, list(latest))}
+        todo = [i for i in latest.values() if i.id not in have or have[i.id].content_hash != i.content_hash]
+        fresh = {i.id for i in todo}
+        relabel = [i.id for i in latest.values() if i.id not in fresh and dict(have[i.id].metadata) != dict(i.metadata)]
+        if relabel:
+            stored = self.store.rows(self.name, self.version, relabel, vectors=True)
+            rows = [Row(r.id, r.content_hash, r.text, r.uri, latest[r.id].metadata, r.vector) for r in stored]
+            self.store.upsert(self.name, self.version, rows, fingerprint=self.fingerprint)
+            self.report.relabeled += len(rows)
         self.report.seen += len(batch)
-        self.report.unchanged += len(latest) - len(todo)
+        self.report.unchanged += len(latest) - len(todo) - len(relabel)
         return todo
 
     def _afford(self, todo: list[SourceItem]) -> bool:
@@ -238,7 +295,7 @@ class Sync:
     def _commit(self, embedded: _embed.Embedded, progress: Progress | None, size: int) -> None:
         if embedded.systemic is not None:
             raise embedded.systemic
-        self.store.upsert(self.name, self.version, embedded.rows)
+        self.store.upsert(self.name, self.version, embedded.rows, fingerprint=self.fingerprint)
         self.report.embedded += embedded.embedded
         self.report.cached += embedded.cached
         self.report.input_tokens += embedded.input_tokens
@@ -251,14 +308,23 @@ class Sync:
         batch i is committed here while the next ``_embed.STORE_WINDOW`` batches are embedded."""
 
         def todos() -> Iterator[tuple[list[SourceItem], int]]:  # read on this thread, as the stream asks
+            probe = True
             for batch in batches:
                 todo = self._todo(batch)
                 if not self._afford(todo):
                     return
+                if probe and len(todo) > 1:  # the first call alone: an unreachable endpoint fails after one
+                    yield todo[:1], -1  # call's retries, not after a whole batch's (548 s were seen)
+                    todo = todo[1:]
+                probe = probe and not todo
                 yield todo, len(batch)
 
         with closing(_embed.stream(self.provider, self.cache, todos())) as results:  # a failed commit stops the calls
             for embedded, size in results:
+                if size == -1:  # the probe: only an unreachable or refusing endpoint stops the run
+                    if embedded.systemic is not None and not isinstance(embedded.systemic, _UNREACHABLE):
+                        embedded.systemic = None
+                    size = 0
                 self._commit(embedded, progress, size)
 
 
@@ -278,6 +344,11 @@ def search(
         provider = provider_for(info)
     elif not override_fingerprint:
         check_provider(info, provider, "query")
+    elif provider.dimensions != info.dimensions:  # no override bridges widths: refuse before the request
+        raise VectorSpaceMismatchError(
+            name, f"query (even with the override: {info.dimensions}-d vectors)", info.fingerprint,
+            _embed.normalized_fingerprint(provider),
+        )  # fmt: skip
     vector = provider.embed_query_sync(query).vectors[0]
     if not np.isfinite(vector).all():
         raise EmbeddingError(f"the query embedding of {provider.ref} is not finite")

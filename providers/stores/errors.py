@@ -33,12 +33,35 @@ class VectorSpaceMismatchError(ConfigurationError):
     def __init__(self, collection: str, action: str, stored: Mapping[str, Any], given: Mapping[str, Any]) -> None:
         self.collection, self.action = collection, action
         self.stored, self.given = dict(stored), dict(given)
+        differ = ", ".join(differences(stored, given)) or "the hash"
+        if action == "embed for it":  # nothing was named: the collection's own model resolved differently here
+            hint = (
+                f"no model was given, but the collection's own ({stored.get('provider')}:{stored.get('model')}) "
+                f"resolves here to another space (differs in {differ}): set these back as they were when it was "
+                "filled (omnivec.toml, OMNIVEC_* or the SDK's environment)"
+            )
+        else:
+            hint = (
+                f"they differ in {differ}. Leave the model out (no --model / provider=) to use the collection's "
+                f"own, or move the collection: 'omnivec migrate {collection} --to {given.get('provider')}:"
+                f"{given.get('model')}" + (f" --dimensions {given['dimensions']}'" if given.get("dimensions") else "'")
+            )
         super().__init__(
             f"collection {collection!r} holds vectors of {describe(stored)}; refusing to {action} with "
-            f"{describe(given)}: leave the model out (no --model / provider=) to use the collection's own, "
-            f"or move the collection: 'omnivec migrate {collection} --to {given.get('provider')}:{given.get('model')}"
-            + (f" --dimensions {given['dimensions']}'" if given.get("dimensions") else "'")
+            f"{describe(given)}: {hint}"
         )
+
+
+def differences(stored: Mapping[str, Any], given: Mapping[str, Any]) -> list[str]:
+    """Dotted names of the fingerprint fields that differ (``options.endpoint``, ``dimensions``...)."""
+    found = []
+    for key in sorted(set(stored) | set(given)):
+        a, b = stored.get(key), given.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            found += [f"{key}.{sub}" for sub in differences(a, b)]
+        elif a != b:
+            found.append(key)
+    return found
 
 
 class CollectionNotFoundError(ConfigurationError, LookupError):

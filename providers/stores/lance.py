@@ -55,6 +55,10 @@ _OPTIMIZE_EVERY = 64  # commits between compactions (each merge_insert writes a 
 _ID_INDEX_ROWS = 50_000
 
 
+def _folder(settings: StoreSettings) -> Path:
+    return Path(settings.url.partition("://")[2] or ".omnivec")
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -64,12 +68,25 @@ class LanceStore(VectorStore):
 
     def __init__(self, settings: StoreSettings) -> None:
         super().__init__(settings)
-        self.path = Path(settings.url.partition("://")[2] or ".omnivec")
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path = _folder(settings)
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"store {settings.url}: {self.path} is a file, not a folder: give a folder path")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store {settings.url}: cannot create the folder {self.path} ({exc.strerror})") from None
         self._db = lancedb.connect(str(self.path), read_consistency_interval=timedelta(0))
         self._writes: dict[str, int] = {}
         self._catalog = self._table_or_create("_omnivec_versions", _VERSIONS, "key")
         self._aliases = self._table_or_create("_omnivec_aliases", _ALIASES, "alias")
+
+    @classmethod
+    def exists(cls, settings: StoreSettings) -> bool:
+        return _folder(settings).exists()
+
+    def cache_path(self) -> Path | None:
+        """``auto``: inside the store's folder, so the cache goes wherever the collection goes."""
+        return self.path / "_omnivec_cache.sqlite" if self.settings.cache == "auto" else super().cache_path()
 
     def _exists(self, name: str) -> bool:
         try:
@@ -148,18 +165,36 @@ class LanceStore(VectorStore):
 
     def collections(self) -> list[str]:
         rows = self._catalog.search().select(["collection"]).limit(None).to_arrow()["collection"].to_pylist()
-        return sorted(set(rows))
+        return sorted({r for r in rows if r is not None})  # alias rows have no collection
 
     def set_state(self, collection: str, version: int, state: State) -> None:
         self._catalog.update(where=f"key = {_quote(f'{collection}__v{version}')}", values={"state": state})
 
+    # The alias lives in the catalog table too (key = the collection name, state "alias", the previous
+    # version in "dimensions"), so a switch writes alias and both states in ONE merge_insert commit.
+    # Stores made before that keep their row in _omnivec_aliases, read until the first flip.
     def alias(self, collection: str) -> tuple[int, int | None] | None:
+        rows = self._catalog.search().where(f"key = {_quote(collection)}").limit(1).to_arrow().to_pylist()
+        if rows:
+            return rows[0]["version"], rows[0]["dimensions"]
         rows = self._aliases.search().where(f"alias = {_quote(collection)}").limit(1).to_arrow().to_pylist()
         return (rows[0]["version"], rows[0]["previous"]) if rows else None
 
     def set_alias(self, collection: str, version: int, previous: int | None) -> None:
-        row = pa.Table.from_pylist([{"alias": collection, "version": version, "previous": previous}], _ALIASES)
-        self._aliases.merge_insert("alias").when_matched_update_all().when_not_matched_insert_all().execute(row)
+        self._write_catalog([_alias_row(collection, version, previous)])
+
+    def flip(self, collection: str, version: int, previous: int, previous_state: State) -> None:
+        by_number = {v.version: v for v in self.versions(collection)}
+        rows = [
+            _alias_row(collection, version, previous),
+            _catalog_row(by_number[version], "live"),
+            _catalog_row(by_number[previous], previous_state),
+        ]
+        self._write_catalog(rows)
+
+    def _write_catalog(self, rows: list[dict[str, Any]]) -> None:
+        table = pa.Table.from_pylist(rows, _VERSIONS)
+        self._catalog.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(table)
 
     def drop_version(self, collection: str, version: int) -> None:
         name = f"{collection}__v{version}"
@@ -170,6 +205,7 @@ class LanceStore(VectorStore):
         if current is not None and current[1] == version:
             self.set_alias(collection, current[0], None)
         if not self.versions(collection):
+            self._catalog.delete(f"key = {_quote(collection)}")
             self._aliases.delete(f"alias = {_quote(collection)}")
 
     # data ---------------------------------------------------------------------------------------
@@ -182,7 +218,17 @@ class LanceStore(VectorStore):
         )
         return dict(zip(table["id"].to_pylist(), table["content_hash"].to_pylist(), strict=False))
 
-    def upsert(self, collection: str, version: int, rows: Sequence[Row]) -> None:
+    def rows(self, collection: str, version: int, ids: Sequence[str], *, vectors: bool = False) -> list[Row]:
+        if not ids:
+            return []
+        where = f"id IN ({', '.join(_quote(i) for i in ids)})"
+        query = self._table(collection, version).search().where(where)
+        return [
+            _row(r) for r in query.select(_COLUMNS + (["vector"] if vectors else [])).limit(None).to_arrow().to_pylist()
+        ]
+
+    def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
+        self.check_writer(collection, version, fingerprint)
         if not rows:
             return  # every LanceDB write commits a version, even an empty one
         table = self._table(collection, version)
@@ -252,6 +298,9 @@ class LanceStore(VectorStore):
         hashed = np.sort(np.concatenate(parts))
         return int((hashed[1:] == hashed[:-1]).sum())
 
+    def has_ann_index(self, collection: str, version: int) -> bool:
+        return any(i.columns == ["vector"] for i in self._table(collection, version).list_indices())
+
     def build_index(self, collection: str, version: int) -> str | None:
         from lancedb.index import IvfPq
 
@@ -272,12 +321,15 @@ class LanceStore(VectorStore):
         folder = self.path / "_omnivec_locks"
         folder.mkdir(exist_ok=True)
         with open(folder / f"{collection}__v{version}.lock", "a+") as handle:
-            deadline = time.monotonic() + self.settings.lock_timeout_s
+            deadline, told = time.monotonic() + self.settings.lock_timeout_s, False
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    if not told:
+                        self._waiting(collection, version)
+                        told = True
                     if time.monotonic() > deadline:
                         raise StoreError(
                             f"{collection}__v{version} is locked by another writer; "
@@ -305,6 +357,24 @@ class LanceStore(VectorStore):
                 "(safe to delete while no writer runs)"
             )
         return problems
+
+
+def _alias_row(collection: str, version: int, previous: int | None) -> dict[str, Any]:
+    return {"key": collection, "collection": None, "version": version, "fingerprint": None,
+            "fingerprint_hash": None, "dimensions": previous, "state": "alias", "created_at": None}  # fmt: skip
+
+
+def _catalog_row(info: VersionInfo, state: State) -> dict[str, Any]:
+    return {
+        "key": info.table,
+        "collection": info.collection,
+        "version": info.version,
+        "fingerprint": json.dumps(dict(info.fingerprint), sort_keys=True),
+        "fingerprint_hash": info.fingerprint_hash,
+        "dimensions": info.dimensions,
+        "state": state,
+        "created_at": info.created_at,
+    }
 
 
 def _row(r: Mapping[str, Any]) -> Row:

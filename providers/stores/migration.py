@@ -18,7 +18,7 @@ from ..config import load_provider
 from ..errors import InvalidOptionError
 from ..prices import price_for
 from . import _embed
-from .base import VectorStore, VersionInfo, check_name, fingerprint_hash
+from .base import State, VectorStore, VersionInfo, check_name, fingerprint_hash
 from .collection import IndexReport, Progress, Sync, open_cache, provider_for, require_serving
 from .errors import CollectionNotFoundError, MigrationIncompleteError
 from .sources import SourceItem
@@ -30,6 +30,57 @@ def price_per_token(provider: EmbeddingProvider[Any]) -> float | None:
     """USD per input token from the dated price table (None = unknown, never zero)."""
     row = price_for(provider.name, provider.model) or {}
     return float(row["per_1m_tokens"]) / 1e6 if "per_1m_tokens" in row else None
+
+
+_ASSUMED_CALL_S = 0.25  # one remote embedding call, round trip (Bedrock/Gemini from a nearby region)
+
+
+def estimate(provider: EmbeddingProvider[Any], items: int, chars: int) -> dict[str, Any]:
+    """Calls, tokens, cost and time of embedding ``items`` (``chars`` characters) with ``provider``.
+
+    Time = calls / request rate: the configured ``rate_limits`` if any, else ``max_concurrency``
+    calls each ``_ASSUMED_CALL_S`` long; a grant below that (429s) makes it longer, never shorter."""
+    caps, limits = provider.capabilities, provider.rate_limits
+    calls = -(-items // max(1, caps.max_batch_size))
+    concurrency = provider.settings.max_concurrency or caps.max_concurrency
+    if limits.requests_per_minute:
+        rate, basis = limits.requests_per_minute / 60.0, "your rate_limits.requests_per_minute"
+    else:
+        per_call = _ASSUMED_CALL_S if provider.is_remote else 0.05
+        rate, basis = concurrency / per_call, f"{concurrency} calls in flight x {per_call:g} s each"
+    price, tokens = price_per_token(provider), int(chars / 4)
+    return {
+        "model": provider.ref,
+        "to_embed": items,
+        "calls": calls,
+        "estimated_tokens": tokens,
+        "estimated_cost": "unknown (no price in prices.toml)"
+        if price is None
+        else f"${tokens * price:.4f} (estimated)",
+        "estimated_time_s": round(calls / rate, 1),
+        "note": f"time assumes ~{rate:.0f} requests/s ({basis}); throttling by your grant makes it longer; "
+        "nothing was embedded",
+    }
+
+
+def plan_migration(
+    store: VectorStore, name: str, to: str, *, dimensions: int | None = None, batch_size: int = 1000
+) -> dict[str, Any]:
+    """What ``migrate`` would embed (a resumed one: only what the target still lacks); creates nothing."""
+    source = require_serving(store, name)
+    provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions else {}))
+    if _embed.matches(source.fingerprint, provider):
+        raise InvalidOptionError(f"collection {name!r} is already embedded by {provider.ref}: nothing to migrate")
+    target = next(
+        (v for v in store.versions(name) if _embed.matches(v.fingerprint, provider) and v.state != "retired"), None
+    )
+    items = todo = chars = 0
+    for rows in store.scan(name, source.version, batch_size):
+        have = store.hashes(name, target.version, [r.id for r in rows]) if target else {}
+        left = [r for r in rows if have.get(r.id) != r.content_hash]
+        items, todo, chars = items + len(rows), todo + len(left), chars + sum(len(r.text or "") for r in left)
+    plan = {"collection": name, "from_version": source.version, "items": items, **estimate(provider, todo, chars)}
+    return plan
 
 
 @dataclass
@@ -127,14 +178,15 @@ def migrate(
     check_bulk(bulk, provider)
     fingerprint = _embed.normalized_fingerprint(provider)
     target_hash = fingerprint_hash(fingerprint)
-    if target_hash == source.fingerprint_hash:
+    if _embed.matches(source.fingerprint, provider):
         raise InvalidOptionError(
             f"collection {name!r} is already embedded by {provider.ref} ({target_hash}): nothing to migrate"
         )
     with store.lock(name, 0):
         versions = store.versions(name)
         target = next(
-            (v for v in versions if v.fingerprint_hash == target_hash and v.state in ("building", "ready")), None
+            (v for v in versions if _embed.matches(v.fingerprint, provider) and v.state in ("building", "ready")),
+            None,
         )
         if target is None:
             target = store.create_version(name, max(v.version for v in versions) + 1, fingerprint)
@@ -169,7 +221,9 @@ def migrate(
         expected = store.count(name, source.version)
         if report.count != expected or store.duplicate_ids(name, target.version):
             report.problems.append(
-                f"version {target.version} holds {report.count} items, the source {expected}: run again"
+                f"version {target.version} holds {report.count} items, the source {expected}: items were indexed "
+                f"or deleted while it ran (expected with live writes); run the same command again to catch up "
+                f"(only the difference is embedded)"
             )
             return report
         report.index = store.build_index(name, target.version)
@@ -180,15 +234,26 @@ def migrate(
 def switch(
     store: VectorStore, name: str, version: int | None = None, *, cache: EmbeddingCache | bool | None = True
 ) -> VersionInfo:
-    """Catch the target up with the serving version, then point the alias at it in ONE atomic write."""
+    """Catch the target up with the serving version, then point the alias at it in ONE atomic write.
+
+    Without ``version`` the target is the newest version in state ``ready`` (a finished migration
+    never served, or one a rollback stepped back from). A version already serving is left as it
+    is, so a retried deploy step never flips production back: only :func:`rollback` goes back."""
     current = require_serving(store, name)
     versions = {v.version: v for v in store.versions(name)}
     if version is None:
-        ready = [v for v in versions.values() if v.state in ("ready", "retired") and v.version != current.version]
-        if not ready:
+        ready = [v for v in versions.values() if v.state == "ready" and v.version != current.version]
+        building = [v.version for v in versions.values() if v.state == "building"]
+        if not ready and building:
+            raise CollectionNotFoundError(
+                f"version {building[-1]} of {name!r} is still building: finish it with 'omnivec migrate {name} --to REF'"
+            )
+        if not ready and len(versions) == 1:
             raise CollectionNotFoundError(
                 f"collection {name!r} has no migrated version ready: run 'omnivec migrate {name} --to REF' first"
             )
+        if not ready:
+            return current  # the newest finished version already serves: a repeated switch is a no-op
         target = ready[-1]
     elif version not in versions:
         raise CollectionNotFoundError(f"collection {name!r} has no version {version}")
@@ -196,6 +261,17 @@ def switch(
         target = versions[version]
     if target.version == current.version:
         return current
+    return _flip(store, name, current, target, "retired", cache)
+
+
+def _flip(
+    store: VectorStore,
+    name: str,
+    current: VersionInfo,
+    target: VersionInfo,
+    old_state: State,
+    cache: EmbeddingCache | bool | None,
+) -> VersionInfo:
     provider = provider_for(target)
     with store.lock(name, current.version), store.lock(name, target.version):  # no writes land in between
         sync, _ = _catch_up(store, name, current, target, provider, open_cache(store, cache), None, None)
@@ -204,22 +280,25 @@ def switch(
                 f"catch-up failed for {len(sync.report.failed)} item(s); not switched",
                 failed_ids=sorted(sync.report.failed),
             )
-        store.set_alias(name, target.version, current.version)
-        store.set_state(name, target.version, "live")
-        store.set_state(name, current.version, "retired")
+        store.flip(name, target.version, current.version, old_state)  # alias + both states: one commit
     return target
 
 
 def rollback(store: VectorStore, name: str, *, cache: EmbeddingCache | bool | None = True) -> VersionInfo:
-    """Switch back to the version served before the last switch (kept until ``drop``)."""
-    pointer = store.alias(check_name(name))
-    if pointer is None or pointer[1] is None:
+    """Serve the version served before the last switch again (kept until ``drop``); the version
+    stepped back from stays ``ready``, so a later ``switch`` moves forward to it again."""
+    current = require_serving(store, check_name(name))
+    pointer = store.alias(name)
+    versions = {v.version: v for v in store.versions(name)}
+    if pointer is None or pointer[1] is None or pointer[1] not in versions:
         raise CollectionNotFoundError(f"collection {name!r} has no previous version to roll back to")
-    return switch(store, name, pointer[1], cache=cache)
+    return _flip(store, name, current, versions[pointer[1]], "ready", cache)
 
 
 def drop(store: VectorStore, name: str, version: int | None = None, *, everything: bool = False) -> list[int]:
     """Delete one version, every non-serving version (default), or the whole collection (``everything``)."""
+    if everything and version is not None:
+        raise InvalidOptionError("drop: everything=True drops every version and version= only one: give one of them")
     versions = store.versions(check_name(name))
     if not versions:
         raise CollectionNotFoundError(f"no collection {name!r} in {store.url}")
@@ -240,8 +319,9 @@ def drop(store: VectorStore, name: str, version: int | None = None, *, everythin
     return doomed
 
 
-def doctor(store: VectorStore, name: str, *, batch_size: int = 4096) -> list[str]:
-    """Problems per version: fingerprint integrity, dimensions, duplicates, non-unit vectors, missing sources."""
+def doctor(store: VectorStore, name: str, *, batch_size: int = 4096, repair: bool = False) -> list[str]:
+    """Problems per version: fingerprint integrity, dimensions, duplicates, non-unit vectors, missing
+    sources, states that disagree with the alias. ``repair`` fixes the states (the alias is the truth)."""
     problems: list[str] = []
     versions = store.versions(check_name(name))
     if not versions:
@@ -249,6 +329,8 @@ def doctor(store: VectorStore, name: str, *, batch_size: int = 4096) -> list[str
     pointer = store.alias(name)
     if pointer is None or pointer[0] not in {v.version for v in versions}:
         problems.append(f"{name}: the alias points at no existing version ({pointer})")
+    else:
+        problems.extend(_check_states(store, name, versions, pointer[0], repair))
     for info in versions:
         tag = f"{name} v{info.version}"
         if fingerprint_hash(info.fingerprint) != info.fingerprint_hash:
@@ -277,3 +359,24 @@ def doctor(store: VectorStore, name: str, *, batch_size: int = 4096) -> list[str
                 problems.append(f"{tag}: {count} {what}")
         problems.extend(f"{tag}: {p}" for p in store.health(name, info.version))
     return problems
+
+
+def _check_states(store: VectorStore, name: str, versions: list[VersionInfo], serving: int, repair: bool) -> list[str]:
+    """The serving version must be ``live`` and no other: a switch cut off between its writes by an
+    older release (or a third-party store without an atomic ``flip``) left e.g. v2 serving as ``ready``."""
+    found = []
+    for info in versions:
+        wrong = (info.version == serving) != (info.state == "live")
+        if not wrong:
+            continue
+        should: State = "live" if info.version == serving else "retired"
+        what = "serves" if info.version == serving else "does not serve"
+        if repair:
+            store.set_state(name, info.version, should)
+            found.append(f"{name} v{info.version}: {what} but was in state {info.state!r}: repaired (now {should!r})")
+        else:
+            found.append(
+                f"{name} v{info.version}: {what} but is in state {info.state!r}: "
+                f"run 'omnivec doctor {name} --repair' to set it {should!r}"
+            )
+    return found

@@ -4,8 +4,10 @@
     python -m omnivec.providers.stores.pgdev stop /tmp/pgdata
 
 PostgreSQL refuses to run as root, so under root the server runs as a system user (``omnivec-pg``,
-created on first use) and the wheel's binaries are made world-readable. It listens on 127.0.0.1
-only, with trust authentication: never use it for anything but local tests.
+created on first use). pgdev never changes the permissions of a folder it did not create (it once
+opened ``/root`` to others): when the wheel sits where that user cannot reach, its binaries are
+copied to ``/var/lib/omnivec-pg``; a data folder it cannot reach is refused with the fix. It
+listens on 127.0.0.1 only, with trust authentication: never use it for anything but local tests.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MissingDependencyError
+from ..errors import ConfigurationError, MissingDependencyError
 
 __all__ = ["LocalPostgres", "start_local_postgres"]
 
 _USER = "omnivec-pg"
+_SERVICE_HOME = Path("/var/lib/omnivec-pg")
 
 
 @dataclass
@@ -38,7 +41,7 @@ class LocalPostgres:
     def stop(self, remove: bool = False) -> None:
         _run(
             [
-                str(_bin_dir() / "pg_ctl"),
+                str(_bins() / "pg_ctl"),
                 "-D",
                 str(self.data_dir),
                 "-w",
@@ -65,9 +68,37 @@ def _as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
+def _as_service() -> dict[str, object]:
+    # user= alone keeps root's groups: drop them, so a check sees exactly what the server will see.
+    return {"user": _USER, "group": _USER, "extra_groups": []} if _as_root() else {}
+
+
+def _reachable(path: Path, test: str = "-x") -> bool:
+    """Whether the service user can traverse (``-x``) / write (``-w``) ``path``."""
+    return subprocess.run(["test", test, str(path)], capture_output=True, cwd="/", **_as_service()).returncode == 0  # type: ignore[call-overload, no-any-return]
+
+
+def _bins() -> Path:
+    """The binaries the server runs from: the wheel's, or (root, wheel unreachable) our own copy."""
+    bins = _bin_dir()
+    if not _as_root() or _reachable(bins / "postgres"):
+        return bins
+    from importlib.metadata import version
+
+    copy = _SERVICE_HOME / f"pginstall-{version('pgserver')}"
+    if not (copy / "bin" / "postgres").exists():
+        _SERVICE_HOME.mkdir(mode=0o755, parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=_SERVICE_HOME))
+        shutil.copytree(bins.parent, staging / "pginstall", symlinks=True)
+        subprocess.run(["chmod", "-R", "o+rX", str(staging)], check=True)  # our copy, nobody else's folder
+        os.chmod(staging, 0o755)
+        (staging / "pginstall").rename(copy)
+        shutil.rmtree(staging, ignore_errors=True)
+    return copy / "bin"
+
+
 def _run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    # user= alone keeps root's group, which the 0705 parents of a mkdtemp folder refuse.
-    who: dict[str, object] = {"user": _USER, "group": _USER, "extra_groups": []} if _as_root() else {}
+    who = _as_service()
     done: subprocess.CompletedProcess[str] = subprocess.run(cmd, capture_output=True, text=True, cwd="/", **who)  # type: ignore[call-overload]
     if check and done.returncode != 0:
         output = (done.stderr or done.stdout).strip().splitlines()
@@ -75,17 +106,22 @@ def _run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]
     return done
 
 
-def _prepare_root(data_dir: Path) -> None:
+def _prepare_root(data_dir: Path, ours: Path | None) -> None:
+    """Make the service user and its data folder; ``ours`` is a folder this call created (chowned to
+    the user). Any other existing folder on the way must already be reachable: never loosened."""
     if subprocess.run(["id", _USER], capture_output=True).returncode != 0:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", _USER], check=True)
-    install = _bin_dir().parent
-    subprocess.run(["chmod", "-R", "o+rX", str(install)], check=True)
-    for parent in [install, *install.parents, data_dir.parent, *data_dir.parent.parents]:
-        if parent.is_dir():
-            os.chmod(parent, os.stat(parent).st_mode | 0o005)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    shutil.chown(data_dir, _USER, _USER)
-    os.chmod(data_dir, 0o700)
+    if ours is not None:
+        shutil.chown(ours, _USER, _USER)
+    existing = next(p for p in [data_dir, *data_dir.parents] if p.exists())
+    if not _reachable(existing) or (existing != data_dir and not _reachable(existing, "-w")):
+        mode = oct(existing.stat().st_mode & 0o777)
+        raise ConfigurationError(
+            f"the PostgreSQL service user {_USER!r} cannot reach or write {existing} (mode {mode}) and pgdev never "
+            f"loosens a folder it did not create: give a data folder it can reach (e.g. {_SERVICE_HOME}/data, or "
+            f"leave DATA_DIR out for a temporary one), 'chown {_USER}' a folder of yours, or run pgdev as a non-root user"
+        )
+    _run(["mkdir", "-p", "-m", "0700", str(data_dir)])  # as the service user: it owns what it creates
 
 
 def _free_port() -> int:
@@ -96,14 +132,14 @@ def _free_port() -> int:
 
 def start_local_postgres(data_dir: str | Path | None = None, port: int | None = None) -> LocalPostgres:
     """initdb (first time), start on 127.0.0.1:``port`` and ``CREATE EXTENSION vector``; returns the URL."""
-    data = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="omnivec-pg-")) / "data"
-    data = data.resolve()
+    ours = Path(tempfile.mkdtemp(prefix="omnivec-pg-")) if data_dir is None else None
+    data = (Path(data_dir) if data_dir is not None else ours / "data").resolve()  # type: ignore[operator]
     port = port or _free_port()
     if _as_root():
-        _prepare_root(data)
+        _prepare_root(data, ours)
     else:
         data.mkdir(parents=True, exist_ok=True)
-    bins = _bin_dir()
+    bins = _bins()
     if not (data / "PG_VERSION").exists():
         _run([str(bins / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8"])
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c max_connections=200 -c fsync=off"

@@ -110,6 +110,12 @@ class PgVectorStore(VectorStore):
             (collection, version, previous),
         )
 
+    def flip(self, collection: str, version: int, previous: int, previous_state: State) -> None:
+        with self._conn.transaction():  # a row UPDATE each: readers never wait on it
+            self.set_alias(collection, version, previous)
+            self.set_state(collection, version, "live")
+            self.set_state(collection, previous, previous_state)
+
     def drop_version(self, collection: str, version: int) -> None:
         with self._conn.transaction():
             self._conn.execute(f"DROP TABLE IF EXISTS {_table(collection, version)}")
@@ -140,7 +146,17 @@ class PgVectorStore(VectorStore):
         )
         return dict(rows.fetchall())
 
-    def upsert(self, collection: str, version: int, rows: Sequence[Row]) -> None:
+    def rows(self, collection: str, version: int, ids: Sequence[str], *, vectors: bool = False) -> list[Row]:
+        if not ids:
+            return []
+        columns = "id, content_hash, text, uri, metadata" + (", embedding" if vectors else "")
+        found = self._exec(
+            f"SELECT {columns} FROM {_table(collection, version)} WHERE id = ANY(%s)", (list(ids),)
+        ).fetchall()
+        return [Row(r[0], r[1], r[2], r[3], r[4] or {}, _vector(r[5]) if vectors else None) for r in found]
+
+    def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
+        self.check_writer(collection, version, fingerprint)
         if not rows:
             return
         table = _table(collection, version)
@@ -210,6 +226,12 @@ class PgVectorStore(VectorStore):
         sql = f"SELECT count(*) - count(DISTINCT id) FROM {_table(collection, version)}"
         return int(self._exec(sql).fetchone()[0])
 
+    def has_ann_index(self, collection: str, version: int) -> bool:
+        found = self._conn.execute(
+            "SELECT 1 FROM pg_indexes WHERE indexname = %s", (f"omnivec_{collection}__v{version}_hnsw",)
+        ).fetchone()
+        return found is not None
+
     def build_index(self, collection: str, version: int) -> str | None:
         kind, rows = self.settings.index, self.count(collection, version)
         dims = next(v.dimensions for v in self.versions(collection) if v.version == version)
@@ -227,8 +249,11 @@ class PgVectorStore(VectorStore):
     def lock(self, collection: str, version: int) -> Iterator[None]:
         key = f"omnivec:write:{collection}__v{version}"
         with psycopg.connect(self._dsn, autocommit=True) as conn:
-            deadline = time.monotonic() + self.settings.lock_timeout_s
+            deadline, told = time.monotonic() + self.settings.lock_timeout_s, False
             while not (conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone() or (False,))[0]:
+                if not told:
+                    self._waiting(collection, version)
+                    told = True
                 if time.monotonic() > deadline:
                     raise StoreError(
                         f"{collection}__v{version} is locked by another writer; "

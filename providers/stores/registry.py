@@ -30,8 +30,10 @@ def known_stores() -> dict[str, str]:
     return {**found, **_BUILTIN}
 
 
-def open_store(store: str | StoreSettings | None = None, **options: Any) -> VectorStore:
-    """Open the store at ``store`` (a URL or settings); None reads ``OMNIVEC_STORE__URL`` / ``[store]``."""
+def open_store(store: str | StoreSettings | None = None, *, create: bool = True, **options: Any) -> VectorStore:
+    """Open the store at ``store`` (a URL or settings); None reads ``OMNIVEC_STORE__URL`` / ``[store]``.
+
+    ``create=False`` (read-only commands) refuses a store that does not exist instead of making one."""
     if store is None:
         from .config import configured_store_settings
 
@@ -49,4 +51,10 @@ def open_store(store: str | StoreSettings | None = None, **options: Any) -> Vect
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name, __package__ if module_name.startswith(".") else None)
     cls = getattr(module, attr)
+    if not create and not cls.exists(settings):
+        from .errors import CollectionNotFoundError
+
+        raise CollectionNotFoundError(
+            f"no store at {settings.url}: check the URL (--store / OMNIVEC_STORE), or create it with 'omnivec index'"
+        )
     return cls(settings)  # type: ignore[no-any-return]

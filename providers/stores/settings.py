@@ -24,8 +24,10 @@ class StoreSettings(BaseModel):
     """``lancedb://PATH`` (embedded, the default) or ``postgresql://user:pass@host:port/db`` (pgvector)."""
     batch_size: int = Field(256, ge=1, le=100_000)
     """Items embedded and written per commit by ``index`` and ``migrate`` (one commit = one checkpoint)."""
-    cache: str | None = ".omnivec-cache/embeddings.sqlite"
-    """Embedding cache shared with the benchmark; None disables it."""
+    cache: str | None = "auto"
+    """Embedding cache file; ``auto`` = inside a LanceDB store's folder (``_omnivec_cache.sqlite``), for
+    other stores one per user (``$XDG_CACHE_HOME/omnivec/embeddings.sqlite``), so a rerun finds its
+    vectors from any working folder; a path of your own; None disables it."""
     index: Literal["auto", "hnsw", "ivf_pq", "none"] = "auto"
     """ANN index built after a backfill: ``auto`` = HNSW on pgvector, IVF-PQ on LanceDB."""
     index_min_rows: int = Field(10_000, ge=0)

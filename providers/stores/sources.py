@@ -10,10 +10,11 @@ needs the old vectors.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..cache import content_key
 from ..errors import ConfigurationError, InputError
@@ -79,22 +80,34 @@ def _item(raw: dict[str, Any], base: Path, where: str) -> SourceItem | str:
 
 
 def _jsonl(path: Path, skipped: list[str]) -> Iterator[SourceItem]:
+    if str(path) == "-":  # stdin: `cat corpus.jsonl | omnivec index - -c docs`; image paths relative to the cwd
+        yield from _lines(sys.stdin.buffer, "<stdin>", Path.cwd(), skipped)
+        return
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                raw = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise SourceError(f"{where}: not a JSON line ({exc})") from exc
-            if not isinstance(raw, dict):
-                raise SourceError(f"{where}: expected a JSON object")
-            item = _item(raw, path.parent, where)
-            if isinstance(item, str):
-                skipped.append(item)
-            else:
-                yield item
+        yield from _lines(handle, str(path), path.parent, skipped)
+
+
+def _lines(handle: IO[bytes], name: str, base: Path, skipped: list[str]) -> Iterator[SourceItem]:
+    first_seen: dict[str, int] = {}  # id -> line: a repeated id would silently replace the earlier item
+    for number, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            raw = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise SourceError(f"{where}: not a JSON line ({exc})") from exc
+        if not isinstance(raw, dict):
+            raise SourceError(f"{where}: expected a JSON object")
+        item = _item(raw, base, where)
+        ident = item if isinstance(item, str) else item.id
+        if ident in first_seen:
+            raise SourceError(f"{where}: id {ident!r} is already used at line {first_seen[ident]}: ids must be unique")
+        first_seen[ident] = number
+        if isinstance(item, str):
+            skipped.append(item)
+        else:
+            yield item
 
 
 def _folder(root: Path, skipped: list[str]) -> Iterator[SourceItem]:
@@ -120,7 +133,7 @@ def read_source(source: str | Path, skipped: list[str] | None = None) -> Iterato
     """
     skipped = skipped if skipped is not None else []
     path = Path(source)
-    if path.is_file():
+    if str(source) == "-" or path.is_file():
         return _jsonl(path, skipped)
     if path.is_dir():
         corpus = path / "corpus.jsonl"

@@ -2,7 +2,7 @@
 (seconds-long) import of lancedb/pyarrow once instead of once per kill. Each child is a real
 process running the real ``omnivec`` CLI; the test SIGKILLs it by pid.
 
-Protocol: one JSON argv list per stdin line; answers ``pid N`` when the child starts and
+Protocol: one JSON argv list (or ``{"argv": [...], "cwd": DIR}``) per stdin line; answers ``pid N`` when the child starts and
 ``exit N`` (or ``signal N``) when it ends.
 """
 
@@ -21,8 +21,13 @@ attach_commands()
 
 for line in sys.stdin:
     argv = json.loads(line)
+    cwd = None
+    if isinstance(argv, dict):
+        argv, cwd = argv["argv"], argv.get("cwd")
     pid = os.fork()
     if pid == 0:
+        if cwd:
+            os.chdir(cwd)  # each run from a working folder of its own
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         code = 0

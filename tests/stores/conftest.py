@@ -8,7 +8,6 @@ Without a server the pgvector half skips with the reason printed; under ``CI=tru
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +32,7 @@ def pg_server() -> Iterator[str]:
     from omnivec.providers.stores.pgdev import start_local_postgres
 
     try:
-        server = start_local_postgres(Path(tempfile.mkdtemp(prefix="omnivec-pg-")) / "data")
+        server = start_local_postgres()  # a temporary data folder of its own
     except Exception as exc:
         reason = f"no PostgreSQL server could be started: {type(exc).__name__}: {exc}"
         if _in_ci():

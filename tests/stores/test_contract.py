@@ -136,7 +136,8 @@ def test_failed_items_are_reported_by_id_and_the_rest_is_kept(store: VectorStore
 def test_doctor_finds_non_unit_vectors_and_missing_sources(store: VectorStore) -> None:
     index_items(store, "docs", items(), provider=get_provider("fake:a"))
     assert doctor(store, "docs") == []
-    store.upsert("docs", 1, [Row("bad", "h", None, None, {}, np.full(64, 0.5, dtype=np.float32))])
+    own = store.versions("docs")[0].fingerprint
+    store.upsert("docs", 1, [Row("bad", "h", None, None, {}, np.full(64, 0.5, dtype=np.float32))], fingerprint=own)
     problems = doctor(store, "docs")
     assert any("non-unit" in p for p in problems) and any("source" in p for p in problems)
 
@@ -206,3 +207,89 @@ def test_lone_surrogates_and_nul_are_stored_as_replacement_characters(store: Vec
     texts = {r.id: r.text for batch in store.scan("odd", 1, 10) for r in batch}
     assert texts == {"s": "half \ufffd pair", "n": "nul \ufffd byte"}
     assert search(store, "odd", "half pair", k=1)[0].id == "s"
+
+
+def test_switch_twice_is_one_switch_and_only_rollback_goes_back(store: VectorStore) -> None:
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    migrate(store, "docs", "fake:b", dimensions=48)
+    assert switch(store, "docs").version == 2
+    assert switch(store, "docs").version == 2 and store.alias("docs") == (2, 1)  # a retried deploy step
+    assert [v.state for v in store.versions("docs")] == ["retired", "live"]
+    assert rollback(store, "docs").version == 1 and store.alias("docs") == (1, 2)
+    assert [v.state for v in store.versions("docs")] == ["live", "ready"]  # stepped back from, still complete
+    assert switch(store, "docs").version == 2 and switch(store, "docs").version == 2
+    assert store.alias("docs") == (2, 1)
+
+
+def test_a_switch_cut_off_between_its_writes_is_found_and_repaired_by_doctor(store: VectorStore) -> None:
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    migrate(store, "docs", "fake:b", dimensions=48)
+    store.set_alias("docs", 2, 1)  # what a crash after the alias write and before the states left
+    found = doctor(store, "docs")
+    assert any("v2: serves but is in state 'ready'" in p for p in found)
+    assert any("v1: does not serve but is in state 'live'" in p for p in found)
+    assert all("repaired" in p for p in doctor(store, "docs", repair=True))
+    assert doctor(store, "docs") == [] and [v.state for v in store.versions("docs")] == ["retired", "live"]
+    assert switch(store, "docs").version == 2 and rollback(store, "docs").version == 1
+
+
+def test_the_flip_writes_alias_and_states_in_one_commit(store: VectorStore, store_url: str) -> None:
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    migrate(store, "docs", "fake:b", dimensions=48)
+    if store.scheme == "lancedb":
+        import lancedb
+
+        catalog = lancedb.connect(store_url.removeprefix("lancedb://")).open_table("_omnivec_versions")
+        before = catalog.version
+        store.flip("docs", 2, 1, "retired")
+        catalog.checkout_latest()
+        assert catalog.version == before + 1  # one commit: a kill lands before or after it, never inside
+    else:
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as conn:  # the state write fails after the alias write
+            conn.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " IF NEW.state = 'live' THEN RAISE EXCEPTION 'cut off'; END IF; RETURN NEW; END $$"
+            )
+            conn.execute("CREATE TRIGGER cut BEFORE UPDATE ON omnivec_versions FOR EACH ROW EXECUTE FUNCTION refuse()")
+        with pytest.raises(psycopg.Error, match="cut off"):
+            store.flip("docs", 2, 1, "retired")
+        assert store.alias("docs") == (1, None)  # the alias write was rolled back with it
+    assert doctor(store, "docs") == []
+
+
+def test_rows_of_another_space_are_refused_where_they_are_written(store: VectorStore) -> None:
+    nova = get_provider("fake:nova", dimensions=48)
+    index_items(store, "docs", items(), provider=nova)
+    minilm = get_provider("fake:minilm", dimensions=48)  # same width: the table's own guard lets it through
+    row = Row("intruder", "h", "text", None, {}, minilm.embed_documents_sync(["text"]).vectors[0])
+    with pytest.raises(VectorSpaceMismatchError, match="write into v1"):
+        store.upsert("docs", 1, [row], fingerprint=minilm.fingerprint("document").as_dict())
+    assert store.count("docs", 1) == 40 and store.hashes("docs", 1, ["intruder"]) == {}
+
+
+def test_a_writer_waiting_for_another_writers_lock_says_so(store_url: str) -> None:
+    holder, waiter = open_store(store_url), open_store(store_url)
+    told: list[str] = []
+    waiter.on_lock_wait = told.append
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.lock("docs", 1):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(10)
+        threading.Timer(0.3, release.set).start()
+        with waiter.lock("docs", 1):
+            pass
+    finally:
+        release.set()
+        thread.join()
+        holder.close()
+        waiter.close()
+    assert len(told) == 1 and "locked by another writer" in told[0] and "waiting" in told[0]

@@ -56,8 +56,8 @@ def corpus(tmp_path: Path) -> Path:
 class Forker:
     """Runs CLI commands as forked children of one pre-imported process (see _forker.py)."""
 
-    def __init__(self, cwd: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIVEC_")}
+    def __init__(self, cwd: Path, extra_env: dict[str, str] | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIVEC_")} | (extra_env or {})
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("_forker.py"))],
             cwd=cwd,
@@ -67,9 +67,9 @@ class Forker:
             text=True,
         )
 
-    def start(self, args: list[str]) -> int:
+    def start(self, args: list[str], cwd: Path | None = None) -> int:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(args) + "\n")
+        self.proc.stdin.write(json.dumps({"argv": args, "cwd": str(cwd)} if cwd else args) + "\n")
         self.proc.stdin.flush()
         kind, pid = self.proc.stdout.readline().split()
         assert kind == "pid"

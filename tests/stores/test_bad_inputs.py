@@ -1,0 +1,100 @@
+"""Bad inputs to the store commands: one line, exit 2, before any request or write (issue #17)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from omnivec.providers.cli import app, attach_commands
+from omnivec.providers.stores import VectorSpaceMismatchError, open_store, search
+from omnivec.providers.testing import FakeProvider
+
+attach_commands()
+runner = CliRunner()
+
+
+def cli(*args: str, stdin: str | None = None) -> object:
+    return runner.invoke(app, list(args), input=stdin, catch_exceptions=False)
+
+
+def one_line_error(result: object, *fragments: str) -> None:
+    assert result.exit_code == 2, result.stderr  # type: ignore[attr-defined]
+    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr  # type: ignore[attr-defined]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("".join(json.dumps({"_id": f"d{i}", "text": f"about topic {i % 3}"}) + "\n" for i in range(12)))
+    return path
+
+
+@pytest.fixture
+def indexed(corpus: Path, tmp_path: Path) -> str:
+    url = f"lancedb://{tmp_path / 'store'}"
+    assert cli("index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", url).exit_code == 0  # type: ignore[attr-defined]
+    return url
+
+
+def test_bad_store_urls(tmp_path: Path, corpus: Path) -> None:
+    one_line_error(cli("collections", "--store", "some/file.jsonl"), "has no scheme")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    one_line_error(cli("collections", "--store", f"lancedb://{a_file}"), "is a file, not a folder")
+    one_line_error(cli("index", str(corpus), "-c", "d", "-m", "fake:a", "--store", f"lancedb://{a_file}"), "is a file")
+    one_line_error(
+        cli("index", str(corpus), "-c", "d", "-m", "fake:a", "--store", "lancedb:///proc/nope"), "cannot create"
+    )
+    missing = tmp_path / "nonexistent" / "path" / "db"
+    one_line_error(cli("collections", "--store", f"lancedb://{missing}"), "no store at")
+    assert not (tmp_path / "nonexistent").exists()  # a read-only command never creates a store
+
+
+def test_override_fingerprint_cannot_bridge_dimensions(indexed: str) -> None:
+    wide = FakeProvider("b", dimensions=32)
+    store = open_store(indexed)
+    try:
+        with pytest.raises(VectorSpaceMismatchError, match="even with the override: 64-d"):
+            search(store, "docs", "q", provider=wide, override_fingerprint=True)
+    finally:
+        store.close()
+    assert wide.calls == []  # refused before the request
+
+
+def test_compare_versions_that_cannot_be_compared(indexed: str, tmp_path: Path) -> None:
+    one_line_error(cli("compare", "docs", "--version", "99", "--store", indexed), "no such version", "v1")
+    one_line_error(cli("compare", "docs", "--version", "1", "--store", indexed), "is the serving version")
+    store = open_store(indexed)
+    try:  # an empty v2 still building is never the default "new"
+        store.create_version("docs", 2, {**store.versions("docs")[0].fingerprint, "model": "b"})
+    finally:
+        store.close()
+    one_line_error(cli("compare", "docs", "--store", indexed), "still building")
+    arrays = tmp_path / "q.jsonl"
+    arrays.write_text('["a", "b"]\n')
+    one_line_error(cli("compare", "docs", "--version", "2", "--queries", str(arrays), "--store", indexed), "q.jsonl:1")
+    one_line_error(
+        cli("compare", "docs", "--version", "2", "--qrels", str(tmp_path / "missing.tsv"), "--store", indexed),
+        "--qrels",
+        "cannot read",
+    )
+
+
+def test_a_duplicate_id_is_refused_with_both_lines(tmp_path: Path) -> None:
+    source = tmp_path / "dup.jsonl"
+    source.write_text('{"_id": "a", "text": "one"}\n{"_id": "b", "text": "two"}\n{"_id": "a", "text": "three"}\n')
+    result = cli("index", str(source), "-c", "docs", "-m", "fake:a", "--store", f"lancedb://{tmp_path / 's'}")
+    one_line_error(result, "dup.jsonl:3", "'a'", "line 1")
+
+
+def test_drop_refuses_conflicting_flags_and_index_reads_stdin(indexed: str, corpus: Path) -> None:
+    one_line_error(cli("drop", "docs", "--all", "--version", "1", "--store", indexed), "--all", "--version")
+    extra = json.dumps({"_id": "new", "text": "from a pipe"}) + "\n"
+    piped = cli("index", "-", "-c", "docs", "--store", indexed, stdin=corpus.read_text() + extra)
+    assert piped.exit_code == 0 and "13 items, 1 embedded" in piped.stderr  # type: ignore[attr-defined]

@@ -1,0 +1,32 @@
+"""pgdev under root never loosens a folder it did not create (it once turned /root from 0700 to 0705)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from omnivec.providers.errors import ConfigurationError
+from omnivec.providers.stores.pgdev import start_local_postgres
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="pgdev's root path")
+
+
+def test_a_data_folder_behind_a_private_folder_is_refused_with_the_fix(tmp_path: Path) -> None:
+    private = tmp_path / "home"
+    private.mkdir(mode=0o700)
+    with pytest.raises(ConfigurationError, match="never loosens a folder") as refused:
+        start_local_postgres(private / "pgdata")
+    assert "leave DATA_DIR out" in str(refused.value)
+    assert private.stat().st_mode & 0o777 == 0o700 and not (private / "pgdata").exists()
+
+
+def test_the_default_data_folder_starts_without_touching_any_parent() -> None:
+    before = {p: p.stat().st_mode for p in [Path("/tmp"), Path("/"), Path.home()]}
+    server = start_local_postgres()
+    try:
+        assert server.data_dir.parent.name.startswith("omnivec-pg-")
+        assert {p: p.stat().st_mode for p in before} == before
+    finally:
+        server.stop(remove=True)
