@@ -10,7 +10,14 @@ that matter for embedding jobs:
   not throttled, over the last second), not from the rate we sent: under overload the granted rate
   *is* the quota, so there is no cold collapse to 0.5 req/s;
 * one cut per episode: a throttle answering a request sent before the new rate took hold does not
-  cut again (the cut already answered it), so a burst of 429s is one decrease, not ten.
+  cut again (the cut already answered it), so a burst of 429s is one decrease, not ten;
+* a throttle is evidence of a quota only when the share of answers throttled rises above the
+  **background** share, the share seen while sending below the grant. A quota throttles more the
+  faster we send; a busy region, a cold model or a shared account throttles a steady share whatever
+  we send, and cutting on those would cut for ever (issue 17: 0.17 of the grant at 10% random 429s).
+  Every cut is therefore checked: the answers to the first requests sent at the new rate measure the
+  background share (below a quota only background throttles remain). The first cut, made before
+  any background is known, is undone when the share did not fall after it.
 
 Between throttles the rate grows on the CUBIC curve ``C·(t−K)³ + w_max`` (back at the granted rate
 after ``K`` seconds, then probing above it); once it passes twice the granted rate without a new
@@ -85,12 +92,25 @@ class Budget:
     under the burst a provider's bucket allows (a fixed cap's pacer allows 20 ms)."""
     WINDOW_S, RECENT_S, MIN_SAMPLES, MIN_RATE = 1.0, 0.3, 10, 0.5
     """Fewer answers than ``MIN_SAMPLES`` in the last ``WINDOW_S`` are no evidence of a quota."""
+    CHECK_N, CHECK_S = 30, 0.5
+    """A cut is checked on the answers to at least ``CHECK_N`` requests sent at the new rate over at
+    least ``CHECK_S`` (fewer answers cannot tell a 10% background from a quota)."""
+    Z = 3.0
+    """A window's throttle share is over the background when it exceeds it by ``Z`` standard errors
+    (of the window's share and of the background's estimate): the test runs at every throttle, on
+    overlapping windows, so a lower bar would cut on noise every few seconds."""
+    BACKGROUND_MEMORY = 2000
+    """Answers of past checks the background share is averaged over (older ones fade: it can change)."""
 
     def __init__(self, limits: RateLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._lock = threading.Lock()
         self._ok: deque[float] = deque()
+        self._throttles: deque[float] = deque()  # times of throttled answers, over the same window
         self._learned: _Pacer | None = None
+        self._background = [0, 0]  # [answers, throttled] of the checks after cuts, below the grant
+        self._check: _Check | None = None  # the last cut, until its check is done
+        self._first_answer: float | None = None
         self.w_max = self.k = 0.0
         self.last_cut = self.quiet_until = -math.inf
         self.sent = self.throttled = 0
@@ -148,22 +168,94 @@ class Budget:
                 pacer.take(at, units)
             return at - now, at
 
-    def record(self, ticket: float, *, throttled: bool, learn: bool = True) -> None:
-        """Feedback from one answer (every attempt, retries included); ``learn=False`` only counts it."""
+    def record(self, ticket: float, *, throttled: bool, learn: bool = True) -> bool:
+        """Feedback from one answer (every attempt, retries included); ``learn=False`` only counts it.
+
+        Returns whether the answer is evidence of sending over a quota: a throttle while the share of
+        throttled answers is above the background share, or, before any background is known, while
+        the limiter paces after a cut (with ``learn=False``: any throttle). Other throttles are
+        background noise: the caller should neither cut its concurrency nor wait as if the quota's
+        bucket were empty."""
         with self._lock:
             now = self.clock()
-            ok = self._ok
-            while ok and ok[0] < now - self.WINDOW_S:
-                ok.popleft()
+            ok, throttles = self._ok, self._throttles
+            for times in (ok, throttles):
+                while times and times[0] < now - self.WINDOW_S:
+                    times.popleft()
+            (throttles if throttled else ok).append(now)
+            if self._first_answer is None:
+                self._first_answer = now
+            if self._check is not None and ticket >= self._check.sent_from:
+                self._check_answer(now, throttled)
             if not throttled:
-                ok.append(now)
-                return
+                return False
             self.throttled += 1
-            if not learn or ticket < self.quiet_until or len(ok) < self.MIN_SAMPLES:
-                return  # sent before the last cut took hold, or too few answers to know the grant
+            over = self._over_background(learn=learn)
+            if (
+                not learn
+                or not (over or not self._background[0])  # knowing no background, any throttle may be the quota
+                or self._check is not None
+                or ticket < self.quiet_until
+                or self._young(now)
+            ):
+                return over  # not news, still checking the last cut, or too few answers to know the grant
             granted = self._granted(now)
             current = self._current(now)  # paced at `current` and throttled: the grant is just below it
+            before = _Check(self._learned, self.w_max, self.k, self.last_cut, self._share())
             self._cut(now, granted if current is None else min(current, 2 * granted))
+            before.sent_from, before.began = self.quiet_until, now
+            self._check = before
+            return True
+
+    def _young(self, now: float) -> bool:
+        """Too few answers to know the grant: under ``MIN_SAMPLES`` in the window, or answers for less
+        than a window (a client's first calls are slow, then come back in a clump: the rate of answers
+        then understates the grant, and a cut to it would crawl back for seconds)."""
+        return len(self._ok) < self.MIN_SAMPLES or now - self._first_answer < self.CHECK_S  # type: ignore[operator]
+
+    def _share(self) -> tuple[int, int]:
+        """(answers, throttled) over the last ``WINDOW_S``."""
+        return len(self._ok) + len(self._throttles), len(self._throttles)
+
+    @property
+    def background_share(self) -> float | None:
+        """Share of answers throttled while sending below the grant; None until a cut was checked."""
+        answers, throttled = self._background
+        return throttled / answers if answers else None
+
+    def _over_background(self, share: tuple[int, int] | None = None, *, learn: bool = True) -> bool:
+        measured, throttled_below = self._background
+        if not measured:  # nothing known yet: a quota is suspected once the limiter cut for one
+            return self._learned is not None or not learn
+        background = throttled_below / measured
+        n, throttled = share or self._share()
+        floor = max(background, 0.5 / measured)  # none seen in `measured` answers is not a share of 0
+        spread = self.Z * math.sqrt(floor * (1 - floor) * (1 / n + 1 / measured))
+        return throttled / n > background + spread
+
+    def _check_answer(self, now: float, throttled: bool) -> None:
+        """One answer to a request sent after the last cut took hold; ends the check once it has enough."""
+        check = self._check
+        assert check is not None
+        check.answers += 1
+        check.throttled += throttled
+        if check.answers < self.CHECK_N or now - check.began < self.CHECK_S:
+            return
+        self._check = None
+        background = self._background
+        first = not background[0]
+        background[0] += check.answers
+        background[1] += check.throttled
+        if background[0] > self.BACKGROUND_MEMORY:
+            background[0] //= 2
+            background[1] //= 2
+        answers, throttled = check.share
+        fell = check.throttled / check.answers < throttled / answers / 2
+        if first and not fell:
+            # The first cut is made knowing no background: the throttle share did not even halve
+            # below the new rate, so the throttles were background, not the rate. Back to where the
+            # limiter was (off, or on its curve); the next cut needs a share clearly over it.
+            self._learned, self.w_max, self.k, self.last_cut = check.learned, check.w_max, check.k, check.last_cut
 
     def _granted(self, now: float) -> float:
         """Answers/s that were not throttled, over the last ``RECENT_S`` (at least ``MIN_SAMPLES``
@@ -193,7 +285,35 @@ class Budget:
     def snapshot(self) -> dict[str, float | int | None]:
         """Current state, for metrics and benchmark output."""
         rate = self.learned_rate
-        return {"learned_rps": rate, "w_max": self.w_max, "sent": self.sent, "throttled": self.throttled}
+        return {
+            "learned_rps": rate,
+            "w_max": self.w_max,
+            "sent": self.sent,
+            "throttled": self.throttled,
+            "background": self.background_share,
+        }
+
+
+class _Check:
+    """A cut under test: the limiter as it was before, the throttle share that triggered the cut,
+    and the answers so far to requests sent at the new rate."""
+
+    __slots__ = (
+        "answers",
+        "began",
+        "k",
+        "last_cut",
+        "learned",
+        "sent_from",
+        "share",
+        "throttled",
+        "w_max",
+    )
+
+    def __init__(self, learned: _Pacer | None, w_max: float, k: float, last_cut: float, share: tuple[int, int]) -> None:
+        self.learned, self.w_max, self.k, self.last_cut, self.share = learned, w_max, k, last_cut, share
+        self.sent_from = self.began = 0.0
+        self.answers = self.throttled = 0
 
 
 _budgets: dict[Hashable, Budget] = {}
