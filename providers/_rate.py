@@ -172,10 +172,9 @@ class Budget:
         """Feedback from one answer (every attempt, retries included); ``learn=False`` only counts it.
 
         Returns whether the answer is evidence of sending over a quota: a throttle while the share of
-        throttled answers is above the background share, or, before any background is known, while
-        the limiter paces after a cut (with ``learn=False``: any throttle). Other throttles are
-        background noise: the caller should neither cut its concurrency nor wait as if the quota's
-        bucket were empty."""
+        throttled answers is above the background share, or any throttle while no background is
+        known. Other throttles are background noise: the caller should neither cut its concurrency
+        nor wait as if the quota's bucket were empty."""
         with self._lock:
             now = self.clock()
             ok, throttles = self._ok, self._throttles
@@ -190,14 +189,8 @@ class Budget:
             if not throttled:
                 return False
             self.throttled += 1
-            over = self._over_background(learn=learn)
-            if (
-                not learn
-                or not (over or not self._background[0])  # knowing no background, any throttle may be the quota
-                or self._check is not None
-                or ticket < self.quiet_until
-                or self._young(now)
-            ):
+            over = self._over_background()
+            if not learn or not over or self._check is not None or ticket < self.quiet_until or self._young(now):
                 return over  # not news, still checking the last cut, or too few answers to know the grant
             granted = self._granted(now)
             current = self._current(now)  # paced at `current` and throttled: the grant is just below it
@@ -206,6 +199,13 @@ class Budget:
             before.sent_from, before.began = self.quiet_until, now
             self._check = before
             return True
+
+    @property
+    def granting(self) -> bool:
+        """Whether any answer in the last ``WINDOW_S`` was not throttled."""
+        with self._lock:
+            ok, now = self._ok, self.clock()
+            return bool(ok) and ok[-1] >= now - self.WINDOW_S
 
     def _young(self, now: float) -> bool:
         """Too few answers to know the grant: under ``MIN_SAMPLES`` in the window, or answers for less
@@ -223,10 +223,10 @@ class Budget:
         answers, throttled = self._background
         return throttled / answers if answers else None
 
-    def _over_background(self, share: tuple[int, int] | None = None, *, learn: bool = True) -> bool:
+    def _over_background(self, share: tuple[int, int] | None = None) -> bool:
         measured, throttled_below = self._background
-        if not measured:  # nothing known yet: a quota is suspected once the limiter cut for one
-            return self._learned is not None or not learn
+        if not measured:
+            return True  # nothing known yet: any throttle may be the quota
         background = throttled_below / measured
         n, throttled = share or self._share()
         floor = max(background, 0.5 / measured)  # none seen in `measured` answers is not a share of 0
@@ -239,8 +239,9 @@ class Budget:
         assert check is not None
         check.answers += 1
         check.throttled += throttled
-        if check.answers < self.CHECK_N or now - check.began < self.CHECK_S:
-            return
+        elapsed = now - check.began
+        if elapsed < self.CHECK_S or check.answers < (self.CHECK_N if elapsed < self.WINDOW_S else self.MIN_SAMPLES):
+            return  # (a cut to a few requests/s is checked on what a window brings)
         self._check = None
         background = self._background
         first = not background[0]
@@ -250,11 +251,13 @@ class Budget:
             background[0] //= 2
             background[1] //= 2
         answers, throttled = check.share
-        fell = check.throttled / check.answers < throttled / answers / 2
-        if first and not fell:
-            # The first cut is made knowing no background: the throttle share did not even halve
-            # below the new rate, so the throttles were background, not the rate. Back to where the
-            # limiter was (off, or on its curve); the next cut needs a share clearly over it.
+        pooled = (throttled + check.throttled) / (answers + check.answers)
+        spread = self.Z * math.sqrt(pooled * (1 - pooled) * (1 / answers + 1 / check.answers))
+        if first and check.throttled / check.answers > throttled / answers - spread:
+            # The first cut is made knowing no background: the throttle share did not fall clearly
+            # below the new rate, so the throttles may well be background, not the rate. Back to
+            # where the limiter was (off, or on its curve); a quota then shows as a share clearly
+            # over the background just measured, and the next throttle cuts for it.
             self._learned, self.w_max, self.k, self.last_cut = check.learned, check.w_max, check.k, check.last_cut
 
     def _granted(self, now: float) -> float:

@@ -79,7 +79,11 @@ async def call_with_retries(
                     observer.gave_up(attempts=attempt, error=exc)
                 raise
             retried.append(type(exc).__name__)
-            delay = backoff(policy, attempt, exc, over_quota=over_quota)
+            # Our guess of a quota's refill time (no hint) only while nothing at all was granted
+            # lately: otherwise the limiter spaces the retries, and waiting on top only idles the
+            # call and starves the answers the grant is measured by.
+            quota = over_quota and (not learn or not budget.granting)
+            delay = backoff(policy, attempt, exc, over_quota=quota)
             if observer is not None:
                 observer.retrying(attempt, delay, exc)
             await asyncio.sleep(delay)

@@ -110,10 +110,14 @@ def test_limiter_learns_down_on_throttles_and_up_when_clear() -> None:
     budget.record(ticket - 1, throttled=True)  # paced before the cut: the cut already answered it
     assert budget.learned_rate == cut
     clock.now += 0.05
-    _, late = budget.reserve()
-    feed(budget, clock, 14, 1.0)
-    budget.record(late, throttled=True)  # still throttled at the new rate: cut again
-    assert budget.learned_rate < cut
+    feed(budget, clock, 17, 2.0)  # below the grant: no throttle, the share fell, the cut holds
+    assert budget.background_share == 0 and budget.learned_rate is not None
+    grown = budget.learned_rate  # back up the curve meanwhile
+    for i in range(12):  # throttled again, a share clearly over that background: cut again
+        clock.now += 0.05
+        _, late = budget.reserve()
+        budget.record(late, throttled=i % 3 == 2)
+    assert budget.learned_rate < grown
     low = budget.learned_rate
     clock.now += budget.k  # CUBIC: back at the last grant after K seconds...
     assert budget.learned_rate == pytest.approx(budget.w_max, rel=0.01) and budget.learned_rate > low
