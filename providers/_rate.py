@@ -99,6 +99,8 @@ class Budget:
     """A window's throttle share is over the background when it exceeds it by ``Z`` standard errors
     (of the window's share and of the background's estimate): the test runs at every throttle, on
     overlapping windows, so a lower bar would cut on noise every few seconds."""
+    CHECK_Z = 2.0
+    """The first cut holds when the throttle share fell by ``CHECK_Z`` standard errors after it."""
     BACKGROUND_MEMORY = 2000
     """Answers of past checks the background share is averaged over (older ones fade: it can change)."""
 
@@ -227,10 +229,11 @@ class Budget:
         measured, throttled_below = self._background
         if not measured:
             return True  # nothing known yet: any throttle may be the quota
-        background = throttled_below / measured
+        # One throttle in a check is no background (a quota's burst edge makes one now and then):
+        # with it discounted, a quota with no background is cut for at its first throttle again.
+        background = max(0, throttled_below - 1) / measured
         n, throttled = share or self._share()
-        floor = max(background, 0.5 / measured)  # none seen in `measured` answers is not a share of 0
-        spread = self.Z * math.sqrt(floor * (1 - floor) * (1 / n + 1 / measured))
+        spread = self.Z * math.sqrt(background * (1 - background) * (1 / n + 1 / measured))
         return throttled / n > background + spread
 
     def _check_answer(self, now: float, throttled: bool) -> None:
@@ -250,10 +253,10 @@ class Budget:
         if background[0] > self.BACKGROUND_MEMORY:
             background[0] //= 2
             background[1] //= 2
-        answers, throttled = check.share
-        pooled = (throttled + check.throttled) / (answers + check.answers)
-        spread = self.Z * math.sqrt(pooled * (1 - pooled) * (1 / answers + 1 / check.answers))
-        if first and check.throttled / check.answers > throttled / answers - spread:
+        cut_n, cut_throttled = check.share
+        pooled = (cut_throttled + check.throttled) / (cut_n + check.answers)
+        spread = self.CHECK_Z * math.sqrt(pooled * (1 - pooled) * (1 / cut_n + 1 / check.answers))
+        if first and check.throttled / check.answers > cut_throttled / cut_n - spread:
             # The first cut is made knowing no background: the throttle share did not fall clearly
             # below the new rate, so the throttles may well be background, not the rate. Back to
             # where the limiter was (off, or on its curve); a quota then shows as a share clearly

@@ -91,23 +91,24 @@ def test_the_strictest_cap_of_a_shared_key_wins() -> None:
     assert other is not loose and other.reserve()[0] == 0.0
 
 
-def feed(budget: Budget, clock: Clock, rps: float, seconds: float) -> None:
-    for _ in range(int(rps * seconds)):
+def feed(budget: Budget, clock: Clock, rps: float, seconds: float, *, throttled_every: int = 0) -> None:
+    """Answers at ``rps`` for ``seconds``, each sent as it is answered; every ``throttled_every``-th throttled."""
+    for i in range(int(rps * seconds)):
         clock.now += 1 / rps
-        budget.record(clock.now, throttled=False)
+        budget.record(clock.now, throttled=bool(throttled_every) and i % throttled_every == throttled_every - 1)
 
 
 def test_limiter_learns_down_on_throttles_and_up_when_clear() -> None:
     clock = Clock()
     budget = Budget(clock=clock)
     assert budget.learned_rate is None  # off until the first throttle: nothing paces
-    feed(budget, clock, 20, 1.0)
-    _, ticket = budget.reserve()
-    budget.record(ticket, throttled=True)
-    assert budget.w_max == pytest.approx(20, rel=0.1)  # the granted rate, not the rate we sent
+    feed(budget, clock, 30, 0.5, throttled_every=3)  # 30/s sent into a grant of 20/s: too early to cut
+    assert budget.learned_rate is None
+    feed(budget, clock, 30, 0.1, throttled_every=3)  # a throttle after half a second of answers: cut
+    assert budget.w_max == pytest.approx(20, rel=0.15)  # the granted rate, not the rate we sent
     assert budget.learned_rate == pytest.approx(budget.BETA * budget.w_max)
     cut = budget.learned_rate
-    budget.record(ticket - 1, throttled=True)  # paced before the cut: the cut already answered it
+    budget.record(clock.now - 0.01, throttled=True)  # sent before the cut: the cut already answered it
     assert budget.learned_rate == cut
     clock.now += 0.05
     feed(budget, clock, 17, 2.0)  # below the grant: no throttle, the share fell, the cut holds
