@@ -11,13 +11,9 @@ that matter for embedding jobs:
   *is* the quota, so there is no cold collapse to 0.5 req/s;
 * one cut per episode: a throttle answering a request sent before the new rate took hold does not
   cut again (the cut already answered it), so a burst of 429s is one decrease, not ten;
-* a throttle is evidence of a quota only when the share of answers throttled rises above the
-  **background** share, the share seen while sending below the grant. A quota throttles more the
-  faster we send; a busy region, a cold model or a shared account throttles a steady share whatever
-  we send, and cutting on those would cut for ever (issue 17: 0.17 of the grant at 10% random 429s).
-  Every cut is therefore checked: the answers to the first requests sent at the new rate measure the
-  background share (below a quota only background throttles remain). The first cut, made before
-  any background is known, is undone when the share did not fall after it.
+* a throttle is evidence of a quota only while the share of answers throttled is clearly above the
+  **background** share, measured below the grant after each cut (:mod:`._background`): a steady
+  share of random 429s would otherwise cut for ever (issue 17).
 
 Between throttles the rate grows on the CUBIC curve ``C·(t−K)³ + w_max`` (back at the granted rate
 after ``K`` seconds, then probing above it); once it passes twice the granted rate without a new
@@ -37,6 +33,8 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ._background import Background, Check
 
 __all__ = ["Budget", "RateLimits", "estimate_tokens", "rate_budget", "reset_budgets"]
 
@@ -95,14 +93,6 @@ class Budget:
     CHECK_N, CHECK_S = 30, 0.5
     """A cut is checked on the answers to at least ``CHECK_N`` requests sent at the new rate over at
     least ``CHECK_S`` (fewer answers cannot tell a 10% background from a quota)."""
-    Z = 3.0
-    """A window's throttle share is over the background when it exceeds it by ``Z`` standard errors
-    (of the window's share and of the background's estimate): the test runs at every throttle, on
-    overlapping windows, so a lower bar would cut on noise every few seconds."""
-    CHECK_Z = 2.0
-    """The first cut holds when the throttle share fell by ``CHECK_Z`` standard errors after it."""
-    BACKGROUND_MEMORY = 2000
-    """Answers of past checks the background share is averaged over (older ones fade: it can change)."""
 
     def __init__(self, limits: RateLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -110,8 +100,8 @@ class Budget:
         self._ok: deque[float] = deque()
         self._throttles: deque[float] = deque()  # times of throttled answers, over the same window
         self._learned: _Pacer | None = None
-        self._background = [0, 0]  # [answers, throttled] of the checks after cuts, below the grant
-        self._check: _Check | None = None  # the last cut, until its check is done
+        self._background = Background()
+        self._check: Check | None = None  # the last cut, until its check is done
         self._first_answer: float | None = None
         self.w_max = self.k = 0.0
         self.last_cut = self.quiet_until = -math.inf
@@ -191,15 +181,14 @@ class Budget:
             if not throttled:
                 return False
             self.throttled += 1
-            over = self._over_background()
+            over = self._background.over(*self._window())
             if not learn or not over or self._check is not None or ticket < self.quiet_until or self._young(now):
                 return over  # not news, still checking the last cut, or too few answers to know the grant
             granted = self._granted(now)
             current = self._current(now)  # paced at `current` and throttled: the grant is just below it
-            before = _Check(self._learned, self.w_max, self.k, self.last_cut, self._share())
+            before, window = (self._learned, self.w_max, self.k, self.last_cut), self._window()
             self._cut(now, granted if current is None else min(current, 2 * granted))
-            before.sent_from, before.began = self.quiet_until, now
-            self._check = before
+            self._check = Check(before, window, began=now, sent_from=self.quiet_until)
             return True
 
     @property
@@ -215,26 +204,14 @@ class Budget:
         then understates the grant, and a cut to it would crawl back for seconds)."""
         return len(self._ok) < self.MIN_SAMPLES or now - self._first_answer < self.CHECK_S  # type: ignore[operator]
 
-    def _share(self) -> tuple[int, int]:
+    def _window(self) -> tuple[int, int]:
         """(answers, throttled) over the last ``WINDOW_S``."""
         return len(self._ok) + len(self._throttles), len(self._throttles)
 
     @property
     def background_share(self) -> float | None:
         """Share of answers throttled while sending below the grant; None until a cut was checked."""
-        answers, throttled = self._background
-        return throttled / answers if answers else None
-
-    def _over_background(self, share: tuple[int, int] | None = None) -> bool:
-        measured, throttled_below = self._background
-        if not measured:
-            return True  # nothing known yet: any throttle may be the quota
-        # One throttle in a check is no background (a quota's burst edge makes one now and then):
-        # with it discounted, a quota with no background is cut for at its first throttle again.
-        background = max(0, throttled_below - 1) / measured
-        n, throttled = share or self._share()
-        spread = self.Z * math.sqrt(background * (1 - background) * (1 / n + 1 / measured))
-        return throttled / n > background + spread
+        return self._background.share
 
     def _check_answer(self, now: float, throttled: bool) -> None:
         """One answer to a request sent after the last cut took hold; ends the check once it has enough."""
@@ -246,22 +223,8 @@ class Budget:
         if elapsed < self.CHECK_S or check.answers < (self.CHECK_N if elapsed < self.WINDOW_S else self.MIN_SAMPLES):
             return  # (a cut to a few requests/s is checked on what a window brings)
         self._check = None
-        background = self._background
-        first = not background[0]
-        background[0] += check.answers
-        background[1] += check.throttled
-        if background[0] > self.BACKGROUND_MEMORY:
-            background[0] //= 2
-            background[1] //= 2
-        cut_n, cut_throttled = check.share
-        pooled = (cut_throttled + check.throttled) / (cut_n + check.answers)
-        spread = self.CHECK_Z * math.sqrt(pooled * (1 - pooled) * (1 / cut_n + 1 / check.answers))
-        if first and check.throttled / check.answers > cut_throttled / cut_n - spread:
-            # The first cut is made knowing no background: the throttle share did not fall clearly
-            # below the new rate, so the throttles may well be background, not the rate. Back to
-            # where the limiter was (off, or on its curve); a quota then shows as a share clearly
-            # over the background just measured, and the next throttle cuts for it.
-            self._learned, self.w_max, self.k, self.last_cut = check.learned, check.w_max, check.k, check.last_cut
+        if self._background.add(check):
+            self._learned, self.w_max, self.k, self.last_cut = check.before
 
     def _granted(self, now: float) -> float:
         """Answers/s that were not throttled, over the last ``RECENT_S`` (at least ``MIN_SAMPLES``
@@ -298,28 +261,6 @@ class Budget:
             "throttled": self.throttled,
             "background": self.background_share,
         }
-
-
-class _Check:
-    """A cut under test: the limiter as it was before, the throttle share that triggered the cut,
-    and the answers so far to requests sent at the new rate."""
-
-    __slots__ = (
-        "answers",
-        "began",
-        "k",
-        "last_cut",
-        "learned",
-        "sent_from",
-        "share",
-        "throttled",
-        "w_max",
-    )
-
-    def __init__(self, learned: _Pacer | None, w_max: float, k: float, last_cut: float, share: tuple[int, int]) -> None:
-        self.learned, self.w_max, self.k, self.last_cut, self.share = learned, w_max, k, last_cut, share
-        self.sent_from = self.began = 0.0
-        self.answers = self.throttled = 0
 
 
 _budgets: dict[Hashable, Budget] = {}
