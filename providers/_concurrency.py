@@ -102,9 +102,10 @@ class AdaptiveLimit:
 
     A call holds its slot through its retries and their backoff sleeps, so a throttled call keeps
     its place instead of letting a fresh call fire into the same 429. The limit is revised once per
-    window of ``limit`` attempts: if more than ``THROTTLED_SHARE`` were rate-limited it is cut to 3/4,
+    window of ``limit`` attempts: if more than ``THROTTLED_SHARE`` were throttled it is cut to 3/4,
     otherwise it grows by one, up to ``ceiling``. Judging a window rather than single answers keeps
-    occasional 429s from shrinking it. At the ceiling it keeps growing (by half, like slow start) up to
+    occasional 429s from shrinking it; a steady background share of 429s never reaches it (the
+    retry loop reports only throttles the rate budget reads as the quota). At the ceiling it keeps growing (by half, like slow start) up to
     ``grow_to`` after ``GROW_STREAK`` windows in a row of at least ``GROW_WINDOW`` answers in which
     calls queued for a slot, none was throttled or paced by the rate budget, and the mean call
     latency stayed within ``LATENCY_SLACK`` of the best window seen: more calls in flight then mean

@@ -10,7 +10,10 @@ that matter for embedding jobs:
   not throttled, over the last second), not from the rate we sent: under overload the granted rate
   *is* the quota, so there is no cold collapse to 0.5 req/s;
 * one cut per episode: a throttle answering a request sent before the new rate took hold does not
-  cut again (the cut already answered it), so a burst of 429s is one decrease, not ten.
+  cut again (the cut already answered it), so a burst of 429s is one decrease, not ten;
+* a throttle is evidence of a quota only while the share of answers throttled is clearly above the
+  **background** share, measured below the grant after each cut (:mod:`._background`): a steady
+  share of random 429s would otherwise cut for ever (issue 17).
 
 Between throttles the rate grows on the CUBIC curve ``C·(t−K)³ + w_max`` (back at the granted rate
 after ``K`` seconds, then probing above it); once it passes twice the granted rate without a new
@@ -30,6 +33,8 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ._background import Background, Check
 
 __all__ = ["Budget", "RateLimits", "estimate_tokens", "rate_budget", "reset_budgets"]
 
@@ -85,12 +90,19 @@ class Budget:
     under the burst a provider's bucket allows (a fixed cap's pacer allows 20 ms)."""
     WINDOW_S, RECENT_S, MIN_SAMPLES, MIN_RATE = 1.0, 0.3, 10, 0.5
     """Fewer answers than ``MIN_SAMPLES`` in the last ``WINDOW_S`` are no evidence of a quota."""
+    CHECK_N, CHECK_S = 30, 0.5
+    """A cut is checked on the answers to at least ``CHECK_N`` requests sent at the new rate over at
+    least ``CHECK_S`` (fewer answers cannot tell a 10% background from a quota)."""
 
     def __init__(self, limits: RateLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._lock = threading.Lock()
         self._ok: deque[float] = deque()
+        self._throttles: deque[float] = deque()  # times of throttled answers, over the same window
         self._learned: _Pacer | None = None
+        self._background = Background()
+        self._check: Check | None = None  # the last cut, until its check is done
+        self._first_answer: float | None = None
         self.w_max = self.k = 0.0
         self.last_cut = self.quiet_until = -math.inf
         self.sent = self.throttled = 0
@@ -148,22 +160,71 @@ class Budget:
                 pacer.take(at, units)
             return at - now, at
 
-    def record(self, ticket: float, *, throttled: bool, learn: bool = True) -> None:
-        """Feedback from one answer (every attempt, retries included); ``learn=False`` only counts it."""
+    def record(self, ticket: float, *, throttled: bool, learn: bool = True) -> bool:
+        """Feedback from one answer (every attempt, retries included); ``learn=False`` only counts it.
+
+        Returns whether the answer is evidence of sending over a quota: a throttle while the share of
+        throttled answers is above the background share, or any throttle while no background is
+        known. Other throttles are background noise: the caller should neither cut its concurrency
+        nor wait as if the quota's bucket were empty."""
         with self._lock:
             now = self.clock()
-            ok = self._ok
-            while ok and ok[0] < now - self.WINDOW_S:
-                ok.popleft()
+            ok, throttles = self._ok, self._throttles
+            for times in (ok, throttles):
+                while times and times[0] < now - self.WINDOW_S:
+                    times.popleft()
+            (throttles if throttled else ok).append(now)
+            if self._first_answer is None:
+                self._first_answer = now
+            if self._check is not None and ticket >= self._check.sent_from:
+                self._check_answer(now, throttled)
             if not throttled:
-                ok.append(now)
-                return
+                return False
             self.throttled += 1
-            if not learn or ticket < self.quiet_until or len(ok) < self.MIN_SAMPLES:
-                return  # sent before the last cut took hold, or too few answers to know the grant
+            over = self._background.over(*self._window())
+            if not learn or not over or self._check is not None or ticket < self.quiet_until or self._young(now):
+                return over  # not news, still checking the last cut, or too few answers to know the grant
             granted = self._granted(now)
             current = self._current(now)  # paced at `current` and throttled: the grant is just below it
+            before, window = (self._learned, self.w_max, self.k, self.last_cut), self._window()
             self._cut(now, granted if current is None else min(current, 2 * granted))
+            self._check = Check(before, window, began=now, sent_from=self.quiet_until)
+            return True
+
+    @property
+    def granting(self) -> bool:
+        """Whether any answer in the last ``WINDOW_S`` was not throttled."""
+        with self._lock:
+            ok, now = self._ok, self.clock()
+            return bool(ok) and ok[-1] >= now - self.WINDOW_S
+
+    def _young(self, now: float) -> bool:
+        """Too few answers to know the grant: under ``MIN_SAMPLES`` in the window, or answers for less
+        than a window (a client's first calls are slow, then come back in a clump: the rate of answers
+        then understates the grant, and a cut to it would crawl back for seconds)."""
+        return len(self._ok) < self.MIN_SAMPLES or now - self._first_answer < self.CHECK_S  # type: ignore[operator]
+
+    def _window(self) -> tuple[int, int]:
+        """(answers, throttled) over the last ``WINDOW_S``."""
+        return len(self._ok) + len(self._throttles), len(self._throttles)
+
+    @property
+    def background_share(self) -> float | None:
+        """Share of answers throttled while sending below the grant; None until a cut was checked."""
+        return self._background.share
+
+    def _check_answer(self, now: float, throttled: bool) -> None:
+        """One answer to a request sent after the last cut took hold; ends the check once it has enough."""
+        check = self._check
+        assert check is not None
+        check.answers += 1
+        check.throttled += throttled
+        elapsed = now - check.began
+        if elapsed < self.CHECK_S or check.answers < (self.CHECK_N if elapsed < self.WINDOW_S else self.MIN_SAMPLES):
+            return  # (a cut to a few requests/s is checked on what a window brings)
+        self._check = None
+        if self._background.add(check):
+            self._learned, self.w_max, self.k, self.last_cut = check.before
 
     def _granted(self, now: float) -> float:
         """Answers/s that were not throttled, over the last ``RECENT_S`` (at least ``MIN_SAMPLES``
@@ -193,7 +254,13 @@ class Budget:
     def snapshot(self) -> dict[str, float | int | None]:
         """Current state, for metrics and benchmark output."""
         rate = self.learned_rate
-        return {"learned_rps": rate, "w_max": self.w_max, "sent": self.sent, "throttled": self.throttled}
+        return {
+            "learned_rps": rate,
+            "w_max": self.w_max,
+            "sent": self.sent,
+            "throttled": self.throttled,
+            "background": self.background_share,
+        }
 
 
 _budgets: dict[Hashable, Budget] = {}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ._concurrency import AdaptiveLimit
 from ._rate import Budget
+from ._translate import hinted
 from .errors import EmbeddingError, RateLimitError
 from .settings import RetryPolicy
 
@@ -25,12 +26,15 @@ __all__ = ["backoff", "call_with_retries"]
 T = TypeVar("T")
 
 
-def backoff(policy: RetryPolicy, attempt: int, exc: EmbeddingError) -> float:
+def backoff(policy: RetryPolicy, attempt: int, exc: EmbeddingError, *, over_quota: bool = True) -> float:
     """Seconds to wait after failed ``attempt`` (1-based): full jitter up to
     ``initial_backoff_s · 2^(attempt−1)`` capped at ``max_backoff_s``; a throttle's ``retry_after``
-    hint wins over a shorter draw."""
+    wins over a shorter draw. Where the provider gave no hint, ``retry_after`` is our own guess of
+    how long a quota's bucket takes to refill (about 1 s): it holds only for a throttle the rate
+    budget reads as the quota (``over_quota``). A background throttle (a steady share, whatever the
+    rate) is retried on the plain backoff; waiting a second there only idles the call's slot."""
     delay = random.uniform(0.0, min(policy.max_backoff_s, policy.initial_backoff_s * 2 ** (attempt - 1)))
-    if isinstance(exc, RateLimitError) and exc.retry_after:
+    if isinstance(exc, RateLimitError) and exc.retry_after and (over_quota or hinted(exc)):
         delay = max(delay, exc.retry_after)
     return delay
 
@@ -49,7 +53,8 @@ async def call_with_retries(
     number of attempts and the error class names retried.
 
     Every attempt, retries included, books a request from the rate ``budget`` first (waiting when
-    it says so) and reports its answer to the budget and the adaptive ``gate``. ``learn=False``
+    it says so) and reports its answer to the budget; the adaptive ``gate`` hears of a throttle only
+    when the budget reads it as the quota (a steady background share of 429s is no reason to cut). ``learn=False``
     keeps the budget's learned rate out of it (fixed caps still hold). ``observer`` (from
     :func:`omnivec.providers.observability.observe_call`) hears of throttles, retries and the end.
     """
@@ -65,8 +70,8 @@ async def call_with_retries(
             output = await call()
         except EmbeddingError as exc:
             throttled = isinstance(exc, RateLimitError)
-            gate.record(throttled=throttled)
-            budget.record(ticket, throttled=throttled, learn=learn)
+            over_quota = budget.record(ticket, throttled=throttled, learn=learn)
+            gate.record(throttled=over_quota)
             if observer is not None and throttled:
                 observer.throttled(attempt, exc)
             if not exc.retryable or attempt >= policy.max_attempts:
@@ -74,7 +79,11 @@ async def call_with_retries(
                     observer.gave_up(attempts=attempt, error=exc)
                 raise
             retried.append(type(exc).__name__)
-            delay = backoff(policy, attempt, exc)
+            # Our guess of a quota's refill time (no hint) only while nothing at all was granted
+            # lately: otherwise the limiter spaces the retries, and waiting on top only idles the
+            # call and starves the answers the grant is measured by.
+            quota = over_quota and (not learn or not budget.granting)
+            delay = backoff(policy, attempt, exc, over_quota=quota)
             if observer is not None:
                 observer.retrying(attempt, delay, exc)
             await asyncio.sleep(delay)

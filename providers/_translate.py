@@ -30,6 +30,7 @@ __all__ = [
     "ErrorTable",
     "Upstream",
     "endpoint_identity",
+    "hinted",
     "one_line",
     "rate_limit_wait",
     "translated",
@@ -96,9 +97,21 @@ class ErrorTable:
         error_cls = self.codes.get(answer.code or "") or error_for_status(answer.status)
         if issubclass(error_cls, RateLimitError):
             where["retry_after"] = answer.retry_after if answer.retry_after is not None else rate_limit_wait()
-        return error_cls(
+        error = error_cls(
             one_line(answer.message) or error_cls.__name__, status_code=answer.status, code=answer.code, **where
         )
+        if issubclass(error_cls, RateLimitError) and answer.retry_after is None:
+            error.__dict__[_GUESSED] = True
+        return error
+
+
+_GUESSED = "_omnivec_guessed_wait"
+
+
+def hinted(error: RateLimitError) -> bool:
+    """Whether the throttle's ``retry_after`` is the provider's own hint, not :func:`rate_limit_wait`'s
+    guess (the retry policy keeps the guess only for throttles it reads as the quota)."""
+    return not error.__dict__.get(_GUESSED, False)
 
 
 def rate_limit_wait() -> float:

@@ -6,7 +6,11 @@
 The emulator grants ``--rate`` requests per second (token bucket holding 100 ms of tokens; the rest
 get 429 throttling),
 fails ``--error-rate`` of the granted ones on purpose (429 / 503, half each) and adds latency.
-The most it can grant is ``rate × (1 − error_rate)`` successful requests per second. The script
+The most it can grant is ``rate × (1 − error_rate)`` successful requests per second. For Gemini
+(100 inputs per request, 20,000 inputs by default) that is 8,000 inputs/s, more than this client can
+embed: there the client's own request rate binds, measured first by the same run against the
+emulator with no faults, and the target is min(``rate``, that request rate) × (1 − error_rate) × 100
+inputs/s (a failed request costs the client about what a good one does). The script
 checks every input came back in order exactly once (or is reported failed by index), prints items,
 failures, retries, achieved vs grantable rate, and the same work as a plain sequential loop over the
 raw SDK (boto3 with its default retries) for comparison. Numbers describe the emulator, not a cloud.
@@ -21,6 +25,7 @@ import time
 import numpy as np
 
 from ...providers import get_provider
+from ...providers._rate import reset_budgets
 from ...providers.emulator import Faults, emulated_clouds
 from ...providers.emulator._vectors import text_vector
 
@@ -57,7 +62,7 @@ def raw_sequential_loop(texts: list[str], dims: int) -> tuple[int, int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--n", type=int, default=None, help="inputs (default: 2,000 Nova, 20,000 Gemini)")
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--error-rate", type=float, default=0.2)
     parser.add_argument("--latency-ms", type=float, default=40.0)
@@ -65,9 +70,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--skip-raw", action="store_true")
     args = parser.parse_args()
+    if args.n is None:
+        args.n = 2000 if args.provider == "bedrock" else 20_000
 
     dims = 256
     texts = [f"input {i}: a sentence about topic {i % 37} and item {i}" for i in range(args.n)]
+    unfaulted = None
+    if args.provider == "gemini":  # the client's own ceiling: the same run with no faults, right before
+        with emulated_clouds(Faults(latency_ms=args.latency_ms)):
+            provider = get_provider(REFS[args.provider], dimensions=dims, max_concurrency=args.concurrency)
+            began = time.perf_counter()
+            provider.embed_sync(texts, intent="document", errors="collect")
+            unfaulted = args.n / (time.perf_counter() - began)
+        reset_budgets()  # the faulted run starts as a fresh process would
     faults = Faults(
         rate_limit_rps=args.rate,
         burst=max(1, int(args.rate / 10)),
@@ -105,13 +120,18 @@ def main() -> None:
             f"requests: {stats.requests}  throttled: {stats.throttled}  injected faults: {stats.injected}  "
             f"retries: {result.retries}  (rate-limit retries: {sum(t.retried.count('RateLimitError') for t in result.timings)})"
         )
-        print(
-            f"wall: {wall:.1f} s  achieved: {achieved:.1f} items/s  grantable: {grantable:.1f} items/s  "
-            f"ratio: {achieved / grantable:.2f} (target ≥ 0.90)"
-            if args.provider == "bedrock"
-            else f"wall: {wall:.1f} s  achieved: {achieved:.1f} items/s  requests ok/s: {stats.ok / wall:.1f}  "
-            f"grantable: {grantable:.1f} requests/s  ratio: {stats.ok / wall / grantable:.2f}"
-        )
+        if unfaulted is None:
+            print(
+                f"wall: {wall:.1f} s  achieved: {achieved:.1f} items/s  grantable: {grantable:.1f} items/s  "
+                f"ratio: {achieved / grantable:.2f} (target ≥ 0.90)"
+            )
+        else:
+            target = min(args.rate, unfaulted / 100) * (1 - args.error_rate) * 100
+            print(
+                f"wall: {wall:.1f} s  achieved: {achieved:.1f} items/s  requests ok/s: {stats.ok / wall:.1f}  "
+                f"same run unfaulted: {unfaulted:.1f} items/s  grantable: {target:.1f} items/s  "
+                f"ratio: {achieved / target:.2f} (target ≥ 0.90)"
+            )
         if not args.skip_raw and args.provider == "bedrock":
             ok, failed, raw_wall = raw_sequential_loop(texts, dims)
             print(

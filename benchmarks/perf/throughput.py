@@ -3,6 +3,7 @@
     python -m omnivec.benchmarks.perf.throughput [--grants 50,100,400] [--latency-ms 40]
         [--providers bedrock,gemini] [--n 2000] [--gemini-n 20000] [--raw-threads 32] [--in-process] [--overhead]
         [--bedrock-transport auto|aiobotocore|boto3] [--repeats 1]
+        [--random-throttle 0.2] [--random-n 10000] [--random-latency-ms 5]
 
 For each grant the script first measures the machine's ceiling: the raw SDK (boto3 / google-genai,
 no omnivec) from ``--raw-threads`` threads against an emulator that grants everything, 40 ms per
@@ -15,6 +16,14 @@ request) and the script prints
 * % of requests throttled, over the whole run and at steady state     target ≤ 5 % (steady)
   (steady state: requests the emulator received after the first 25 % of the run)
 * items lost (failed or missing), and whether every vector is right  target 0
+
+Beside the grant rows, the same table holds the random-throttle case (Nova, one input per request:
+the case batching hides): no rate limit, ``--random-throttle`` of requests answered 429 at random
+whatever the rate (a busy region, a shared account), ``--random-n`` inputs at ``--random-latency-ms``,
+against the same omnivec run with no faults right before it                 target ≥ 0.70
+A throttle share that does not depend on the rate is no evidence of a quota; a limiter that reads it
+as one cuts for ever (issue 17). Both kinds of case run in one script so that a fix for one cannot
+silently break the other. ``--random-throttle 0`` skips it.
 
 The ceiling moves by 10–30 % between runs on a shared 2-core machine, so one run's ratio is noisy:
 ``--repeats N`` runs N ceiling + omnivec pairs per grant and prints their median ratio.
@@ -310,6 +319,13 @@ def main() -> None:
     parser.add_argument(
         "--bedrock-transport", choices=["auto", "aiobotocore", "boto3"], default="auto", help="Bedrock's transport"
     )
+    parser.add_argument(
+        "--random-throttle", type=share, default=0.2, help="share of requests throttled at random (0: skip the case)"
+    )
+    parser.add_argument("--random-n", type=at_least_one, default=10_000, help="Nova inputs of the random-throttle case")
+    parser.add_argument(
+        "--random-latency-ms", type=not_negative, default=5.0, help="emulator time per call, random-throttle case"
+    )
     args = parser.parse_args()
     grants: list[float] = args.grants
     unknown = sorted(set(args.providers.split(",")) - set(REFS))
@@ -332,6 +348,15 @@ def main() -> None:
                 print(
                     f"{name} | {grant:g} | median ratio of {args.repeats} runs: {statistics.median(ratios):.2f} "
                     f"(range {min(ratios):.2f}–{max(ratios):.2f})",
+                    flush=True,
+                )
+        if name == "bedrock" and args.random_throttle > 0:
+            random_texts = [f"input {i}: a sentence about topic {i % 37} and item {i}" for i in range(args.random_n)]
+            ratios = [random_run(name, random_texts, args) for _ in range(args.repeats)]
+            if args.repeats > 1:
+                print(
+                    f"{name} | random {args.random_throttle:.0%} 429 | median ratio of {args.repeats} runs: "
+                    f"{statistics.median(ratios):.2f} (range {min(ratios):.2f}–{max(ratios):.2f})",
                     flush=True,
                 )
         if args.overhead:
@@ -357,6 +382,37 @@ def grant_run(name: str, texts: list[str], grant: float, args: argparse.Namespac
         flush=True,
     )
     return float(run["rate"] / target)
+
+
+def random_run(name: str, texts: list[str], args: argparse.Namespace) -> float:
+    """The same omnivec run with no faults, then with ``--random-throttle`` of requests answered 429
+    at random (no rate limit): prints the row, returns faulted / unfaulted items/s (target ≥ 0.70)."""
+    latency, transport = args.random_latency_ms, _transport(name, args.bedrock_transport)
+    with emulator(Faults(latency_ms=latency), in_process=args.in_process):
+        clean = asyncio.run(run_omnivec(name, texts, **transport))
+    faults = Faults(latency_ms=latency, throttle_rate=args.random_throttle, seed=7)
+    with emulator(faults, in_process=args.in_process):
+        run = asyncio.run(run_omnivec(name, texts, **transport))
+    learned = "off" if run["learned"] is None else f"{run['learned']:.0f} (w_max {run['w_max']:.0f})"
+    ratio = float(run["rate"] / clean["rate"])
+    print(
+        f"{name} | none, {args.random_throttle:.0%} random 429 ({len(texts)} inputs, {latency:g} ms) | "
+        f"{clean['rate']:.0f} (unfaulted) | {0.7 * clean['rate']:.0f} | {run['rate']:.1f} | {ratio:.2f} | "
+        f"retries {run['retries']} | {run['lost']} | {run['right']} | {run['limit']:.0f} | {learned}",
+        flush=True,
+    )
+    return ratio
+
+
+def share(text: str) -> float:
+    """argparse type: a share of requests, 0 to below 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to below 1, got {text!r}")
+    return value
 
 
 def _transport(name: str, transport: str) -> dict[str, str]:

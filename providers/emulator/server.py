@@ -49,6 +49,9 @@ class Faults:
     burst: int = 1
     error_rate: float = 0.0
     """Share answered with an injected 429 or 5xx (half each)."""
+    throttle_rate: float = 0.0
+    """Share answered with an injected 429 whatever the request rate (a busy region, a shared account),
+    drawn apart from ``error_rate``."""
     latency_ms: float = 0.0
     hang_rate: float = 0.0
     """Share that sleeps ``hang_s`` before answering (client timeouts)."""
@@ -191,6 +194,9 @@ class Emulator:
                 self.stats.throttled += 1
                 return self._error(protocol, 429, "")
             self.stats.granted += 1
+            if f.throttle_rate and self._rng.random() < f.throttle_rate:
+                self.stats.injected += 1
+                return self._error(protocol, 429, "")
             roll = self._rng.random()
             if roll < f.error_rate + f.drop_rate + f.hang_rate:
                 self.stats.injected += 1

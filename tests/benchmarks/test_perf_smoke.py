@@ -14,7 +14,7 @@ import pytest
 def test_throughput_script_runs_both_providers_and_loses_nothing() -> None:
     command = [sys.executable, "-m", "omnivec.benchmarks.perf.throughput", "--providers", "bedrock,gemini"]
     command += ["--grants", "400", "--n", "40", "--gemini-n", "400", "--latency-ms", "5", "--overhead", "--pairs", "1"]
-    command += ["--repeats", "2"]
+    command += ["--repeats", "2", "--random-throttle", "0"]  # the random-throttle case has its own test below
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [
@@ -31,6 +31,24 @@ def test_throughput_script_runs_both_providers_and_loses_nothing() -> None:
     assert "omnivec boto3 threads median" in summaries[0], summaries[0]  # Bedrock's two transports side by side
 
 
+def test_grant_and_random_throttle_ratios_hold_a_loose_floor() -> None:
+    """Issue 17: random 429s drove the learned rate to a crawl (0.17 of the grant) while the grant
+    cases still passed. Both kinds run in one script; either ratio under 0.5 fails here (a loose
+    floor for a noisy CI machine: the script's own targets are 0.9 and 0.7)."""
+    command = [sys.executable, "-m", "omnivec.benchmarks.perf.throughput", "--providers", "bedrock"]
+    command += ["--grants", "100", "--n", "300", "--latency-ms", "5", "--random-n", "2500"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {
+        row[1].split(",")[0]: row for row in (line.split(" | ") for line in done.stdout.splitlines()) if len(row) > 5
+    }
+    grant, random_throttle = rows["100"], rows["none"]
+    assert "20% random 429" in random_throttle[1], done.stdout
+    for row in (grant, random_throttle):
+        assert float(row[5]) >= 0.5, done.stdout
+        assert (row[7], row[8]) == ("0", "True"), row  # nothing lost, every vector right
+
+
 @pytest.mark.parametrize(
     ("script", "args", "says"),
     [
@@ -39,6 +57,7 @@ def test_throughput_script_runs_both_providers_and_loses_nothing() -> None:
         ("throughput", ["--providers", "bedrok"], "--providers: unknown bedrok; choose from bedrock, gemini"),
         ("throughput", ["--pairs", "0"], "argument --pairs: must be a whole number of at least 1, got '0'"),
         ("throughput", ["--latency-ms", "-5"], "argument --latency-ms: must be a number of at least 0, got '-5'"),
+        ("throughput", ["--random-throttle", "1.5"], "argument --random-throttle: must be a share from 0 to below 1"),
         ("peers", ["--n", "-3"], "argument --n: must be a whole number of at least 1, got '-3'"),
         ("peers", ["--peers", "langchan"], "--peers: unknown langchan"),
         ("local_backends", ["--n", "0"], "argument --n: must be a whole number of at least 1, got '0'"),

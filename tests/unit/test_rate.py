@@ -1,11 +1,13 @@
 """Rate control: one process-wide budget per rate key, a limiter that learns the granted rate from
 throttling (down on 429s, back up when clear), fixed caps, and concurrency that grows while calls
-are latency-bound. Timing-based tests use loose bounds; the learning itself is tested on a fake clock."""
+are latency-bound, and random throttles told from a quota. Timing-based tests use loose bounds; the
+learning itself is tested on a fake clock."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import threading
 import time
 
@@ -14,6 +16,9 @@ import pytest
 from omnivec.providers import RateLimitError
 from omnivec.providers._concurrency import AdaptiveLimit
 from omnivec.providers._rate import Budget, RateLimits, rate_budget, reset_budgets
+from omnivec.providers._retry import backoff
+from omnivec.providers._translate import ErrorTable, Upstream
+from omnivec.providers.settings import RetryPolicy
 from omnivec.providers.testing import FakeProvider, FakeSettings
 
 
@@ -91,29 +96,34 @@ def test_the_strictest_cap_of_a_shared_key_wins() -> None:
     assert other is not loose and other.reserve()[0] == 0.0
 
 
-def feed(budget: Budget, clock: Clock, rps: float, seconds: float) -> None:
-    for _ in range(int(rps * seconds)):
+def feed(budget: Budget, clock: Clock, rps: float, seconds: float, *, throttled_every: int = 0) -> None:
+    """Answers at ``rps`` for ``seconds``, each sent as it is answered; every ``throttled_every``-th throttled."""
+    for i in range(int(rps * seconds)):
         clock.now += 1 / rps
-        budget.record(clock.now, throttled=False)
+        budget.record(clock.now, throttled=bool(throttled_every) and i % throttled_every == throttled_every - 1)
 
 
 def test_limiter_learns_down_on_throttles_and_up_when_clear() -> None:
     clock = Clock()
     budget = Budget(clock=clock)
     assert budget.learned_rate is None  # off until the first throttle: nothing paces
-    feed(budget, clock, 20, 1.0)
-    _, ticket = budget.reserve()
-    budget.record(ticket, throttled=True)
-    assert budget.w_max == pytest.approx(20, rel=0.1)  # the granted rate, not the rate we sent
+    feed(budget, clock, 30, 0.5, throttled_every=3)  # 30/s sent into a grant of 20/s: too early to cut
+    assert budget.learned_rate is None
+    feed(budget, clock, 30, 0.1, throttled_every=3)  # a throttle after half a second of answers: cut
+    assert budget.w_max == pytest.approx(20, rel=0.15)  # the granted rate, not the rate we sent
     assert budget.learned_rate == pytest.approx(budget.BETA * budget.w_max)
     cut = budget.learned_rate
-    budget.record(ticket - 1, throttled=True)  # paced before the cut: the cut already answered it
+    budget.record(clock.now - 0.01, throttled=True)  # sent before the cut: the cut already answered it
     assert budget.learned_rate == cut
     clock.now += 0.05
-    _, late = budget.reserve()
-    feed(budget, clock, 14, 1.0)
-    budget.record(late, throttled=True)  # still throttled at the new rate: cut again
-    assert budget.learned_rate < cut
+    feed(budget, clock, 17, 2.0)  # below the grant: no throttle, the share fell, the cut holds
+    assert budget.background_share == 0 and budget.learned_rate is not None
+    grown = budget.learned_rate  # back up the curve meanwhile
+    for i in range(12):  # throttled again, a share clearly over that background: cut again
+        clock.now += 0.05
+        _, late = budget.reserve()
+        budget.record(late, throttled=i % 3 == 2)
+    assert budget.learned_rate < grown
     low = budget.learned_rate
     clock.now += budget.k  # CUBIC: back at the last grant after K seconds...
     assert budget.learned_rate == pytest.approx(budget.w_max, rel=0.01) and budget.learned_rate > low
@@ -268,3 +278,115 @@ async def test_latency_bound_calls_get_more_concurrency_than_the_default() -> No
     assert pinned.concurrency_ceiling == 2
     await pinned.embed([f"t {i}" for i in range(300)], intent="document")
     assert pinned.peak_in_flight == 2
+
+
+# --- throttles that do not depend on the rate (issue 17) -----------------------------------------
+# A steady share of random 429s must not drive the learned rate or the concurrency down, while a
+# quota, alone or under such a background, is still learned. Simulated on the fake clock: a sender
+# that wants `want_rps`, paced by the budget, answered at once by a token-bucket quota and/or a
+# random throttle share.
+
+
+def simulate(
+    budget: Budget,
+    clock: Clock,
+    *,
+    want_rps: float,
+    seconds: float,
+    quota_rps: float | None = None,
+    background: float = 0.0,
+    seed: int = 1,
+) -> list[tuple[float, bool, bool, bool]]:
+    """(send time, throttled by the quota, throttled at random, budget's verdict) per request."""
+    rng = random.Random(seed)
+    burst = max(1.0, (quota_rps or 0) / 10)  # the emulator's bucket: 100 ms of grant
+    tokens, stamp, end, sends = burst, clock.now, clock.now + seconds, []
+    while clock.now < end:
+        clock.now += 1 / want_rps
+        wait, ticket = budget.reserve()
+        clock.now += wait
+        by_quota = False
+        if quota_rps is not None:
+            tokens = min(burst, tokens + (clock.now - stamp) * quota_rps)
+            stamp = clock.now
+            by_quota = tokens < 1
+            tokens -= 0 if by_quota else 1
+        at_random = not by_quota and rng.random() < background
+        over = budget.record(ticket, throttled=by_quota or at_random)
+        sends.append((clock.now, by_quota, at_random, over))
+    return sends
+
+
+def last(sends: list[tuple[float, bool, bool, bool]], seconds: float) -> list[tuple[float, bool, bool, bool]]:
+    return [s for s in sends if s[0] >= sends[-1][0] - seconds]
+
+
+def test_random_throttles_leave_the_rate_alone() -> None:
+    clock = Clock()
+    budget = Budget(clock=clock)
+    sends = simulate(budget, clock, want_rps=200, seconds=20, background=0.2)
+    tail = last(sends, 10)
+    assert len(tail) >= 0.95 * 200 * 10  # the old limiter cut at every 429: ~30/s after 20 s
+    assert budget.learned_rate is None  # the first cut was checked and undone
+    assert budget.background_share == pytest.approx(0.2, abs=0.1)
+    random_throttles = [s for s in tail if s[2]]
+    assert random_throttles and not any(s[3] for s in random_throttles)  # none read as the quota
+
+
+def test_a_quota_under_random_throttles_is_still_learned() -> None:
+    clock = Clock()
+    budget = Budget(clock=clock)
+    sends = simulate(budget, clock, want_rps=400, seconds=30, quota_rps=100, background=0.1)
+    tail = last(sends, 15)
+    rate = len(tail) / 15
+    assert 85 <= rate <= 130, rate  # paced near the grant: unpaced it would send 400/s
+    assert sum(s[1] for s in tail) <= 0.15 * len(tail)  # few sends over the quota
+    assert budget.background_share == pytest.approx(0.1, abs=0.07)
+
+
+def test_a_quota_alone_is_paced_below_it() -> None:
+    clock = Clock()
+    budget = Budget(clock=clock)
+    sends = simulate(budget, clock, want_rps=400, seconds=30, quota_rps=100)
+    tail = last(sends, 15)
+    assert 85 <= len(tail) / 15 <= 110
+    assert sum(s[1] for s in tail) <= 0.05 * len(tail)  # issue 11's bar: ≤ 5 % throttled at steady state
+    assert all(s[3] for s in tail if s[1])  # every quota throttle is read as one
+
+
+def test_background_throttles_are_retried_on_the_plain_backoff() -> None:
+    table = ErrorTable(
+        codes={"Throttled": RateLimitError}, api_errors={KeyError: lambda e: Upstream("Throttled", 429, "x")}
+    )
+    guessed = table.translate(KeyError(), provider="p", model="m")
+    assert isinstance(guessed, RateLimitError) and guessed.retry_after is not None and guessed.retry_after >= 0.5
+    policy = RetryPolicy(initial_backoff_s=0.1)
+    assert max(backoff(policy, 1, guessed, over_quota=False) for _ in range(50)) <= 0.1  # not our 1 s guess
+    assert min(backoff(policy, 1, guessed, over_quota=True) for _ in range(50)) >= 0.5
+    hinted = RateLimitError("slow down", retry_after=2.0)  # the provider's own hint always holds
+    assert backoff(policy, 1, hinted, over_quota=False) == 2.0
+
+
+class RandomlyThrottled(FakeProvider):
+    """Throttles a fixed share of calls at random, whatever the rate."""
+
+    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self._rng = random.Random(3)
+        self.throttled = 0
+
+    async def _embed_batch(self, batch, *, intent):  # type: ignore[no-untyped-def]
+        if self._rng.random() < 0.2:
+            self.throttled += 1
+            raise RateLimitError("busy")  # no hint
+        return await super()._embed_batch(batch, intent=intent)
+
+
+async def test_random_throttles_cut_neither_rate_nor_concurrency_through_the_core() -> None:
+    provider = RandomlyThrottled(max_batch_size=1, default_concurrency=4, latency_s=0.002, retry={"max_attempts": 30})
+    result = await provider.embed([f"t {i}" for i in range(2500)], intent="document", errors="collect")
+    assert result.ok and provider.throttled > 400
+    budget = rate_budget(provider.rate_key(), RateLimits())
+    assert budget.learned_rate is None and budget.background_share is not None  # checked, then undone
+    gate = next(iter(provider._limits._by_loop.values()))
+    assert gate.limit >= 4  # not cut below its start
