@@ -78,7 +78,7 @@ class BedrockReranker(Reranker[BedrockRerankSettings]):
                 with translated(RERANK_ERROR_TABLE, provider=self.name, model=self.model):
                     session = boto3.Session(profile_name=s.profile, region_name=s.region)
                     config = Config(
-                        retries={"max_attempts": 1, "mode": "standard"},
+                        retries={"total_max_attempts": 1, "mode": "standard"},  # "max_attempts" counts RETRIES
                         read_timeout=s.timeout_s,
                         connect_timeout=min(s.timeout_s, 10.0),
                         max_pool_connections=self.concurrency_ceiling,
