@@ -2,8 +2,9 @@
 
 One core call is one ``predict`` over at most ``batch_size`` pairs, run in a worker thread so the
 event loop stays free. Real models (``cross-encoder/ms-marco-MiniLM-L6-v2``, ``BAAI/bge-reranker-v2-m3``)
-load by name with Hugging Face Hub access, or from a local folder. Scores are the model's raw output
-(logits for ms-marco models; a sigmoid for one-label models only if its config asks for one).
+load by name with Hugging Face Hub access, or from a local folder. Scores are what ``predict``
+returns: the logit through the activation the model's config names (Sentence Transformers' default
+for one-label models is a sigmoid).
 """
 
 from __future__ import annotations
