@@ -17,7 +17,7 @@ from .. import _guard
 from .._concurrency import ProviderLimits, run_sync
 from .._rate import Budget, rate_budget
 from .._validation import check_call_options, resolve_settings
-from ..errors import EmbeddingError, InvalidInputError, RemoteCallsBlockedError
+from ..errors import EmbeddingError, InvalidInputError
 from ..prices import price_for
 from ._run import run_rerank_calls
 from .settings import RerankerSettings
@@ -129,13 +129,8 @@ class Reranker(ABC, Generic[S]):
         check_call_options(errors, None)
         texts = check_rerank_inputs(query, candidates)
         self._check_lengths(query, texts)
-        if self.is_remote and _guard.remote_calls_blocked():
-            raise RemoteCallsBlockedError(
-                "remote calls are blocked (tests block them by default): use the emulator or "
-                "omnivec.providers.testing.allow_remote_calls()",
-                provider=self.name,
-                model=self.model,
-            )
+        if self.is_remote:
+            _guard.refuse_if_blocked(self.name, self.model)
         result = RerankResult(np.full(len(texts), np.nan, dtype=np.float32), self.fingerprint())
         if self._budget is None:
             self._budget = rate_budget(self.rate_key(), self.settings.rate)
