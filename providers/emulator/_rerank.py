@@ -1,4 +1,5 @@
-"""Rerank wires, validated like the services: Bedrock Agent Runtime ``POST /rerank`` and Cohere-style ``/v2/rerank``.
+"""Rerank wires, validated like the services: Bedrock Agent Runtime ``POST /rerank``, Cohere-style ``/v2/rerank``
+and Vertex AI Ranking ``rankingConfigs:rank``.
 
 Scores are the cosine of hashed word features of query and document (deterministic, with real
 signal; NOT any real model's scores), so a test can check each score landed at its index.
@@ -12,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _bedrock
+from . import _bedrock, _gemini
 from ._vectors import text_vector
 
-__all__ = ["BEDROCK_PATH", "COHERE_PATHS", "bedrock_rerank", "cohere_rerank", "error"]
+__all__ = ["BEDROCK_PATH", "COHERE_PATHS", "VERTEX_PATH", "bedrock_rerank", "cohere_rerank", "error", "vertex_rank"]
 
 BEDROCK_PATH = "/rerank"
 COHERE_PATHS = ("/v2/rerank", "/v1/rerank")
@@ -23,6 +24,9 @@ BEDROCK_MODELS = {"amazon.rerank-v1:0", "cohere.rerank-v3-5:0"}
 MAX_SOURCES = 1000
 MAX_TEXT = 32_000
 MAX_DOCUMENTS = 1000
+MAX_RECORDS = 200
+VERTEX_PATH = re.compile(r"^/v1(?:alpha|beta)?/projects/[^/]+/locations/[^/]+/rankingConfigs/[^/:]+:rank$")
+_VERTEX_FIELDS = {"model", "topN", "query", "records", "ignoreRecordDetailsInResponse", "userLabels"}
 _ARN = re.compile(r"^arn:aws(-[^:]+)?:bedrock:(?P<region>[a-z0-9-]{1,20})::foundation-model/(?P<model>.+)$")
 _REQUEST = {"queries", "sources", "rerankingConfiguration", "nextToken"}
 _COHERE_FIELDS = {"model", "query", "documents", "top_n", "max_tokens_per_doc", "return_documents", "rank_fields"}
@@ -164,3 +168,43 @@ def cohere_rerank(headers: dict[str, str], body: bytes, *, require_auth: bool) -
         "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1 + (len(documents) - 1) // 100}},
     }
     return 200, {"x-omnivec-items": str(len(ranked))}, answer
+
+
+def vertex_rank(headers: dict[str, str], body: bytes, *, require_auth: bool) -> Answer:
+    """Discovery Engine ``rankingConfigs:rank`` (REST v1), answered best first with proto3 JSON (a 0 score is omitted)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if require_auth and not lowered.get("authorization", "").startswith("Bearer "):
+        return _gemini.error(401, "UNAUTHENTICATED", "Request is missing required authentication credential.")
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return _gemini.error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+    if not isinstance(request, dict):
+        return _gemini.error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+    extra = sorted(set(request) - _VERTEX_FIELDS)
+    if extra:
+        return _gemini.error(
+            400, "INVALID_ARGUMENT", f'Invalid JSON payload received. Unknown name "{extra[0]}": Cannot find field.'
+        )
+    query, records = request.get("query"), request.get("records")
+    if not isinstance(query, str) or not query:
+        return _gemini.error(400, "INVALID_ARGUMENT", "query must be set")
+    if not isinstance(records, list) or not 1 <= len(records) <= MAX_RECORDS:
+        return _gemini.error(400, "INVALID_ARGUMENT", f"records must hold 1 to {MAX_RECORDS} records")
+    ids, texts = [], []
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or set(record) - {"id", "title", "content", "score"}:
+            return _gemini.error(400, "INVALID_ARGUMENT", f"records[{i}] has fields a RankingRecord does not")
+        if not isinstance(record.get("id"), str) or not (record.get("title") or record.get("content")):
+            return _gemini.error(400, "INVALID_ARGUMENT", f"records[{i}] needs an id and a title or content")
+        ids.append(record["id"])
+        texts.append(f"{record.get('title', '')} {record.get('content', '')}".strip())
+    if len(set(ids)) != len(ids):
+        return _gemini.error(400, "INVALID_ARGUMENT", "record ids must be unique")
+    top = request.get("topN", 0)
+    if isinstance(top, bool) or not isinstance(top, int):
+        return _gemini.error(400, "INVALID_ARGUMENT", "topN must be an integer")
+    ranked = sorted(zip(ids, (_score(query, t) for t in texts), strict=True), key=lambda r: -r[1])
+    ranked = ranked[:top] if top > 0 else ranked
+    out = [{"id": i, **({"score": s} if s else {})} for i, s in ranked]
+    return 200, {"x-omnivec-items": str(len(out))}, {"records": out}

@@ -35,6 +35,7 @@ _PROTOCOLS: dict[str, Any] = {
     "openai": _openai,
     "bedrock-rerank": _bedrock,
     "rerank-api": _rerank,
+    "vertex-ranking": _gemini,
 }
 _BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
 _GEMINI_PATH = re.compile(
@@ -266,6 +267,8 @@ class Emulator:
             protocol, model = "bedrock-rerank", ""
         elif path in _rerank.COHERE_PATHS:
             protocol, model = "rerank-api", _openai.model_of(body)
+        elif _rerank.VERTEX_PATH.match(path):
+            protocol, model = "vertex-ranking", _openai.model_of(body)
         else:
             return 404, {}, {"message": f"no such route: {path}"}
         result = self._fault(protocol)
@@ -280,6 +283,8 @@ class Emulator:
                 result = _rerank.bedrock_rerank(headers, body, require_auth=self.require_auth)
             elif protocol == "rerank-api":
                 result = _rerank.cohere_rerank(headers, body, require_auth=self.require_auth)
+            elif protocol == "vertex-ranking":
+                result = _rerank.vertex_rank(headers, body, require_auth=self.require_auth)
             elif match is not None and method in _BATCH_METHODS:
                 result = self._batch(method, match, headers, body)
             else:

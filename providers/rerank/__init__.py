@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from .base import Reranker, check_rerank_inputs
 from .registry import get_reranker, known_rerankers, load_reranker
-from .settings import BedrockRerankSettings, LocalRerankSettings, RerankApiSettings, RerankerInfo, RerankerSettings
+from .settings import (
+    BedrockRerankSettings,
+    LocalRerankSettings,
+    RerankApiSettings,
+    RerankerInfo,
+    RerankerSettings,
+    VertexRankingSettings,
+)
 from .types import RerankBatch, RerankFingerprint, RerankResult
 
 __all__ = [
@@ -23,6 +30,7 @@ __all__ = [
     "Reranker",
     "RerankerInfo",
     "RerankerSettings",
+    "VertexRankingSettings",
     "check_rerank_inputs",
     "get_reranker",
     "known_rerankers",

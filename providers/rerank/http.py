@@ -17,7 +17,7 @@ different wire and is not this adapter's.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -37,7 +37,7 @@ from .bedrock import scores_by_index
 from .settings import RerankApiSettings
 from .types import RerankBatch
 
-__all__ = ["RerankApiReranker"]
+__all__ = ["RerankApiReranker", "post_json"]
 
 _COHERE_HOSTS = (".cohere.com", ".cohere.ai")
 
@@ -95,22 +95,7 @@ class RerankApiReranker(Reranker[RerankApiSettings]):
     async def _rerank_batch(self, query: str, candidates: Sequence[str]) -> RerankBatch:
         body = {"model": self.model, "query": query, "documents": list(candidates), "top_n": len(candidates)}
         where: dict[str, Any] = {"provider": self.name, "model": self.model}
-        try:
-            response = await self._http().post(self.url, json=body)
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeoutError(
-                f"rerank call timed out: {one_line(str(exc)) or type(exc).__name__}", **where
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailableError(
-                f"cannot reach {self.url}: {one_line(str(exc)) or type(exc).__name__}", **where
-            ) from exc
-        if response.status_code != 200:
-            raise self._error(response)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
+        answer = await post_json(self, self._http(), self.url, body, {}, self._error)
         results = answer.get("results") if isinstance(answer, dict) else None
         scores = scores_by_index(results, len(candidates), index="index", score="relevance_score")
         if scores is None:
@@ -125,3 +110,32 @@ class RerankApiReranker(Reranker[RerankApiSettings]):
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+
+
+async def post_json(
+    reranker: Reranker[Any],
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    error: Callable[[httpx.Response], EmbeddingError],
+) -> Any:
+    """POST ``body``; the answer's JSON (None if it is not JSON), or a typed error: ``error(response)``
+    for a non-200 answer, timeouts and unreachable servers as their classes (both retryable)."""
+    where: dict[str, Any] = {"provider": reranker.name, "model": reranker.model}
+    try:
+        response = await client.post(url, json=body, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise ProviderTimeoutError(
+            f"rerank call timed out: {one_line(str(exc)) or type(exc).__name__}", **where
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise ServiceUnavailableError(
+            f"cannot reach {url}: {one_line(str(exc)) or type(exc).__name__}", **where
+        ) from exc
+    if response.status_code != 200:
+        raise error(response)
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -20,6 +20,7 @@ __all__ = [
     "RerankApiSettings",
     "RerankerInfo",
     "RerankerSettings",
+    "VertexRankingSettings",
 ]
 
 
@@ -84,6 +85,26 @@ class RerankApiSettings(RerankerSettings):
         return value
 
 
+class VertexRankingSettings(RerankerSettings):
+    """``vertex-ranking:<model>``: Vertex AI Ranking API (``rankingConfigs:rank``) over REST."""
+
+    project: str
+    """Google Cloud project id (required; also sent as ``X-Goog-User-Project`` for quota)."""
+    location: str = "global"
+    ranking_config: str = "default_ranking_config"
+    base_url: str = "https://discoveryengine.googleapis.com"
+    access_token: SecretStr | None = None
+    """An OAuth token (``gcloud auth print-access-token``); None uses Application Default Credentials. Never logged."""
+    timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False)
+
+    @field_validator("project", "location", "ranking_config")
+    @classmethod
+    def _path_segment(cls, value: str) -> str:
+        if not value.strip() or any(c in value for c in "/?#:") or any(c.isspace() for c in value):
+            raise ValueError("must be one URL path segment (no '/', ':', '?', '#' or spaces), e.g. my-project")
+        return value
+
+
 @dataclass(frozen=True, slots=True)
 class RerankerInfo:
     """A reranker's registry row, as :class:`~omnivec.providers.registry.ProviderInfo` is an embedder's."""
@@ -124,5 +145,14 @@ BUILTIN_RERANKERS: tuple[RerankerInfo, ...] = (
         RerankApiSettings,
         requires=("httpx",),
         models=("rerank-v3.5 (Cohere)", "jina-reranker-v2-base-multilingual", "any model a /v2/rerank server serves"),
+    ),
+    RerankerInfo(
+        "vertex-ranking",
+        ".rerank.vertex:VertexRankingReranker",
+        "semantic-ranker-default@latest",
+        VertexRankingSettings,
+        extra="gemini",
+        requires=("httpx", "google.auth"),
+        models=("semantic-ranker-default@latest", "semantic-ranker-default-004", "semantic-ranker-fast-004"),
     ),
 )

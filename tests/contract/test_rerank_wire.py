@@ -16,7 +16,9 @@ import pytest
 from omnivec.providers import (
     AuthenticationError,
     InvalidInputError,
+    InvalidOptionError,
     InvalidRequestError,
+    MissingCredentialsError,
     ModelNotFoundError,
     RateLimitError,
     ServiceUnavailableError,
@@ -177,26 +179,95 @@ def test_rerank_api_errors_are_typed(omnivec_emulator: Emulator) -> None:
         down.rerank_sync(QUERY, DOCS)
 
 
+# --- Vertex AI Ranking API (rankingConfigs:rank) through httpx ----------------------------------------------
+
+
+def vertex(emulator: Emulator, **options: Any) -> Any:
+    return get_reranker(
+        "vertex-ranking:semantic-ranker-default-004",
+        project="my-project",
+        base_url=emulator.url,
+        access_token="token",
+        **{"retry": FAST, **options},
+    )
+
+
+def test_vertex_ranking_sends_the_rest_body_and_reads_scores_back_by_record_id(omnivec_emulator: Emulator) -> None:
+    docs = [*DOCS, "xylophone"]  # scores 0 here: its record comes back without a score
+    result = vertex(omnivec_emulator).rerank_sync(QUERY, docs)
+    entry = list(omnivec_emulator.requests_log)[-1]
+    assert entry["path"] == "/v1/projects/my-project/locations/global/rankingConfigs/default_ranking_config:rank"
+    assert json.loads(entry["body"]) == {
+        "model": "semantic-ranker-default-004",
+        "query": QUERY,
+        "topN": 5,
+        "records": [{"id": str(i), "content": t} for i, t in enumerate(docs)],
+        "ignoreRecordDetailsInResponse": True,
+    }
+    status, direct, _ = post(
+        omnivec_emulator.url + entry["path"], json.loads(entry["body"]), {"Authorization": "Bearer t"}
+    )
+    assert status == 200 and [int(r["id"]) for r in direct["records"]] == result.order()
+    by_id = {int(r["id"]): r.get("score", 0.0) for r in direct["records"]}  # proto3 JSON omits a 0 score
+    assert result.scores.tolist() == pytest.approx([by_id[i] for i in range(5)])
+    assert by_id[4] == 0.0 and not any(r["id"] == "4" and "score" in r for r in direct["records"])
+
+
+def test_vertex_ranking_batches_200_records_and_types_its_errors(omnivec_emulator: Emulator) -> None:
+    before = omnivec_emulator.stats.ok
+    result = vertex(omnivec_emulator).rerank_sync(QUERY, corpus(450))
+    assert sorted(t.items for t in result.timings) == [50, 200, 200] and omnivec_emulator.stats.ok - before == 3
+    omnivec_emulator.fail_next(429, "RESOURCE_EXHAUSTED")
+    assert vertex(omnivec_emulator).rerank_sync(QUERY, DOCS).retries == 1
+    omnivec_emulator.fail_next(403, "PERMISSION_DENIED")
+    with pytest.raises(AuthenticationError):
+        vertex(omnivec_emulator).rerank_sync(QUERY, DOCS)
+    url = omnivec_emulator.url + "/v1/projects/p/locations/global/rankingConfigs/default_ranking_config:rank"
+    good = {"query": "q", "records": [{"id": "0", "content": "a"}]}
+    assert post(url, good, {"Authorization": "Bearer t"})[0] == 200
+    assert post(url, good, {})[0] == 401
+    assert post(url, {**good, "documents": ["a"]}, {"Authorization": "Bearer t"})[0] == 400
+    assert post(url, {**good, "records": [{"id": "0"}]}, {"Authorization": "Bearer t"})[0] == 400
+    assert post(url, {**good, "records": good["records"] * 2}, {"Authorization": "Bearer t"})[0] == 400  # ids repeat
+
+
+def test_vertex_ranking_settings_and_credentials_fail_as_one_line(
+    omnivec_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    with pytest.raises(InvalidOptionError, match="project"):
+        get_reranker("vertex-ranking")
+    with pytest.raises(InvalidOptionError, match="one URL path segment"):
+        get_reranker("vertex-ranking", project="a/b")
+    monkeypatch.setenv("NO_GCE_CHECK", "true")  # no metadata-server probe
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud login of this machine
+    before = omnivec_emulator.stats.requests
+    with pytest.raises(MissingCredentialsError, match="application-default login"):
+        get_reranker("vertex-ranking", project="p", base_url=omnivec_emulator.url).rerank_sync(QUERY, DOCS)
+    assert omnivec_emulator.stats.requests == before
+
+
 # --- 10,000 candidates under 20% injected faults ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("ref", ["bedrock:cohere.rerank-v3-5:0", "rerank-api:rerank-v3.5"])
+@pytest.mark.parametrize(
+    "ref", ["bedrock:cohere.rerank-v3-5:0", "rerank-api:rerank-v3.5", "vertex-ranking:semantic-ranker-default-004"]
+)
 def test_ten_thousand_candidates_under_20_percent_faults_every_score_back_once_in_order(ref: str) -> None:
     candidates = corpus(10_000)
     retry = {"max_attempts": 20, "initial_backoff_s": 0.0, "max_backoff_s": 0.01}
     with emulated_clouds() as calm:
-        options = {"base_url": calm.url, "api_key": "k"} if ref.startswith("rerank-api") else {}
+        options = _options(ref, calm)
         expected = get_reranker(ref, retry=retry, **options).rerank_sync(QUERY, candidates).scores
         direct = _direct_scores(ref, calm, candidates[:100])  # not through the adapter: checks it too
-    np.testing.assert_array_equal(expected[:100], direct)
+    np.testing.assert_array_equal(expected[:100], np.asarray(direct, dtype=np.float32))
     with emulated_clouds(Faults(error_rate=0.2, seed=7)) as emulator:
-        options = {"base_url": emulator.url, "api_key": "k"} if ref.startswith("rerank-api") else {}
+        options = _options(ref, emulator)
         result = get_reranker(ref, retry=retry, max_candidates_per_call=100, **options).rerank_sync(QUERY, candidates)
         sent = [json.loads(e["body"]) for e in emulator.requests_log if e["status"] == 200]
     assert emulator.stats.injected > 10 and result.retries == emulator.stats.injected
     assert result.ok and len(result) == 10_000 and not np.isnan(result.scores).any()
     np.testing.assert_array_equal(result.scores, expected)  # each at its own index
-    texts = [
+    texts = [r["content"] for b in sent for r in b.get("records", [])] + [
         t
         for b in sent
         for t in (
@@ -212,7 +283,23 @@ def _direct_scores(ref: str, emulator: Emulator, docs: list[str]) -> list[float]
     if ref.startswith("bedrock"):
         rows = boto3.client("bedrock-agent-runtime").rerank(**_request(QUERY, docs, ref.partition(":")[2]))["results"]
         return [r["relevanceScore"] for r in sorted(rows, key=lambda r: r["index"])]
+    if ref.startswith("vertex"):
+        path = "/v1/projects/p/locations/global/rankingConfigs/default_ranking_config:rank"
+        records = [{"id": str(i), "content": d} for i, d in enumerate(docs)]
+        status, answer, _ = post(
+            emulator.url + path, {"query": QUERY, "records": records}, {"Authorization": "Bearer k"}
+        )
+        assert status == 200
+        return [dict((int(r["id"]), r.get("score", 0.0)) for r in answer["records"])[i] for i in range(len(docs))]
     body = {"model": "m", "query": QUERY, "documents": docs}
     status, answer, _ = post(emulator.url + "/v2/rerank", body, {"Authorization": "Bearer k"})
     assert status == 200
     return [r["relevance_score"] for r in sorted(answer["results"], key=lambda r: r["index"])]
+
+
+def _options(ref: str, emulator: Emulator) -> dict[str, Any]:
+    if ref.startswith("rerank-api"):
+        return {"base_url": emulator.url, "api_key": "k"}
+    if ref.startswith("vertex"):
+        return {"base_url": emulator.url, "access_token": "t", "project": "p"}
+    return {}
