@@ -31,4 +31,5 @@ def build_tiny_cross_encoder(folder: Path) -> Path:
     )
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    (folder / "OMNIVEC_RANDOM_WEIGHTS").write_text("random weights: benchmark quality of this model is not a result\n")
     return folder
