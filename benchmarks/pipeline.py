@@ -42,7 +42,7 @@ async def run_rerank_pipeline(
         "task": task.name,
         "dataset_revision": task.revision,
         "dimensions": first.dimensions,
-        "emulated": first.emulated,
+        "emulated": first.emulated or (config.emulate and reranker.is_remote),
         "quality_not_a_result": random_weights(reranker),
     }
     if first.skipped or task.query_kind != "text" or task.corpus_kind != "text":
@@ -53,11 +53,14 @@ async def run_rerank_pipeline(
     for query_id, hits in ranking.items():
         ordered = sorted(hits, key=lambda d: -hits[d])
         head, tail = ordered[: config.rerank_depth], ordered[config.rerank_depth :]
+        # Blank documents cannot be sent (the APIs refuse empty texts): they follow the reranked head.
+        tail = [d for d in head if not task.corpus[d].strip()] + tail
+        head = [d for d in head if task.corpus[d].strip()]
         if not head or not task.queries[query_id].strip():
             reranked[query_id] = dict(hits)
             continue
         began = time.perf_counter()
-        result = await reranker.rerank(task.queries[query_id], [task.corpus[d] or " " for d in head])
+        result = await reranker.rerank(task.queries[query_id], [task.corpus[d] for d in head])
         seconds.append(time.perf_counter() - began)
         cost += result.estimated_cost_usd or 0.0
         # Reranked head first, then the first stage's tail in its order: scores only need to rank.
