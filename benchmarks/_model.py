@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = ["Model", "RowKind", "Side"]
 
-RowKind = Literal["embedding", "lexical"]
+RowKind = Literal["embedding", "lexical", "pipeline"]
 Side = Literal["query", "document"]
 
 

@@ -1,4 +1,5 @@
-"""Side-by-side benchmark: lexical retrievers and providers (at each dimension setting) over the same tasks.
+"""Side-by-side benchmark: lexical retrievers, providers (at each dimension setting) and provider→reranker
+pipelines over the same tasks.
 
 Every row, lexical or embedding, produces the same :class:`TaskRun` per task, so comparison, the
 console table, report.md, the CSV and the plots treat them alike.
@@ -21,10 +22,12 @@ from ..providers._console import print_warning
 from ..providers.cache import EmbeddingCache
 from ..providers.errors import InvalidOptionError
 from ..providers.registry import sdk_distributions
+from ..providers.rerank import Reranker, get_reranker
 from .config import BenchConfig
 from .costs import price_table
 from .datasets import RetrievalTask, load_tasks
 from .lexical import BM25Retriever, make_retriever, run_lexical
+from .pipeline import pipeline_label, random_weights, run_rerank_pipeline
 from .results import BenchmarkResult, DatasetInfo, Machine, Manifest, RowInfo, TaskRun
 from .runner import Progress, run_task
 from .scoring import compare_with_baseline
@@ -115,6 +118,7 @@ async def _run_rows(
     variants: list[_Variant],
     progress: Progress | None,
     rows: dict[str, RowInfo],
+    rerankers: list[Reranker[Any]],
 ) -> tuple[list[TaskRun], dict[str, dict[str, dict[str, float]]]]:
     runs: list[TaskRun] = []
     rankings: dict[str, dict[str, dict[str, float]]] = {}
@@ -155,12 +159,33 @@ async def _run_rows(
                     runs.append(run)
                     if ranking:
                         rankings[f"{run.label}/{task.name}"] = ranking
+                    for reranker in rerankers:
+                        piped, reranked = await run_rerank_pipeline(reranker, task, run, ranking, config=config)
+                        rows[piped.label] = _pipeline_row(reranker, rows[variant.label], config)
+                        runs.append(piped)
+                        if reranked:
+                            rankings[f"{piped.label}/{task.name}"] = reranked
             finally:
                 await provider.aclose()
     finally:
         if cache is not None:
             cache.close()
     return runs, rankings
+
+
+def _pipeline_row(reranker: Reranker[Any], first: RowInfo, config: BenchConfig) -> RowInfo:
+    note = ""
+    if random_weights(reranker):
+        note = " [QUALITY NOT A RESULT: randomly initialised test model; plumbing and latency only]"
+    emulated = first.emulated or (config.emulate and reranker.is_remote)
+    return RowInfo(
+        kind="pipeline",
+        ref=f"{first.ref}→{reranker.ref}",
+        emulated=emulated,
+        description=f"{first.ref} top {config.rerank_depth} reranked by {reranker.ref}"
+        + (" [EMULATED]" if emulated else "")
+        + note,
+    )
 
 
 async def run_benchmark(config: BenchConfig, *, progress: Progress | None = None) -> BenchmarkResult:
@@ -170,8 +195,14 @@ async def run_benchmark(config: BenchConfig, *, progress: Progress | None = None
     rows: dict[str, RowInfo] = {}
     with _emulation(config):
         variants = _variants(config)
-        baseline = _baseline(config, [r.name for r in retrievers] + [v.label for v in variants])
-        runs, rankings = await _run_rows(config, tasks, retrievers, variants, progress, rows)
+        rerankers = [get_reranker(ref) for ref in config.rerankers]  # a bad ref fails before any work
+        piped = [pipeline_label(v.label, r) for v in variants for r in rerankers]
+        baseline = _baseline(config, [r.name for r in retrievers] + [v.label for v in variants] + piped)
+        try:
+            runs, rankings = await _run_rows(config, tasks, retrievers, variants, progress, rows, rerankers)
+        finally:
+            for reranker in rerankers:
+                await reranker.aclose()
     compare_with_baseline(runs, baseline)
     manifest = Manifest(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -77,6 +77,10 @@ def bench(
     retrievers: Annotated[
         Optional[str], typer.Option(help="Lexical rows beside the providers (default: bm25; 'none').")
     ] = None,
+    rerank: Annotated[
+        Optional[str],
+        typer.Option(help="Comma-separated reranker refs: each adds a row <provider>→rerank:<ref> per provider."),
+    ] = None,
     baseline: Annotated[
         Optional[str], typer.Option(help="Row to compare against (default: the first row, BM25).")
     ] = None,
@@ -106,6 +110,7 @@ def bench(
             "providers": _split(providers, "--providers"),
             "datasets": dataset,
             "retrievers": _split(retrievers, "--retrievers"),
+            "rerankers": _split(rerank, "--rerank"),
             "baseline": baseline,
             "dims": _ints(dims, "--dims"),
             "emulate": emulate or None,

@@ -32,6 +32,10 @@ class BenchConfig(BaseModel):
     """``provider:model`` references. None: the local default model, plus the emulated clouds with ``emulate``."""
     retrievers: list[str] = ["bm25"]
     """Lexical rows run beside the providers (``bm25``); empty for none."""
+    rerankers: list[str] = []
+    """Reranker refs; each reranks every provider row's top ``rerank_depth`` as a row ``<row>→rerank:<ref>``."""
+    rerank_depth: int = Field(20, ge=1)
+    """Candidates per query handed to each reranker."""
     baseline: str | None = None
     """Row label every other row is compared with; default: the first row (BM25 when it runs)."""
     dims: list[Annotated[int, Field(ge=1)]] = []
@@ -62,6 +66,8 @@ class BenchConfig(BaseModel):
             raise ValueError(f"top_k={self.top_k} is below the largest cut-off in ks ({max(self.ks)})")
         if not self.datasets:
             raise ValueError("datasets is empty: name a bundled set (scifact-nano) or a folder")
+        if self.rerank_depth > self.top_k:
+            raise ValueError(f"rerank_depth={self.rerank_depth} is deeper than top_k={self.top_k}")
         if self.providers is not None and not self.providers and not self.retrievers:
             raise ValueError("nothing to run: give --providers or --retrievers")
         return self

@@ -28,7 +28,8 @@ def metric_title(name: str) -> str:
 
 
 def row_label(run: TaskRun) -> str:
-    return f"{run.label} [EMULATED]" if run.emulated else run.label
+    label = f"{run.label} [EMULATED]" if run.emulated else run.label
+    return f"{label} [quality: NOT A RESULT, random test model]" if run.quality_not_a_result else label
 
 
 def _f(value: float | None, spec: str = ".3f") -> str:

@@ -175,6 +175,8 @@ class TaskRun(_Model):
     dataset_revision: str
     dimensions: int | None
     emulated: bool
+    quality_not_a_result: bool = False
+    """The row ran a randomly initialised test model: its latency counts, its quality does not."""
     skipped: str | None = None
     quality: Quality | None = None
     comparison: Comparison | None = None

@@ -37,6 +37,7 @@ from .errors import (
 )
 from .inputs import Fused, Image, Input, Media, Modality
 from .registry import get_provider, known_providers, parse_model_ref
+from .rerank import Reranker, RerankResult, get_reranker, load_reranker
 from .settings import ProviderSettings, RetryPolicy
 from .types import BatchOutput, CallTiming, Capabilities, EmbeddingResult, Fingerprint, Intent, Usage
 
@@ -78,6 +79,8 @@ __all__ = [
     "RateLimitError",
     "RateLimits",
     "RemoteCallsBlockedError",
+    "RerankResult",
+    "Reranker",
     "RetryPolicy",
     "ServiceUnavailableError",
     "StreamChunk",
@@ -86,8 +89,10 @@ __all__ = [
     "UnsupportedInputError",
     "Usage",
     "get_provider",
+    "get_reranker",
     "known_providers",
     "load_config",
     "load_provider",
+    "load_reranker",
     "parse_model_ref",
 ]

@@ -16,3 +16,16 @@ def set_remote_calls_blocked(blocked: bool) -> bool:
 
 def remote_calls_blocked() -> bool:
     return _blocked
+
+
+def refuse_if_blocked(provider: str, model: str) -> None:
+    """Raise :class:`RemoteCallsBlockedError` while remote calls are blocked (before any request)."""
+    if _blocked:
+        from .errors import RemoteCallsBlockedError
+
+        raise RemoteCallsBlockedError(
+            "remote calls are blocked (tests block them by default): use the emulator or "
+            "omnivec.providers.testing.allow_remote_calls()",
+            provider=provider,
+            model=model,
+        )

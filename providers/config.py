@@ -63,6 +63,10 @@ class OmnivecConfig(BaseSettings):
     """``provider:model`` — the one line that switches provider."""
     plugins: dict[str, dict[str, Any]] = {}
     """Settings of third-party providers, by provider name."""
+    reranker: str | None = None
+    """``provider:model`` of the reranker (``OMNIVEC_RERANKER``); None when none is configured. See docs/rerankers.md."""
+    rerankers: dict[str, dict[str, Any]] = {}
+    """Reranker settings by provider (``[rerankers.bedrock]``), checked by that reranker's settings class."""
     store: Annotated[StoreSettings, NoDecode] = StoreSettings()
     """Vector store: ``OMNIVEC_STORE=postgresql://...`` or ``[store] url = ...`` (default ``lancedb://./.omnivec``)."""
 
@@ -210,7 +214,7 @@ def _refuse_unknown_env() -> None:
 
 def _json_fields() -> set[str]:
     """Fields whose whole value, set in one variable, is read as JSON (sections, plugins)."""
-    return {*_sections(), "plugins"}
+    return {*_sections(), "plugins", "rerankers"}
 
 
 def _refuse_bad_json(key: str, value: str) -> None:

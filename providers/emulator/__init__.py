@@ -56,6 +56,7 @@ def emulator_environment(url: str) -> dict[str, str | None]:
     values.update(
         {
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": url,  # Rerank
             "GOOGLE_GEMINI_BASE_URL": url,
             "GOOGLE_VERTEX_BASE_URL": url,
             "AWS_ACCESS_KEY_ID": "EMULATOR",

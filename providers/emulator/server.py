@@ -1,4 +1,5 @@
-"""A local HTTP server that speaks the Bedrock (Nova, Titan, Cohere), Gemini and OpenAI embedding wire protocols.
+"""A local HTTP server that speaks the Bedrock (Nova, Titan, Cohere), Gemini and OpenAI embedding wire protocols,
+and the Bedrock ``Rerank`` and Cohere-style ``/v2/rerank`` rerank wires.
 
 The real SDKs talk to it unchanged (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``GOOGLE_GEMINI_BASE_URL``,
 ``OPENAI_BASE_URL``).
@@ -22,13 +23,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from . import _bedrock, _gemini, _gemini_batch, _openai
+from . import _bedrock, _gemini, _gemini_batch, _openai, _rerank
 
 __all__ = ["Emulator", "EmulatorStats", "Faults"]
 
 _OPENAI_PATH = "/v1/embeddings"
 _BATCH_METHODS = ("get", "delete", "cancel", "asyncBatchEmbedContent", "upload_start", "upload_chunk", "download")
-_PROTOCOLS: dict[str, Any] = {"bedrock": _bedrock, "gemini": _gemini, "openai": _openai}
+_PROTOCOLS: dict[str, Any] = {
+    "bedrock": _bedrock,
+    "gemini": _gemini,
+    "openai": _openai,
+    "bedrock-rerank": _bedrock,
+    "rerank-api": _rerank,
+    "vertex-ranking": _gemini,
+}
 _BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
 _GEMINI_PATH = re.compile(
     r"^/(?:(?P<version>v1|v1beta|v1beta1)/)?(?:projects/[^/]+/locations/[^/]+/)?(?:publishers/google/)?"
@@ -261,6 +269,12 @@ class Emulator:
             protocol, model, method = "gemini", match["model"], match["method"]
         elif path == _OPENAI_PATH:
             protocol, model = "openai", _openai.model_of(body)
+        elif path == _rerank.BEDROCK_PATH:
+            protocol, model = "bedrock-rerank", ""
+        elif path in _rerank.COHERE_PATHS:
+            protocol, model = "rerank-api", _openai.model_of(body)
+        elif _rerank.VERTEX_PATH.match(path):
+            protocol, model = "vertex-ranking", _openai.model_of(body)
         else:
             return 404, {}, {"message": f"no such route: {path}"}
         result = self._fault(protocol)
@@ -271,6 +285,12 @@ class Emulator:
                 result = _bedrock.invoke(model, headers, body, require_auth=self.require_auth)
             elif protocol == "openai":
                 result = _openai.embed(headers, body, require_auth=self.require_auth)
+            elif protocol == "bedrock-rerank":
+                result = _rerank.bedrock_rerank(headers, body, require_auth=self.require_auth)
+            elif protocol == "rerank-api":
+                result = _rerank.cohere_rerank(headers, body, require_auth=self.require_auth)
+            elif protocol == "vertex-ranking":
+                result = _rerank.vertex_rank(headers, body, require_auth=self.require_auth)
             elif match is not None and method in _BATCH_METHODS:
                 result = self._batch(method, match, headers, body)
             else:
