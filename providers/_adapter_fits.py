@@ -78,16 +78,24 @@ def fit_procrustes(x: Array, y: Array) -> Params:
     return _affine(scale * (u @ vt), mx, my)
 
 
-def fit_lowrank(x: Array, y: Array, *, rank: int, ridge: float) -> Params:
+def fit_lowrank(x: Array, y: Array, *, rank: int, ridge: float, memo: dict[str, Any] | None = None) -> Params:
     """Reduced-rank ridge regression: the ridge map, its fitted values projected on their top ``rank``
-    directions. Closed form from one SVD of ``Xc`` (cheap for any ridge strength)."""
-    mx, my = _means(x, y)
-    xc, yc = (x - mx).astype(np.float64), (y - my).astype(np.float64)
-    u, s, vt = np.linalg.svd(xc, full_matrices=False)
-    lam = ridge * float((s**2).mean())
-    w = vt.T @ ((s / (s**2 + lam))[:, None] * (u.T @ yc))
-    _, _, fitted_vt = np.linalg.svd(xc @ w, full_matrices=False)
-    top = fitted_vt[:rank].T
+    directions. Closed form from one SVD of ``Xc``; ``memo`` (one dict per training set) shares that SVD
+    and each ridge's map across the rank/ridge grid, so searching the grid costs about one fit."""
+    memo = {} if memo is None else memo
+    if "svd" not in memo:
+        mx, my = _means(x, y)
+        xc, yc = (x - mx).astype(np.float64), (y - my).astype(np.float64)
+        memo["svd"] = (mx, my, xc, yc, *np.linalg.svd(xc, full_matrices=False))
+    mx, my, xc, yc, u, s, vt = memo["svd"]
+    if f"ridge={ridge}" not in memo:
+        lam = ridge * float((s**2).mean())
+        w = vt.T @ ((s / (s**2 + lam))[:, None] * (u.T @ yc))
+        fitted = xc @ w
+        _, directions = np.linalg.eigh(fitted.T @ fitted)  # ascending: the top ones are last
+        memo[f"ridge={ridge}"] = (w, directions[:, ::-1])
+    w, directions = memo[f"ridge={ridge}"]
+    top = directions[:, :rank]
     return _affine(w @ top @ top.T, mx, my)
 
 
@@ -158,11 +166,13 @@ def _forward(params: Mapping[str, npt.NDArray[Any]], x: npt.NDArray[Any]) -> tup
     return x @ params["W"] + params["b"] + hid @ params["B"], hid
 
 
-def fit_candidate(candidate: Candidate, x: Array, y: Array, *, seed: int) -> Params:
+def fit_candidate(candidate: Candidate, x: Array, y: Array, *, seed: int, memo: dict[str, Any] | None = None) -> Params:
+    """``memo``: one dict per training set, shared by the candidates fitted on it (see fit_lowrank)."""
     if candidate.kind == "procrustes":
         return fit_procrustes(x, y)
     if candidate.kind == "lowrank":
-        return fit_lowrank(x, y, rank=int(candidate.settings["rank"]), ridge=float(candidate.settings["ridge"]))
+        settings = candidate.settings
+        return fit_lowrank(x, y, rank=int(settings["rank"]), ridge=float(settings["ridge"]), memo=memo)
     return fit_mlp(x, y, hidden=int(candidate.settings["hidden"]), seed=seed)
 
 

@@ -113,18 +113,22 @@ def folds(n: int, k: int, seed: int) -> list[npt.NDArray[np.int64]]:
 
 
 def score_fold(
-    candidate: Candidate, x: Array, y: Array, held: npt.NDArray[np.int64], *, seed: int
-) -> tuple[float, float]:
-    """Fit on every pair but ``held``, then (mean cosine, overlap@10) on ``held``.
+    tried: Sequence[Candidate], x: Array, y: Array, held: npt.NDArray[np.int64], *, seed: int
+) -> list[tuple[float, float]]:
+    """Fit each candidate on every pair but ``held``, then (mean cosine, overlap@10) on ``held``.
 
     Neighbours are searched among the old vectors of ALL sample items, as the old index would be.
     """
     train = np.setdiff1d(np.arange(len(x)), held)
-    mapped = unit_rows(apply_params(fit_candidate(candidate, x[train], y[train], seed=seed), x[held]))
     old_unit = unit_rows(y)
-    cosine = float((mapped * old_unit[held]).sum(axis=1).mean())
     k = min(NEIGHBOURS, len(y) // 2)
     true_top = np.argsort(-(old_unit[held] @ old_unit.T), axis=1, kind="stable")[:, :k]
-    got_top = np.argsort(-(mapped @ old_unit.T), axis=1, kind="stable")[:, :k]
-    overlap = np.mean([len(set(t) & set(g)) / k for t, g in zip(true_top, got_top, strict=True)])
-    return cosine, float(overlap)
+    memo: dict[str, Any] = {}
+    found = []
+    for candidate in tried:
+        params = fit_candidate(candidate, x[train], y[train], seed=seed, memo=memo)
+        mapped = unit_rows(apply_params(params, x[held]))
+        got_top = np.argsort(-(mapped @ old_unit.T), axis=1, kind="stable")[:, :k]
+        overlap = np.mean([len(set(t) & set(g)) / k for t, g in zip(true_top, got_top, strict=True)])
+        found.append((float((mapped * old_unit[held]).sum(axis=1).mean()), float(overlap)))
+    return found

@@ -184,10 +184,9 @@ def fit_space_adapter(
         raise InvalidInputError(f"kinds: {', '.join(map(str, unknown))} unknown; choose from {', '.join(KINDS)}")
     splits = folds(len(x), folds_k, seed)
     n_fit = min(len(x) - len(held) for held in splits)
-    scored = []
-    for candidate in candidates(tuple(dict.fromkeys(kinds)), n_fit, y.shape[1]):
-        per_fold = [score_fold(candidate, x, y, held, seed=seed) for held in splits]
-        scored.append(HeldOut.mean(candidate, per_fold))
+    tried = list(candidates(tuple(dict.fromkeys(kinds)), n_fit, y.shape[1]))
+    per_fold = [score_fold(tried, x, y, held, seed=seed) for held in splits]
+    scored = [HeldOut.mean(c, [fold[i] for fold in per_fold]) for i, c in enumerate(tried)]
     scored.sort(key=lambda h: -h.score)
     best = scored[0]
     chosen = Candidate(best.kind, best.settings)
