@@ -80,6 +80,10 @@ def _provider(model: str) -> SentenceTransformersProvider:
     return SentenceTransformersProvider(path, device="cpu")
 
 
+_CHUNK = 128
+"""Texts embedded per saved part: an interrupted run (mpnet takes long) resumes from the last part."""
+
+
 def _side(provider: SentenceTransformersProvider, key: str, texts: list[str], intent: str) -> np.ndarray:
     path = CACHE / "adapters-bench" / f"{key}-{intent}.npy"
     if path.is_file():
@@ -88,12 +92,24 @@ def _side(provider: SentenceTransformersProvider, key: str, texts: list[str], in
             return cached
     print(f"  embedding {len(texts)} {intent}s for {key} (cached afterwards) ...", file=sys.stderr, flush=True)
     embed = provider.embed_documents_sync if intent == "document" else provider.embed_query_sync
-    vectors = np.asarray(embed(texts).vectors, dtype=np.float32)
+    parts = []
+    for start in range(0, len(texts), _CHUNK):
+        part = path.with_suffix(f".part{start}.npy")
+        if not part.is_file():
+            _save(part, np.asarray(embed(texts[start : start + _CHUNK]).vectors, dtype=np.float32))
+        parts.append(np.load(part))
+    vectors = np.concatenate(parts)
+    _save(path, vectors)
+    for start in range(0, len(texts), _CHUNK):
+        path.with_suffix(f".part{start}.npy").unlink()
+    return vectors
+
+
+def _save(path: Path, vectors: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, vectors)
     tmp.replace(path)  # atomic: a killed run never leaves a short file behind
-    return vectors
 
 
 def embed_task(model: str, task: RetrievalTask) -> Embedded:
