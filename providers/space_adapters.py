@@ -40,8 +40,9 @@ _MAGIC = b"omnivec-space-adapter/1\n"
 VERDICT_THRESHOLDS = {"good": 0.80, "usable": 0.65}
 """Held-out score (mean of mean cosine and overlap@10, see :class:`HeldOut`) from which an adapter is
 predicted to keep >= 0.98 ('good') or >= 0.92 ('usable') of the old index's nDCG@10; below 'usable'
-it is 'poor' and ``switch --via-adapter`` refuses it without ``--force``. Calibrated on the table in
-docs/adapters.md (MiniLM <-> mpnet on Cranfield and CISI)."""
+it is 'poor' and ``switch --via-adapter`` refuses it without ``--force``. PROVISIONAL: not yet
+calibrated against measured nDCG ratios; benchmarks/perf/adapters.py prints score, verdict and the
+measured ratio side by side to calibrate them (docs/adapters.md)."""
 
 
 def predicted_verdict(score: float) -> str:
