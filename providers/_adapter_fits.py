@@ -21,7 +21,7 @@ Array = npt.NDArray[np.float32]
 Params = dict[str, Array]
 
 RIDGE_STRENGTHS = (0.01, 0.1, 1.0)
-"""Ridge strengths, as fractions of the mean eigenvalue of the centred ``XᵀX`` (scale-free)."""
+"""Ridge strengths, as fractions of the mean eigenvalue of ``XᵀX`` (scale-free)."""
 RANKS = (32, 64, 128, 256)
 MLP_HIDDEN = 128
 MLP_MAX_EPOCHS = 200
@@ -56,7 +56,9 @@ def candidates(kinds: tuple[str, ...], n_fit: int, d_old: int) -> Iterator[Candi
 
 
 def _means(x: Array, y: Array) -> tuple[Array, Array]:
-    return x.mean(axis=0), y.mean(axis=0)
+    """No centring (zeros): the pairs are documents but the map serves QUERIES, whose mean differs;
+    a document-mean intercept cost Cranfield nDCG@10 (0.965 vs 0.979 x old at 1,000 pairs)."""
+    return np.zeros(x.shape[1], dtype=np.float32), np.zeros(y.shape[1], dtype=np.float32)
 
 
 def _affine(w: npt.NDArray[Any], mx: Array, my: Array) -> Params:
@@ -66,7 +68,7 @@ def _affine(w: npt.NDArray[Any], mx: Array, my: Array) -> Params:
 
 
 def fit_procrustes(x: Array, y: Array) -> Params:
-    """Centred, scaled orthogonal Procrustes: ``W = s·U Vᵀ`` from the SVD of ``XcᵀYc``.
+    """Scaled orthogonal Procrustes: ``W = s·U Vᵀ`` from the SVD of ``XᵀY`` (uncentred, see _means).
 
     ``U Vᵀ`` is semi-orthogonal for any ``d_new``/``d_old`` (thin SVD, ``min(d_new, d_old)`` columns):
     it keeps the new space's angles as far as the smaller space can, which is why it needs few pairs.

