@@ -290,9 +290,20 @@ def rollback(store: VectorStore, name: str, *, cache: EmbeddingCache | bool | No
     current = require_serving(store, check_name(name))
     pointer = store.alias(name)
     versions = {v.version: v for v in store.versions(name)}
-    if pointer is None or pointer[1] is None or pointer[1] not in versions:
+    previous = versions.get(pointer[1]) if pointer is not None and pointer[1] is not None else None
+    if previous is not None and previous.state == "ready":
+        # the version a rollback stepped back from: going there is a switch, never a second rollback;
+        # step back further, to the newest version switched away from, if there is one
+        retired = [v for v in versions.values() if v.state == "retired" and v.version != current.version]
+        if not retired:
+            raise CollectionNotFoundError(
+                f"collection {name!r} was already rolled back to v{current.version} and served nothing before it; "
+                f"'omnivec switch {name}' goes forward to v{previous.version} again"
+            )
+        previous = retired[-1]
+    if previous is None:
         raise CollectionNotFoundError(f"collection {name!r} has no previous version to roll back to")
-    return _flip(store, name, current, versions[pointer[1]], "ready", cache)
+    return _flip(store, name, current, previous, "ready", cache)
 
 
 def drop(store: VectorStore, name: str, version: int | None = None, *, everything: bool = False) -> list[int]:

@@ -221,6 +221,20 @@ def test_switch_twice_is_one_switch_and_only_rollback_goes_back(store: VectorSto
     assert store.alias("docs") == (2, 1)
 
 
+def test_a_second_rollback_never_goes_forward(store: VectorStore) -> None:
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    migrate(store, "docs", "fake:b", dimensions=48)
+    switch(store, "docs")
+    assert rollback(store, "docs").version == 1
+    with pytest.raises(CollectionNotFoundError, match="already rolled back to v1"):
+        rollback(store, "docs")  # it flipped to v2, and the next switch then went back to v1
+    assert store.alias("docs") == (1, 2) and switch(store, "docs").version == 2
+    migrate(store, "docs", "fake:c", dimensions=40)
+    switch(store, "docs")  # v1 retired, v2 retired, v3 live
+    assert rollback(store, "docs").version == 2 and rollback(store, "docs").version == 1  # back, then further back
+    assert switch(store, "docs").version == 3  # forward: the newest ready
+
+
 def test_a_switch_cut_off_between_its_writes_is_found_and_repaired_by_doctor(store: VectorStore) -> None:
     index_items(store, "docs", items(), provider=get_provider("fake:a"))
     migrate(store, "docs", "fake:b", dimensions=48)
