@@ -10,6 +10,7 @@ import pytest
 
 from omnivec.providers import InvalidRequestError, get_provider
 from omnivec.providers.cache import content_key
+from omnivec.providers.errors import ConfigurationError, InvalidInputError, InvalidOptionError
 from omnivec.providers.stores import (
     CollectionNotFoundError,
     MigrationIncompleteError,
@@ -219,6 +220,24 @@ def test_switch_twice_is_one_switch_and_only_rollback_goes_back(store: VectorSto
     assert [v.state for v in store.versions("docs")] == ["live", "ready"]  # stepped back from, still complete
     assert switch(store, "docs").version == 2 and switch(store, "docs").version == 2
     assert store.alias("docs") == (2, 1)
+
+
+def test_bad_api_arguments_are_typed_errors_before_any_write(store: VectorStore) -> None:
+    with pytest.raises(ConfigurationError, match="URL string"):
+        open_store(5)  # type: ignore[arg-type]  # AttributeError: 'int' object has no attribute 'url'
+    with pytest.raises(InvalidInputError, match=r"items\[0\] is str, not a SourceItem"):
+        index_items(store, "docs", ["plain text"], provider=get_provider("fake:a"))  # type: ignore[list-item]
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    for k in (0, -1, "3", 2.5, True):  # LanceDB: ValueError/TypeError from lancedb; pgvector: [] for k=0
+        with pytest.raises(InvalidOptionError, match="k must be"):
+            search(store, "docs", "cats", k=k)  # type: ignore[arg-type]
+    with pytest.raises(InvalidOptionError, match="max_cost"):
+        migrate(store, "docs", "fake:b", max_cost=-1)  # was MigrationIncompleteError 'stopped at the spend cap ($-1)'
+    with pytest.raises(InvalidOptionError):
+        migrate(store, "docs", "fake:b", dimensions=0)  # 0 read as 'not given': silently the default width
+    with pytest.raises(InvalidOptionError, match="batch_size"):
+        doctor(store, "docs", batch_size=0)  # read nothing and reported no problems
+    assert [v.version for v in store.versions("docs")] == [1]
 
 
 def test_a_second_rollback_never_goes_forward(store: VectorStore) -> None:
