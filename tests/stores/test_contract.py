@@ -16,6 +16,7 @@ from omnivec.providers.stores import (
     MigrationIncompleteError,
     Row,
     SourceItem,
+    StoreError,
     VectorSpaceMismatchError,
     VectorStore,
     doctor,
@@ -238,6 +239,20 @@ def test_bad_api_arguments_are_typed_errors_before_any_write(store: VectorStore)
     with pytest.raises(InvalidOptionError, match="batch_size"):
         doctor(store, "docs", batch_size=0)  # read nothing and reported no problems
     assert [v.version for v in store.versions("docs")] == [1]
+
+
+def test_a_closed_store_and_a_fingerprint_of_the_wrong_type_are_typed_errors(store_url: str) -> None:
+    store = open_store(store_url)
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    provider = get_provider("fake:a")
+    row = Row("z", content_key("z"), "z", None, {}, np.full(64, 0.125, dtype=np.float32))
+    with pytest.raises(InvalidInputError, match="a fingerprint is a mapping"):
+        store.upsert("docs", 1, [row], fingerprint=provider.fingerprint)  # type: ignore[arg-type]  # AttributeError
+    store.close()
+    if store.scheme == "postgresql":  # LanceDB reopens its tables; psycopg raised a bare OperationalError
+        with pytest.raises(StoreError, match="was closed"):
+            search(store, "docs", "cats")
+    store.close()  # twice is fine
 
 
 def test_a_second_rollback_never_goes_forward(store: VectorStore) -> None:
