@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..errors import InvalidOptionError
+from ..errors import InvalidInputError, InvalidOptionError
 from .settings import StoreSettings
 
 __all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash", "space"]
@@ -51,6 +51,10 @@ def space(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
     """The fingerprint of the vector space only: an endpoint URL is how the vendor was reached
     (``localhost`` or ``127.0.0.1``, a proxy, a VPC endpoint), not which vectors it makes, so it is
     dropped; ``"emulator"`` stays, so emulated vectors never mix with a real endpoint's."""
+    if not isinstance(fingerprint, Mapping):  # e.g. provider.fingerprint (the method) instead of its result
+        raise InvalidInputError(
+            f"a fingerprint is a mapping (provider.fingerprint(intent)), got {type(fingerprint).__name__}"
+        )
     options = fingerprint.get("options")
     if not isinstance(options, Mapping) or options.get("endpoint") in (None, "emulator"):
         return dict(fingerprint)

@@ -26,6 +26,7 @@ from ..errors import (
     ConfigurationError,
     EmbeddingError,
     InvalidInputError,
+    InvalidOptionError,
     ProviderTimeoutError,
     ServiceUnavailableError,
 )
@@ -184,7 +185,12 @@ def index_items(
     seen: set[str] = set()  # the source's ids, for the prune pass (O(ids) memory)
 
     def tracked() -> Iterator[SourceItem]:
-        for item in items:
+        for position, item in enumerate(items):
+            if not isinstance(item, SourceItem):
+                raise InvalidInputError(
+                    f"items[{position}] is {type(item).__name__}, not a SourceItem: build items with "
+                    "SourceItem(id, content_key(text), text) or read_source(path)"
+                )
             if item.id in seen:  # the later one would silently replace the earlier one
                 raise InvalidInputError(
                     f"the source holds id {item.id!r} twice: ids must be unique (nothing after it was indexed; "
@@ -339,6 +345,8 @@ def search(
     version: int | None = None,
 ) -> list[Hit]:
     """Top-``k`` items of the serving version (or ``version``) for ``query``, embedded in its own space."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # LanceDB raised ValueError, pgvector gave []
+        raise InvalidOptionError(f"k must be a whole number of hits >= 1, got {k!r}")
     info = require_serving(store, name) if version is None else _version(store, name, version)
     if provider is None:
         provider = provider_for(info)

@@ -68,7 +68,7 @@ def plan_migration(
 ) -> dict[str, Any]:
     """What ``migrate`` would embed (a resumed one: only what the target still lacks); creates nothing."""
     source = require_serving(store, name)
-    provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions else {}))
+    provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions is not None else {}))
     if _embed.matches(source.fingerprint, provider):
         raise InvalidOptionError(f"collection {name!r} is already embedded by {provider.ref}: nothing to migrate")
     target = next(
@@ -159,6 +159,8 @@ def migrate(
     """
     if engine not in ("local", "ray"):
         raise InvalidOptionError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if max_cost is not None and not (max_cost >= 0 and np.isfinite(max_cost)):  # -1 was 'stopped at the cap'
+        raise InvalidOptionError(f"max_cost must be a finite number of USD >= 0, got {max_cost!r}")
     from ._bulk import check_bulk
 
     check_bulk(bulk, to if isinstance(to, EmbeddingProvider) else None)
@@ -172,7 +174,7 @@ def migrate(
         require_ray()  # the missing extra is named before anything is created
     source = require_serving(store, name)
     if isinstance(to, str):
-        provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions else {}))
+        provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions is not None else {}))
     else:
         provider = to
     check_bulk(bulk, provider)
@@ -290,9 +292,20 @@ def rollback(store: VectorStore, name: str, *, cache: EmbeddingCache | bool | No
     current = require_serving(store, check_name(name))
     pointer = store.alias(name)
     versions = {v.version: v for v in store.versions(name)}
-    if pointer is None or pointer[1] is None or pointer[1] not in versions:
+    previous = versions.get(pointer[1]) if pointer is not None and pointer[1] is not None else None
+    if previous is not None and previous.state == "ready":
+        # the version a rollback stepped back from: going there is a switch, never a second rollback;
+        # step back further, to the newest version switched away from, if there is one
+        retired = [v for v in versions.values() if v.state == "retired" and v.version != current.version]
+        if not retired:
+            raise CollectionNotFoundError(
+                f"collection {name!r} was already rolled back to v{current.version} and served nothing before it; "
+                f"'omnivec switch {name}' goes forward to v{previous.version} again"
+            )
+        previous = retired[-1]
+    if previous is None:
         raise CollectionNotFoundError(f"collection {name!r} has no previous version to roll back to")
-    return _flip(store, name, current, versions[pointer[1]], "ready", cache)
+    return _flip(store, name, current, previous, "ready", cache)
 
 
 def drop(store: VectorStore, name: str, version: int | None = None, *, everything: bool = False) -> list[int]:
@@ -322,6 +335,8 @@ def drop(store: VectorStore, name: str, version: int | None = None, *, everythin
 def doctor(store: VectorStore, name: str, *, batch_size: int = 4096, repair: bool = False) -> list[str]:
     """Problems per version: fingerprint integrity, dimensions, duplicates, non-unit vectors, missing
     sources, states that disagree with the alias. ``repair`` fixes the states (the alias is the truth)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidOptionError(f"batch_size must be a whole number >= 1, got {batch_size!r}")  # 0 checked nothing
     problems: list[str] = []
     versions = store.versions(check_name(name))
     if not versions:

@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL 16 + pgvector on 127.0.0.1, from the ``pgserver`` wheel, for tests and demos.
 
     python -m omnivec.providers.stores.pgdev start /tmp/pgdata     # prints the postgresql:// URL
+    python -m omnivec.providers.stores.pgdev start                 # the same in a temporary folder
     python -m omnivec.providers.stores.pgdev stop /tmp/pgdata
 
 PostgreSQL refuses to run as root, so under root the server runs as a system user (``omnivec-pg``,
@@ -113,6 +114,10 @@ def _prepare_root(data_dir: Path, ours: Path | None) -> None:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", _USER], check=True)
     if ours is not None:
         shutil.chown(ours, _USER, _USER)
+    if _SERVICE_HOME in data_dir.parents and not _SERVICE_HOME.exists():
+        # the home pgdev itself suggests: made here for the service user, so it is ours to own
+        _SERVICE_HOME.mkdir(mode=0o755, parents=True)
+        shutil.chown(_SERVICE_HOME, _USER, _USER)
     existing = next(p for p in [data_dir, *data_dir.parents] if p.exists())
     if not _reachable(existing) or (existing != data_dir and not _reachable(existing, "-w")):
         mode = oct(existing.stat().st_mode & 0o777)
@@ -152,14 +157,29 @@ def start_local_postgres(data_dir: str | Path | None = None, port: int | None = 
     return LocalPostgres(url=url, data_dir=data, port=port)
 
 
+_USAGE = "usage: python -m omnivec.providers.stores.pgdev start [DATA_DIR [PORT]] | stop DATA_DIR"
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ("start", "stop"):
-        print("usage: python -m omnivec.providers.stores.pgdev start|stop DATA_DIR [PORT]", file=sys.stderr)
+    """One line on stdout (start: the URL, then the data folder to stop), or one error line, exit 2."""
+    if not argv or argv[0] not in ("start", "stop") or (argv[0] == "stop" and len(argv) != 2) or len(argv) > 3:
+        print(_USAGE, file=sys.stderr)
         return 2
-    if argv[0] == "start":
-        print(start_local_postgres(argv[1], int(argv[2]) if len(argv) > 2 else None).url)
-    else:
-        LocalPostgres("", Path(argv[1]).resolve(), 0).stop()
+    try:
+        if argv[0] == "start":
+            port = int(argv[2]) if len(argv) > 2 else None
+            server = start_local_postgres(argv[1] if len(argv) > 1 else None, port)
+            print(server.url)
+            if len(argv) == 1:  # a temporary folder: the user needs its name to stop it
+                print(f"stop with: python -m omnivec.providers.stores.pgdev stop {server.data_dir}", file=sys.stderr)
+        else:
+            LocalPostgres("", Path(argv[1]).resolve(), 0).stop()
+    except ValueError:
+        print(f"PORT must be a number; {_USAGE}", file=sys.stderr)
+        return 2
+    except (ConfigurationError, MissingDependencyError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -54,7 +54,7 @@ class PgVectorStore(VectorStore):
         super().__init__(settings)
         self._dsn = settings.url.replace("postgres://", "postgresql://", 1)
         try:
-            self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+            self._connection = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
             raise StoreError(
                 f"cannot connect to the store at {_redact(self._dsn)}: {str(exc).strip().splitlines()[0]}"
@@ -290,8 +290,14 @@ class PgVectorStore(VectorStore):
             )
         return problems
 
+    @property
+    def _conn(self) -> psycopg.Connection[Any]:
+        if self._connection.closed:  # psycopg's bare OperationalError said nothing about which store
+            raise StoreError(f"the store at {_redact(self._dsn)} was closed: open it again with open_store(URL)")
+        return self._connection
+
     def close(self) -> None:
-        self._conn.close()
+        self._connection.close()
 
 
 def _vector(value: Any) -> np.ndarray:

@@ -40,6 +40,10 @@ def open_store(store: str | StoreSettings | None = None, *, create: bool = True,
         settings = configured_store_settings(**options)
     elif isinstance(store, str):
         settings = StoreSettings(url=store, **options)
+    elif not isinstance(store, StoreSettings):  # an int or a Path here was an AttributeError on .url
+        raise ConfigurationError(
+            f"store must be a URL string ('lancedb://PATH', 'postgresql://...') or StoreSettings, got {store!r}"
+        )
     else:
         settings = store.model_copy(update=options) if options else store
     scheme = settings.url.partition("://")[0].lower()

@@ -10,11 +10,13 @@ import pytest
 
 from omnivec.providers import InvalidRequestError, get_provider
 from omnivec.providers.cache import content_key
+from omnivec.providers.errors import ConfigurationError, InvalidInputError, InvalidOptionError
 from omnivec.providers.stores import (
     CollectionNotFoundError,
     MigrationIncompleteError,
     Row,
     SourceItem,
+    StoreError,
     VectorSpaceMismatchError,
     VectorStore,
     doctor,
@@ -219,6 +221,52 @@ def test_switch_twice_is_one_switch_and_only_rollback_goes_back(store: VectorSto
     assert [v.state for v in store.versions("docs")] == ["live", "ready"]  # stepped back from, still complete
     assert switch(store, "docs").version == 2 and switch(store, "docs").version == 2
     assert store.alias("docs") == (2, 1)
+
+
+def test_bad_api_arguments_are_typed_errors_before_any_write(store: VectorStore) -> None:
+    with pytest.raises(ConfigurationError, match="URL string"):
+        open_store(5)  # type: ignore[arg-type]  # AttributeError: 'int' object has no attribute 'url'
+    with pytest.raises(InvalidInputError, match=r"items\[0\] is str, not a SourceItem"):
+        index_items(store, "docs", ["plain text"], provider=get_provider("fake:a"))  # type: ignore[list-item]
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    for k in (0, -1, "3", 2.5, True):  # LanceDB: ValueError/TypeError from lancedb; pgvector: [] for k=0
+        with pytest.raises(InvalidOptionError, match="k must be"):
+            search(store, "docs", "cats", k=k)  # type: ignore[arg-type]
+    with pytest.raises(InvalidOptionError, match="max_cost"):
+        migrate(store, "docs", "fake:b", max_cost=-1)  # was MigrationIncompleteError 'stopped at the spend cap ($-1)'
+    with pytest.raises(InvalidOptionError):
+        migrate(store, "docs", "fake:b", dimensions=0)  # 0 read as 'not given': silently the default width
+    with pytest.raises(InvalidOptionError, match="batch_size"):
+        doctor(store, "docs", batch_size=0)  # read nothing and reported no problems
+    assert [v.version for v in store.versions("docs")] == [1]
+
+
+def test_a_closed_store_and_a_fingerprint_of_the_wrong_type_are_typed_errors(store_url: str) -> None:
+    store = open_store(store_url)
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    provider = get_provider("fake:a")
+    row = Row("z", content_key("z"), "z", None, {}, np.full(64, 0.125, dtype=np.float32))
+    with pytest.raises(InvalidInputError, match="a fingerprint is a mapping"):
+        store.upsert("docs", 1, [row], fingerprint=provider.fingerprint)  # type: ignore[arg-type]  # AttributeError
+    store.close()
+    if store.scheme == "postgresql":  # LanceDB reopens its tables; psycopg raised a bare OperationalError
+        with pytest.raises(StoreError, match="was closed"):
+            search(store, "docs", "cats")
+    store.close()  # twice is fine
+
+
+def test_a_second_rollback_never_goes_forward(store: VectorStore) -> None:
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    migrate(store, "docs", "fake:b", dimensions=48)
+    switch(store, "docs")
+    assert rollback(store, "docs").version == 1
+    with pytest.raises(CollectionNotFoundError, match="already rolled back to v1"):
+        rollback(store, "docs")  # it flipped to v2, and the next switch then went back to v1
+    assert store.alias("docs") == (1, 2) and switch(store, "docs").version == 2
+    migrate(store, "docs", "fake:c", dimensions=40)
+    switch(store, "docs")  # v1 retired, v2 retired, v3 live
+    assert rollback(store, "docs").version == 2 and rollback(store, "docs").version == 1  # back, then further back
+    assert switch(store, "docs").version == 3  # forward: the newest ready
 
 
 def test_a_switch_cut_off_between_its_writes_is_found_and_repaired_by_doctor(store: VectorStore) -> None:

@@ -30,3 +30,19 @@ def test_the_default_data_folder_starts_without_touching_any_parent() -> None:
         assert {p: p.stat().st_mode for p in before} == before
     finally:
         server.stop(remove=True)
+
+
+def test_the_command_line_refuses_an_unreachable_folder_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    private = tmp_path / "home"
+    private.mkdir(mode=0o700)
+    done = subprocess.run(
+        [sys.executable, "-m", "omnivec.providers.stores.pgdev", "start", str(private / "pgdata")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "never loosens a folder" in done.stderr  # it was a 12-line traceback
