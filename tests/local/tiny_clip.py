@@ -42,7 +42,9 @@ def build_tiny_clip(folder: Path) -> Path:
     vocab["<|endoftext|>"] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    # model_max_length as a real CLIP tokenizer has it: longer texts are cut at 77 tokens, not refused by
+    # the position table (a long pytest tmp path under xdist, read as text, is over 77 byte tokens).
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
     config = CLIPConfig(
         text_config={
             "hidden_size": 32,
