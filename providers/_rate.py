@@ -88,11 +88,15 @@ class Budget:
     LEARNED_BURST_S = 0.05
     """Sends the learned pacer lets through early: absorbs a busy event loop waking late, and stays
     under the burst a provider's bucket allows (a fixed cap's pacer allows 20 ms)."""
-    WINDOW_S, RECENT_S, MIN_SAMPLES, MIN_RATE = 1.0, 0.3, 10, 0.5
-    """Fewer answers than ``MIN_SAMPLES`` in the last ``WINDOW_S`` are no evidence of a quota."""
-    CHECK_N, CHECK_S = 30, 0.5
+    WINDOW_S, RECENT_S, MIN_SAMPLES, MIN_RATE = 1.0, 0.5, 10, 0.5
+    """Fewer answers than ``MIN_SAMPLES`` in the last ``WINDOW_S`` are no evidence of a quota. The
+    granted rate is read over ``RECENT_S``: 0.3 s read a client's ramp-up as a low grant now and then,
+    and the first cut then crawled back for seconds."""
+    CHECK_N, CHECK_S = 60, 0.5
     """A cut is checked on the answers to at least ``CHECK_N`` requests sent at the new rate over at
-    least ``CHECK_S`` (fewer answers cannot tell a 10% background from a quota)."""
+    least ``CHECK_S``. 30 answers could not tell a 10% background from a quota: one unlucky check read
+    it as 20% and blinded the quota test, or as 3% and cut for every background 429 (issue 17; the
+    model in benchmarks/perf/rate_model.py measures the spread over 120 seeds)."""
 
     def __init__(self, limits: RateLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -106,6 +110,9 @@ class Budget:
         self.w_max = self.k = 0.0
         self.last_cut = self.quiet_until = -math.inf
         self.sent = self.throttled = 0
+        self.last_success = -math.inf
+        """When a call of this key last succeeded (set by the retry loop): a failure while other calls
+        succeed says nothing about the failing call, so its backoff need not grow."""
         self._rpm: _Pacer | None = None
         self._tpm: _Pacer | None = None
         self.configure(limits or RateLimits())

@@ -27,7 +27,8 @@ T = TypeVar("T")
 
 
 def backoff(policy: RetryPolicy, attempt: int, exc: EmbeddingError, *, over_quota: bool = True) -> float:
-    """Seconds to wait after failed ``attempt`` (1-based): full jitter up to
+    """Seconds to wait after failed ``attempt`` (1-based; the loop passes the failures in a row with
+    no success of the rate key between them): full jitter up to
     ``initial_backoff_s · 2^(attempt−1)`` capped at ``max_backoff_s``; a throttle's ``retry_after``
     wins over a shorter draw. Where the provider gave no hint, ``retry_after`` is our own guess of
     how long a quota's bucket takes to refill (about 1 s): it holds only for a throttle the rate
@@ -59,7 +60,8 @@ async def call_with_retries(
     :func:`omnivec.providers.observability.observe_call`) hears of throttles, retries and the end.
     """
     retried: list[str] = []
-    attempt = 1
+    attempt, streak = 1, 0  # streak: failures in a row with no success of the key in between
+    failed_at = -float("inf")
     while True:
         wait, ticket = budget.reserve(tokens, learned=learn)
         if wait > 0:
@@ -83,13 +85,20 @@ async def call_with_retries(
             # lately: otherwise the limiter spaces the retries, and waiting on top only idles the
             # call and starves the answers the grant is measured by.
             quota = over_quota and (not learn or not budget.granting)
-            delay = backoff(policy, attempt, exc, over_quota=quota)
+            # The backoff grows only while nothing of this key succeeds: a call failing at random
+            # while the others go through is no outage, and after its 6th failure its slot would
+            # sleep 3-13 s with the job's last items waiting for it (issue 17: 0.65 of the grant).
+            now = budget.clock()
+            streak = 1 if budget.last_success > failed_at else streak + 1
+            failed_at = now
+            delay = backoff(policy, streak, exc, over_quota=quota)
             if observer is not None:
                 observer.retrying(attempt, delay, exc)
             await asyncio.sleep(delay)
             attempt += 1
             continue
         elapsed = time.perf_counter() - began
+        budget.last_success = budget.clock()
         gate.record(throttled=False, seconds=elapsed)
         budget.record(ticket, throttled=False, learn=learn)
         if observer is not None:

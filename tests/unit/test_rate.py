@@ -390,3 +390,52 @@ async def test_random_throttles_cut_neither_rate_nor_concurrency_through_the_cor
     assert budget.learned_rate is None and budget.background_share is not None  # checked, then undone
     gate = next(iter(provider._limits._by_loop.values()))
     assert gate.limit >= 4  # not cut below its start
+
+
+class FailsFirstCalls(FakeProvider):
+    """Answers 503 to the first ``failures`` calls that contain ``unlucky``; everything else succeeds."""
+
+    def __init__(self, unlucky: str, failures: int, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.unlucky, self.left = unlucky, failures
+
+    async def _embed_batch(self, batch, *, intent):  # type: ignore[no-untyped-def]
+        from omnivec.providers import ServiceUnavailableError
+
+        if self.unlucky in batch and self.left > 0:
+            self.left -= 1
+            raise ServiceUnavailableError("injected")
+        return await super()._embed_batch(batch, intent=intent)
+
+
+def _retry_delays(caplog: pytest.LogCaptureFixture) -> list[float]:
+    return [r.__dict__["delay_s"] for r in caplog.records if getattr(r, "event", None) == "retry"]
+
+
+def test_a_call_failing_while_others_succeed_keeps_the_first_backoff(caplog: pytest.LogCaptureFixture) -> None:
+    # Issue 17: after its 6th random failure a call slept up to 0.1 * 2**5 = 3.2 s (13 s by the 8th),
+    # and the job's last items waited for it. While other calls of the key succeed, each retry draws
+    # from the first step again.
+    caplog.set_level("INFO", logger="omnivec.calls")
+    provider = FailsFirstCalls(
+        "unlucky",
+        6,
+        max_batch_size=1,
+        max_concurrency=4,
+        latency_s=0.003,
+        retry={"max_attempts": 8, "initial_backoff_s": 0.02, "max_backoff_s": 20.0},
+    )
+    result = provider.embed_sync(["unlucky"] + [f"text {i}" for i in range(1500)], intent="document")
+    delays = _retry_delays(caplog)
+    assert result.ok and len(delays) == 6
+    assert max(delays) <= 0.02, delays  # the old loop: P(all six under 0.02) = 2**-15
+
+
+def test_a_call_failing_alone_still_backs_off_exponentially(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="omnivec.calls")
+    provider = FailsFirstCalls(
+        "unlucky", 7, max_batch_size=1, retry={"max_attempts": 8, "initial_backoff_s": 0.002, "max_backoff_s": 20.0}
+    )
+    assert provider.embed_sync(["unlucky"], intent="document").ok
+    delays = _retry_delays(caplog)
+    assert len(delays) == 7 and max(delays) > 0.002, delays  # an outage: nothing succeeds, the wait grows
