@@ -361,18 +361,34 @@ class StoreContract:
         assert store.count("docs", 1) == 2 and store.hashes("docs", 1, ["m0", "m1", "w0"]) == {}
 
     def test_the_writer_lock_excludes_other_handles_until_released(self, make_store: StoreFactory) -> None:
-        with make_store() as holder, make_store(lock_timeout_s=0.3) as waiter:
+        with make_store() as holder, make_store(lock_timeout_s=0.3) as impatient, make_store() as patient:
             told: list[str] = []
-            waiter.on_lock_wait = told.append
-            with holder.lock("docs", 1):
-                with pytest.raises(StoreError, match="locked by another writer"), waiter.lock("docs", 1):
+            impatient.on_lock_wait = patient.on_lock_wait = told.append
+            held, release = threading.Event(), threading.Event()
+
+            def hold() -> None:
+                with holder.lock("docs", 1):
+                    held.set()
+                    release.wait(30)
+
+            thread = threading.Thread(target=hold)
+            thread.start()
+            try:
+                assert held.wait(30)
+                with pytest.raises(StoreError, match="locked by another writer"), impatient.lock("docs", 1):
                     pytest.fail("two writers held one version's lock")
-                with waiter.lock("docs", 2), waiter.lock("docs", 0):  # other versions and the catalog lock
+                with impatient.lock("docs", 2), impatient.lock("docs", 0):  # other versions, the catalog lock
                     pass
-            assert len(told) == 1 and "locked by another writer" in told[0] and "waiting" in told[0]
+                threading.Timer(0.3, release.set).start()
+                with patient.lock("docs", 1):  # waits for the holder, then gets it
+                    assert release.is_set()
+            finally:
+                release.set()
+                thread.join()
+            assert len(told) == 2 and all("locked by another writer" in t and "waiting" in t for t in told)
             with pytest.raises(RuntimeError), holder.lock("docs", 1):  # a failing writer releases it too
                 raise RuntimeError("writer failed")
-            with waiter.lock("docs", 1):
+            with impatient.lock("docs", 1):
                 pass
 
     def test_a_healthy_version_has_no_health_problems(self, store: VectorStore) -> None:
