@@ -255,18 +255,25 @@ class StoreContract:
                 assert got.vector.tobytes() == np.asarray(row.vector, dtype=np.float32).tobytes()
 
     def test_delete_removes_only_the_given_ids(self, store: VectorStore) -> None:
-        self.filled(store, contract_rows(6))
-        store.delete("docs", 1, ["r1", "r4", "missing"])
+        odd = [
+            Row(i, "h", "odd", None, {}, r.vector) for i, r in zip(ODD_IDS, contract_rows(len(ODD_IDS)), strict=True)
+        ]
+        self.filled(store, [*contract_rows(6), *odd])
+        store.delete("docs", 1, ["r1", "r4", "missing", *ODD_IDS[1:]])
         store.delete("docs", 1, [])
-        assert store.count("docs", 1) == 4 and sorted(r.id for r in _all(store, "docs", 1)) == ["r0", "r2", "r3", "r5"]
+        left = sorted(r.id for r in _all(store, "docs", 1))
+        assert store.count("docs", 1) == 5 and left == sorted(["r0", "r2", "r3", "r5", ODD_IDS[0]])
 
     def test_scan_yields_every_row_once_in_bounded_batches(self, store: VectorStore) -> None:
-        self.filled(store, contract_rows(23))
-        for size in (1, 5, 23, 100):
+        odd = [
+            Row(i, "h", "odd", None, {}, r.vector) for i, r in zip(ODD_IDS, contract_rows(len(ODD_IDS)), strict=True)
+        ]
+        self.filled(store, [*contract_rows(23), *odd])
+        for size in (1, 5, 29, 100):
             batches = list(store.scan("docs", 1, size))
             assert all(0 < len(batch) <= size for batch in batches)
             ids = [r.id for batch in batches for r in batch]
-            assert sorted(ids) == sorted(f"r{i}" for i in range(23))
+            assert sorted(ids) == sorted([*(f"r{i}" for i in range(23)), *ODD_IDS])
             assert all(r.vector is None for batch in batches for r in batch)
 
     def test_scan_keeps_going_while_the_rows_it_read_are_deleted(self, store: VectorStore) -> None:
@@ -344,6 +351,17 @@ class StoreContract:
                 "faq", 1, contract_rows(1, prefix="emu"), fingerprint=contract_fingerprint(endpoint="emulator")
             )
         assert store.count("faq", 1) == 2
+
+    def test_a_version_dropped_and_created_again_takes_its_new_space(self, store: VectorStore) -> None:
+        # drop --all, then index the same name with another model, in one process on one handle
+        first = self.filled(store, contract_rows(2))
+        store.drop_version("docs", 1)
+        second = contract_fingerprint("contract-b")
+        store.create_version("docs", 1, second)
+        store.upsert("docs", 1, contract_rows(2, prefix="b"), fingerprint=second)
+        with pytest.raises(VectorSpaceMismatchError):
+            store.upsert("docs", 1, contract_rows(1, prefix="a"), fingerprint=first)
+        assert sorted(store.hashes("docs", 1, ["a0", "b0", "b1"])) == ["b0", "b1"]
 
     def test_vectors_of_the_wrong_width_are_refused_and_nothing_of_the_batch_is_written(
         self, store: VectorStore

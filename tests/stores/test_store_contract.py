@@ -12,12 +12,24 @@ from omnivec.providers.testing.store_contract import StoreContract, StoreFactory
 
 from .conftest import fresh_database
 
+STALE_SPACE = pytest.mark.xfail(
+    strict=True,
+    reason="VectorStore.check_writer caches each (collection, version)'s space per handle and never forgets it: "
+    "after drop_version + create_version of the same number with another model, that handle refuses the new "
+    "model's rows and takes the old model's (drop(everything=True) then index_items with another model on one "
+    "handle: VectorSpaceMismatchError naming the same fingerprint twice)",
+)
+
 
 class TestLanceDB(StoreContract):
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> StoreFactory:
         url = f"lancedb://{tmp_path / 'lance'}"
         return lambda **settings: open_store(url, cache=None, **settings)
+
+    @STALE_SPACE
+    def test_a_version_dropped_and_created_again_takes_its_new_space(self, store: VectorStore) -> None:
+        super().test_a_version_dropped_and_created_again_takes_its_new_space(store)
 
     @pytest.mark.xfail(
         strict=True,
@@ -33,3 +45,7 @@ class TestPgVector(StoreContract):
     def make_store(self, pg_server: str) -> StoreFactory:
         url = fresh_database(pg_server)
         return lambda **settings: open_store(url, cache=None, **settings)
+
+    @STALE_SPACE
+    def test_a_version_dropped_and_created_again_takes_its_new_space(self, store: VectorStore) -> None:
+        super().test_a_version_dropped_and_created_again_takes_its_new_space(store)
