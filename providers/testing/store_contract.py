@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 import numpy as np
@@ -114,7 +115,7 @@ class StoreContract:
         info = store.create_version("docs", 1, fingerprint)
         assert (info.collection, info.version, info.dimensions, info.state) == ("docs", 1, 12, "building")
         assert dict(info.fingerprint) == fingerprint and info.fingerprint_hash == fingerprint_hash(fingerprint)
-        assert isinstance(info.created_at, str) and info.created_at
+        assert datetime.fromisoformat(info.created_at).tzinfo is not None  # shown by `omnivec collections`
         assert store.versions("docs") == [info] and store.collections() == ["docs"]
         assert store.count("docs", 1) == 0 and store.duplicate_ids("docs", 1) == 0
 
@@ -193,6 +194,21 @@ class StoreContract:
             thread.join()
         assert errors == [], errors
         assert seen and seen <= {(1, 2), (2, 1)}, seen
+
+    def test_a_handle_opened_earlier_sees_what_another_handle_wrote(
+        self, store: VectorStore, make_store: StoreFactory
+    ) -> None:
+        # a long-running search service must see the version a migrate made and the switch to it
+        with make_store() as writer:
+            self.filled(writer, contract_rows(3), version=1)
+            self.filled(writer, contract_rows(4, seed=1), version=2)
+            writer.set_alias("docs", 1, None)
+            assert store.count("docs", 1) == 3 and store.alias("docs") == (1, None)
+            writer.flip("docs", 2, 1, "retired")
+            writer.delete("docs", 1, ["r0"])
+        assert store.alias("docs") == (2, 1) and [v.state for v in store.versions("docs")] == ["retired", "live"]
+        assert store.count("docs", 1) == 2 and store.count("docs", 2) == 4 and store.collections() == ["docs"]
+        assert len(store.search("docs", 2, np.ones(DIMS, np.float32), 10)) == 4
 
     def test_drop_version_removes_its_rows_catalog_row_and_alias_memory(self, store: VectorStore) -> None:
         self.filled(store, contract_rows(4), version=1)
