@@ -327,6 +327,7 @@ class StoreContract:
         rows = contract_rows(300, seed=5)
         with make_store(index_min_rows=0) as store:
             self.filled(store, rows)
+            assert not store.has_ann_index("docs", 1)
             built = store.build_index("docs", 1)
             assert built is None or (isinstance(built, str) and store.has_ann_index("docs", 1))
             query = np.random.default_rng(9).standard_normal(DIMS).astype(np.float32)
