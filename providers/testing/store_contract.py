@@ -395,6 +395,19 @@ class StoreContract:
             store.upsert("docs", 1, mixed, fingerprint=fingerprint)
         assert store.count("docs", 1) == 2 and store.hashes("docs", 1, ["m0", "m1", "w0"]) == {}
 
+    def test_a_vector_that_is_not_finite_is_a_store_error_and_nothing_of_the_batch_is_written(
+        self, store: VectorStore
+    ) -> None:
+        fingerprint = self.filled(store, contract_rows(2))
+        for bad in (np.nan, np.inf):
+            rows = contract_rows(3, prefix="n")
+            vector = np.array(rows[2].vector, dtype=np.float32)
+            vector[3] = bad
+            rows[2] = Row("n2", "h", "a failed embedding", None, {}, vector)
+            with pytest.raises(StoreError):
+                store.upsert("docs", 1, rows, fingerprint=fingerprint)
+        assert store.count("docs", 1) == 2 and store.hashes("docs", 1, ["n0", "n1", "n2"]) == {}
+
     def test_the_writer_lock_excludes_other_handles_until_released(self, make_store: StoreFactory) -> None:
         with make_store() as holder, make_store(lock_timeout_s=0.3) as impatient, make_store() as patient:
             told: list[str] = []

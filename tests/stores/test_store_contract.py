@@ -39,6 +39,17 @@ class TestLanceDB(StoreContract):
     def test_a_batch_with_one_vector_of_the_wrong_width_is_a_store_error(self, store: VectorStore) -> None:
         super().test_a_batch_with_one_vector_of_the_wrong_width_is_a_store_error(store)
 
+    @pytest.mark.xfail(
+        strict=True,
+        reason="LanceStore.upsert hands non-finite vectors to lancedb: NaN is refused as a bare RuntimeError "
+        "('Arrow error: ... Vector column has NaNs'), not StoreError; +inf is stored silently and that row is then "
+        "never returned by search (k=5 over 4 rows gave 3)",
+    )
+    def test_a_vector_that_is_not_finite_is_a_store_error_and_nothing_of_the_batch_is_written(
+        self, store: VectorStore
+    ) -> None:
+        super().test_a_vector_that_is_not_finite_is_a_store_error_and_nothing_of_the_batch_is_written(store)
+
 
 class TestPgVector(StoreContract):
     @pytest.fixture
@@ -49,3 +60,13 @@ class TestPgVector(StoreContract):
     @STALE_SPACE
     def test_a_version_dropped_and_created_again_takes_its_new_space(self, store: VectorStore) -> None:
         super().test_a_version_dropped_and_created_again_takes_its_new_space(store)
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="PgVectorStore.upsert's binary COPY meets pgvector's 'NaN not allowed in vector' outside the try "
+        "that turns refusals into StoreError: a bare psycopg DataException",
+    )
+    def test_a_vector_that_is_not_finite_is_a_store_error_and_nothing_of_the_batch_is_written(
+        self, store: VectorStore
+    ) -> None:
+        super().test_a_vector_that_is_not_finite_is_a_store_error_and_nothing_of_the_batch_is_written(store)

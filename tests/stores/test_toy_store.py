@@ -140,6 +140,8 @@ class DictStore(VectorStore):
         widths = {np.asarray(r.vector).shape for r in rows}
         if widths - {(dims,)}:
             raise StoreError(f"{collection}__v{version} holds {dims}-d vectors; got {sorted(widths)}")
+        if not all(np.isfinite(r.vector).all() for r in rows):  # type: ignore[arg-type]
+            raise StoreError(f"{collection}__v{version} refused a vector with NaN or infinite values")
         with self._server.guard:  # all or nothing, like a transaction
             table.update((r.id, _copy(r, True)) for r in rows)
 
