@@ -12,6 +12,10 @@ SAME store, empty when the test starts::
         def make_store(self, tmp_path):
             return lambda **settings: open_store(f"acme://{tmp_path}", **settings)
 
+A new store touches three places, all in its own package: the ``VectorStore`` subclass, one
+``omnivec.stores`` entry point naming its URL scheme, and a test module like the one above (docs/stores.md,
+"Write your own store"; ``tests/stores/test_toy_store.py`` is a complete example).
+
 It encodes what the collection layer (index, migrate, switch, rollback, doctor) relies on, through
 the public :class:`~omnivec.providers.stores.VectorStore` methods only: versions and their catalog,
 idempotent upserts by id, byte-equal float32 vectors, batched scans, exact cosine search against
