@@ -19,7 +19,8 @@ A new store touches three places, all in its own package: the ``VectorStore`` su
 It encodes what the collection layer (index, migrate, switch, rollback, doctor) relies on, through
 the public :class:`~omnivec.providers.stores.VectorStore` methods only: versions and their catalog,
 idempotent upserts by id, byte-equal float32 vectors, batched scans, exact cosine search against
-numpy, the alias and its flip, the fingerprint guard where rows are written, the writer lock. The
+numpy, the alias and its flip, the fingerprint guard where rows are written, the writer lock.
+A case a store fails for a known reason goes into its class's ``known_bugs`` (a strict xfail). The
 base interface has no metadata filters, so neither has the suite. Scan order is not part of the
 contract (pgvector pages by id, LanceDB reads in storage order): completeness is. Needs pytest.
 """
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -90,6 +91,16 @@ class StoreContract:
     """The widest vectors the store holds when below 3,072: it must then refuse wider ones with one
     line naming the limit. None: 3,072-d vectors must index and search."""
 
+    known_bugs: ClassVar[Mapping[str, str]] = {}
+    """Case name -> the bug that makes it fail here: such cases run as ``xfail(strict=True)``, so the
+    fix shows up as a failure to remove the entry, never as silence."""
+
+    @pytest.fixture(autouse=True)
+    def _known_bug(self, request: pytest.FixtureRequest) -> None:
+        reason = self.known_bugs.get(request.node.originalname)
+        if reason is not None:
+            request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
     @pytest.fixture
     def make_store(self) -> StoreFactory:
         raise NotImplementedError("subclasses provide a make_store fixture returning a factory")
@@ -109,6 +120,9 @@ class StoreContract:
         if rows:
             store.upsert(name, version, rows, fingerprint=fingerprint)
         return fingerprint
+
+    def test_known_bugs_name_cases_of_the_suite(self) -> None:
+        assert [name for name in self.known_bugs if not name.startswith("test_") or not hasattr(self, name)] == []
 
     # catalog ------------------------------------------------------------------------------------
     def test_a_new_store_is_empty(self, store: VectorStore) -> None:
