@@ -305,39 +305,3 @@ def test_the_flip_writes_alias_and_states_in_one_commit(store: VectorStore, stor
             store.flip("docs", 2, 1, "retired")
         assert store.alias("docs") == (1, None)  # the alias write was rolled back with it
     assert doctor(store, "docs") == []
-
-
-def test_rows_of_another_space_are_refused_where_they_are_written(store: VectorStore) -> None:
-    nova = get_provider("fake:nova", dimensions=48)
-    index_items(store, "docs", items(), provider=nova)
-    minilm = get_provider("fake:minilm", dimensions=48)  # same width: the table's own guard lets it through
-    row = Row("intruder", "h", "text", None, {}, minilm.embed_documents_sync(["text"]).vectors[0])
-    with pytest.raises(VectorSpaceMismatchError, match="write into v1"):
-        store.upsert("docs", 1, [row], fingerprint=minilm.fingerprint("document").as_dict())
-    assert store.count("docs", 1) == 40 and store.hashes("docs", 1, ["intruder"]) == {}
-
-
-def test_a_writer_waiting_for_another_writers_lock_says_so(store_url: str) -> None:
-    holder, waiter = open_store(store_url), open_store(store_url)
-    told: list[str] = []
-    waiter.on_lock_wait = told.append
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with holder.lock("docs", 1):
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    try:
-        assert held.wait(10)
-        threading.Timer(0.3, release.set).start()
-        with waiter.lock("docs", 1):
-            pass
-    finally:
-        release.set()
-        thread.join()
-        holder.close()
-        waiter.close()
-    assert len(told) == 1 and "locked by another writer" in told[0] and "waiting" in told[0]
