@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import InvalidOptionError
 from ..types import Fingerprint
 from .errors import CollectionNotFoundError, VectorSpaceMismatchError
-from .settings import StoreSettings
+from .settings import BaseStoreSettings
 
 __all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash"]
 
@@ -89,7 +89,7 @@ class VectorStore(ABC):
 
     scheme: ClassVar[str]
 
-    def __init__(self, settings: StoreSettings) -> None:
+    def __init__(self, settings: BaseStoreSettings) -> None:
         self.settings = settings
         self._spaces: dict[tuple[str, int], str] = {}
         self.on_lock_wait: Callable[[str], None] | None = None
@@ -107,7 +107,7 @@ class VectorStore(ABC):
         return self.settings.url
 
     @classmethod
-    def exists(cls, settings: StoreSettings) -> bool:
+    def exists(cls, settings: BaseStoreSettings) -> bool:
         """Whether the store is there already (read-only commands never create one)."""
         return True
 
