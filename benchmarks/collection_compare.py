@@ -23,7 +23,7 @@ from ..providers._console import err, print_error, print_warning
 from ..providers.errors import EmbeddingError, InvalidOptionError
 from ..providers.stores import VectorStore, open_store, provider_for
 from ..providers.stores.collection import require_serving
-from ..providers.stores.migration import price_per_token
+from ..providers.stores.planning import price_per_token
 from .metrics import evaluate, mean
 from .stats import bootstrap_ci, paired_randomization_test
 

@@ -36,7 +36,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._background import Background, Check
 
-__all__ = ["Budget", "RateLimits", "estimate_tokens", "rate_budget", "reset_budgets"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "Budget",
+    "RateLimits",
+    "estimate_tokens",
+    "rate_budget",
+    "reset_budgets",
+    "tokens_for_chars",
+]
 
 
 class RateLimits(BaseModel):
@@ -57,9 +65,18 @@ class RateLimits(BaseModel):
     is throttled. Ignored when ``max_concurrency`` is set: that is a fixed limit."""
 
 
+CHARS_PER_TOKEN = 4
+"""The one estimate of tokens before a call: about four characters of text per token."""
+
+
+def tokens_for_chars(chars: int) -> float:
+    """Estimated input tokens of ``chars`` characters of text (rate budgets, cost caps, dry runs)."""
+    return chars / CHARS_PER_TOKEN
+
+
 def estimate_tokens(batch: Sequence[Any]) -> int:
     """Input tokens of a batch before the call: characters / 4 for text, 258 per image or media part."""
-    return sum(len(item) // 4 + 1 if isinstance(item, str) else 258 for item in batch)
+    return sum(int(tokens_for_chars(len(item))) + 1 if isinstance(item, str) else 258 for item in batch)
 
 
 class _Pacer:

@@ -36,7 +36,6 @@ from .base import EmbeddingProvider
 from .errors import InvalidOptionError
 from .registry import builtin_providers, get_provider, parse_model_ref
 from .settings import ProviderSettings
-from .stores.settings import StoreSettings
 
 __all__ = ["DEFAULT_MODEL", "OmnivecConfig", "load_config", "load_provider"]
 
@@ -67,8 +66,10 @@ class OmnivecConfig(BaseSettings):
     """``provider:model`` of the reranker (``OMNIVEC_RERANKER``); None when none is configured. See docs/rerankers.md."""
     rerankers: dict[str, dict[str, Any]] = {}
     """Reranker settings by provider (``[rerankers.bedrock]``), checked by that reranker's settings class."""
-    store: Annotated[StoreSettings, NoDecode] = StoreSettings()
-    """Vector store: ``OMNIVEC_STORE=postgresql://...`` or ``[store] url = ...`` (default ``lancedb://./.omnivec``)."""
+    store: Annotated[dict[str, Any], NoDecode] = {}
+    """Vector store: ``OMNIVEC_STORE=postgresql://...`` or ``[store] url = ...`` (default ``lancedb://./.omnivec``).
+    Kept as the raw table: the stores layer validates it (``omnivec.providers.stores.config``), so the
+    config layer knows nothing of stores."""
 
     @field_validator("store", mode="before")
     @classmethod

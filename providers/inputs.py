@@ -23,12 +23,12 @@ from ._checks import (
     is_blank_text,
     sniff_image,
 )
-from .errors import InvalidInputError
+from .errors import InputError, InvalidInputError
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["Fused", "Image", "Input", "Media", "Modality", "is_blank_text", "modality_of"]
+__all__ = ["Fused", "Image", "Input", "Media", "Modality", "input_for", "is_blank_text", "modality_of"]
 
 Modality = Literal["text", "image", "audio", "video", "pdf"]
 MEDIA_PREFIXES: dict[str, Modality] = {"image/": "image", "audio/": "audio", "video/": "video"}
@@ -227,3 +227,14 @@ def modality_of(item: Part) -> Modality:
         if mime.startswith(prefix):
             return modality
     raise InvalidInputError(f"unsupported MIME type {mime!r}: use application/pdf, image/*, audio/* or video/*")
+
+
+def input_for(text: str | None, uri: str | None) -> Input:
+    """What to embed for a stored item: its text, or the image its ``file://`` URI points at."""
+    if text is not None:
+        return text
+    if uri is None:
+        raise InputError("item has neither text nor uri: its source is missing")
+    if uri.startswith("file://"):
+        return Image.from_path(uri.removeprefix("file://"))
+    raise InputError(f"cannot read {uri!r} again: only file:// image sources can be re-embedded")

@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from .errors import EmbeddingError
+from .errors import EmbeddingError, InvalidInputError
 from .inputs import Modality
 
 __all__ = [
@@ -108,8 +108,43 @@ class Fingerprint:
     @property
     def hash(self) -> str:
         """A stable 16-hex-digit digest of :meth:`as_dict`."""
-        blob = json.dumps(self.as_dict(), sort_keys=True, default=str, separators=(",", ":"))
+        return Fingerprint.digest(self.as_dict())
+
+    @staticmethod
+    def digest(fields: Mapping[str, Any]) -> str:
+        """The one digest of a fingerprint's fields, also of a stored (JSON) copy: both give the same."""
+        blob = json.dumps(dict(fields), sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> Fingerprint:
+        """A fingerprint kept by a store (the JSON form of :meth:`as_dict`) as an object again."""
+        if not isinstance(stored, Mapping):  # e.g. provider.fingerprint (the method) instead of its result
+            raise InvalidInputError(
+                f"a fingerprint is a mapping (provider.fingerprint(intent)), got {type(stored).__name__}"
+            )
+        names = ("provider", "model", "dimensions", "normalized", "intent", "intent_mapping")
+        missing = [name for name in names if name not in stored]
+        if missing:
+            raise InvalidInputError(f"a stored fingerprint lacks {', '.join(missing)}: it was not written by omnivec")
+        return cls(**{name: stored[name] for name in names}, options=dict(stored.get("options") or {}))
+
+    def to_stored(self) -> dict[str, Any]:
+        """:meth:`as_dict` as it reads back from JSON (the form stores keep); same :attr:`hash`."""
+        stored: dict[str, Any] = json.loads(json.dumps(self.as_dict(), sort_keys=True, default=str))
+        return stored
+
+    def space(self) -> Fingerprint:
+        """The vector space only: an endpoint URL is how the vendor was reached (``localhost`` or
+        ``127.0.0.1``, a proxy, a VPC endpoint), not which vectors it makes, so it is dropped;
+        ``"emulator"`` stays, so emulated vectors never mix with a real endpoint's."""
+        if self.options.get("endpoint") in (None, "emulator"):
+            return self
+        return Fingerprint(**{**self.as_dict(), "options": {**self.options, "endpoint": None}})
+
+    def same_space(self, other: Fingerprint) -> bool:
+        """Whether vectors of ``self`` and ``other`` are comparable (equal but for the endpoint)."""
+        return self.space().hash == other.space().hash
 
 
 @dataclass(slots=True)

@@ -285,6 +285,6 @@ class GeminiBatchJob:
 
 
 def _errors() -> Any:
-    from .provider import ERROR_TABLE
+    from ._error_table import ERROR_TABLE
 
     return ERROR_TABLE

@@ -5,52 +5,34 @@
     >>> index_items(store, "docs", read_source("corpus.jsonl"))
     >>> search(store, "docs", "how do I return an item?", k=5)
 
-Adapters (LanceDB, PostgreSQL + pgvector) load only when a store of their scheme is opened.
+Adapters (LanceDB, PostgreSQL + pgvector) load only when a store of their scheme is opened; the Ray
+engine imports ``ray`` only when it runs.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
+from .base import Hit, Row, VectorStore, VersionInfo, fingerprint_hash
+from .collection import IndexReport, index_items, provider_for, search, serving_version
+from .doctor import doctor
+from .engines import BatchAPI, Online, Ray
+from .errors import CollectionNotFoundError, MigrationIncompleteError, StoreError, VectorSpaceMismatchError
+from .migration import MigrationReport, drop, migrate, rollback, switch
+from .ray_engine import write_to_store
+from .registry import ENTRY_POINT_GROUP, known_stores, open_store
 from .settings import DEFAULT_STORE_URL, StoreSettings
-
-if TYPE_CHECKING:
-    from .base import Hit, Row, VectorStore, VersionInfo, fingerprint_hash
-    from .collection import IndexReport, index_items, provider_for, search, serving_version
-    from .errors import CollectionNotFoundError, MigrationIncompleteError, StoreError, VectorSpaceMismatchError
-    from .migration import MigrationReport, doctor, drop, migrate, rollback, switch
-    from .registry import ENTRY_POINT_GROUP, known_stores, open_store
-    from .sources import SourceError, SourceItem, read_source
-
-# The config layer imports StoreSettings from here while omnivec.providers is still initialising,
-# and the store modules import that config: so everything but the settings loads on first use.
-_LAZY = {
-    "base": ("Hit", "Row", "VectorStore", "VersionInfo", "fingerprint_hash"),
-    "collection": ("IndexReport", "index_items", "provider_for", "search", "serving_version"),
-    "errors": ("CollectionNotFoundError", "MigrationIncompleteError", "StoreError", "VectorSpaceMismatchError"),
-    "migration": ("MigrationReport", "doctor", "drop", "migrate", "rollback", "switch"),
-    "registry": ("ENTRY_POINT_GROUP", "known_stores", "open_store"),
-    "sources": ("SourceError", "SourceItem", "read_source"),
-}
-_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f".{module}", __name__), name)
-
+from .sources import SourceError, SourceItem, read_source
 
 __all__ = [
     "DEFAULT_STORE_URL",
     "ENTRY_POINT_GROUP",
+    "BatchAPI",
     "CollectionNotFoundError",
     "Hit",
     "IndexReport",
     "MigrationIncompleteError",
     "MigrationReport",
+    "Online",
+    "Ray",
     "Row",
     "SourceError",
     "SourceItem",
@@ -72,4 +54,5 @@ __all__ = [
     "search",
     "serving_version",
     "switch",
+    "write_to_store",
 ]

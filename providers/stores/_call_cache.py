@@ -23,6 +23,7 @@ from .._run import CALL_DONE
 from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache, content_key
 from ..inputs import Input
+from ..types import Fingerprint
 
 __all__ = ["CallCacher"]
 
@@ -30,8 +31,8 @@ __all__ = ["CallCacher"]
 class CallCacher:
     """Maps each input about to be embedded to its item's content hash, and stores its vector on arrival."""
 
-    def __init__(self, provider: EmbeddingProvider[Any], cache: EmbeddingCache) -> None:
-        self.cache, self.fingerprint = cache, provider.fingerprint("document")
+    def __init__(self, provider: EmbeddingProvider[Any], cache: EmbeddingCache, fingerprint: Fingerprint) -> None:
+        self.cache, self.fingerprint = cache, fingerprint
         self.normalize = bool(provider.settings.normalize)  # what EmbeddingProvider._finish does to the result
         self._hashes: dict[str, str] = {}
         self._queue: queue.SimpleQueue[tuple[list[str], np.ndarray] | None] = queue.SimpleQueue()

@@ -9,9 +9,8 @@ provider calls. Only vectors that came back are cached; a failed item's placehol
 
 from __future__ import annotations
 
-import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
 from contextvars import Context
 from dataclasses import dataclass, field
@@ -20,36 +19,22 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from .._stream import _embed_chunk
 from .._stream_sync import stream_embeddings_sync
 from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..errors import EmbeddingError, InputError
 from ..inputs import Input
-from ..types import EmbeddingResult
+from ..types import EmbeddingResult, Fingerprint
 from ._call_cache import CallCacher
-from .base import Row, fingerprint_hash, space
+from .base import Row
 from .sources import SourceItem, input_for
 
-__all__ = ["STORE_WINDOW", "Embedded", "matches", "normalized_fingerprint", "space", "stream"]
+__all__ = ["STORE_WINDOW", "Embedded", "Prepared", "finish", "prepare", "stream"]
 
 STORE_WINDOW = 4
 """Store batches read ahead and embedding while the oldest one is committed (the stream's window)."""
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def normalized_fingerprint(provider: EmbeddingProvider[Any]) -> dict[str, Any]:
-    """The document-side fingerprint as it reads back from JSON (the form stores keep), in :func:`space` form."""
-    normalized: dict[str, Any] = json.loads(
-        json.dumps(provider.fingerprint("document").as_dict(), sort_keys=True, default=str)
-    )
-    return space(normalized)
-
-
-def matches(stored: Mapping[str, Any], provider: EmbeddingProvider[Any]) -> bool:
-    """Whether ``provider`` embeds into the space of a stored fingerprint (old ones may carry a URL)."""
-    return fingerprint_hash(space(stored)) == fingerprint_hash(normalized_fingerprint(provider))
 
 
 @dataclass
@@ -64,9 +49,6 @@ class Embedded:
     """Set when every live item of the batch failed: the provider, not the items, is the problem."""
 
 
-EmbedCall = Callable[[list[Input]], Awaitable[EmbeddingResult]]
-
-
 @dataclass
 class Prepared:
     """One batch before its call: the rows the cache filled, and the inputs still to embed."""
@@ -78,9 +60,24 @@ class Prepared:
     inputs: list[Input]
     failed: dict[str, str]
 
+    def cached_part(self) -> Prepared:
+        """The items the cache filled (and the failures before any call): nothing left to embed."""
+        live = set(self.live)
+        kept = [n for n in range(len(self.ready)) if n not in live]
+        return Prepared([self.ready[n] for n in kept], self.vectors[kept], [], [], dict(self.failed))
 
-def prepare(provider: EmbeddingProvider[Any], items: list[SourceItem], cache: EmbeddingCache | None) -> Prepared:
-    """Inputs for ``items`` (an item that cannot become one fails by id) after the cache lookup."""
+    def part(self, positions: list[int]) -> Prepared:
+        """The items of ``inputs[positions]`` alone, all still to embed (an engine that answers in parts)."""
+        ready = [self.ready[self.live[p]] for p in positions]
+        vectors = np.zeros((len(ready), self.vectors.shape[1]), dtype=np.float32)
+        return Prepared(ready, vectors, list(range(len(ready))), [self.inputs[p] for p in positions], {})
+
+
+def prepare(
+    provider: EmbeddingProvider[Any], items: list[SourceItem], cache: EmbeddingCache | None, fingerprint: Fingerprint
+) -> Prepared:
+    """Inputs for ``items`` (an item that cannot become one fails by id) after the cache lookup;
+    ``fingerprint`` is the provider's document fingerprint, computed once per run by the caller."""
     ready, inputs, failed = [], [], {}
     for item in items:
         try:
@@ -88,7 +85,6 @@ def prepare(provider: EmbeddingProvider[Any], items: list[SourceItem], cache: Em
             ready.append(item)
         except EmbeddingError as exc:
             failed[item.id] = str(exc)
-    fingerprint = provider.fingerprint("document")
     found = cache.get(fingerprint, [i.content_hash for i in ready]) if cache is not None and ready else {}
     vectors = np.zeros((len(ready), provider.dimensions), dtype=np.float32)
     live = [n for n, item in enumerate(ready) if item.content_hash not in found]
@@ -99,7 +95,7 @@ def prepare(provider: EmbeddingProvider[Any], items: list[SourceItem], cache: Em
 
 
 def finish(
-    provider: EmbeddingProvider[Any], batch: Prepared, result: EmbeddingResult | None, cache: EmbeddingCache | None
+    batch: Prepared, result: EmbeddingResult | None, cache: EmbeddingCache | None, fingerprint: Fingerprint
 ) -> Embedded:
     """Rows in input order, failures by id, the systemic check; only vectors that came back are cached."""
     out = Embedded(failed=dict(batch.failed), cached=len(batch.ready) - len(batch.live))
@@ -110,41 +106,23 @@ def finish(
         out.input_tokens = result.usage.input_tokens or 0
         for offset, error in result.failures.items():
             out.failed[ready[live[offset]].id] = str(error)
-        if (
-            result.failures
-            and len(result.failures) == len(live)
-            and not isinstance(next(iter(result.failures.values())), InputError)
-        ):
-            out.systemic = next(iter(result.failures.values()))
+        first = next(iter(result.failures.values()), None)
+        if len(result.failures) == len(live) and first is not None and not isinstance(first, InputError):
+            out.systemic = first  # every live item failed, not for its input: the provider is the problem
         if cache is not None:  # a failed item's row is a placeholder: never cache it
             ok = [offset for offset in range(len(live)) if offset not in result.failures]
-            cache.put(provider.fingerprint("document"), [ready[live[o]].content_hash for o in ok], result.vectors[ok])
+            cache.put(fingerprint, [ready[live[o]].content_hash for o in ok], result.vectors[ok])
     for n, item in enumerate(ready):
         if item.id not in out.failed:
             out.rows.append(Row(item.id, item.content_hash, item.text, item.uri, item.metadata, batch.vectors[n]))
     return out
 
 
-async def _embed(
-    provider: EmbeddingProvider[Any],
-    items: list[SourceItem],
-    cache: EmbeddingCache | None,
-    embed_call: EmbedCall | None = None,
-) -> Embedded:
-    """One batch in one go: prepare, one call for what the cache lacked (online by default; the
-    batch API passes its own), finish. The streaming path is :func:`stream`."""
-    batch = prepare(provider, items, cache)
-    result = None
-    if batch.inputs:
-        call = embed_call or (lambda inputs: _embed_chunk(provider, inputs, "document"))
-        result = await call(batch.inputs)
-    return finish(provider, batch, result, cache)
-
-
 def stream(
     provider: EmbeddingProvider[Any],
     cache: EmbeddingCache | None,
     batches: Iterable[tuple[list[SourceItem], T]],
+    fingerprint: Fingerprint,
     window: int = STORE_WINDOW,
 ) -> Generator[tuple[Embedded, T], None, None]:
     """Each ``(items, tag)`` batch embedded, in order, as one chunk of the shared stream.
@@ -155,11 +133,11 @@ def stream(
     are cached as the call returns (:class:`._call_cache.CallCacher`), so a crash re-pays only the
     calls in flight, not the batches waiting for their commit."""
     waiting: deque[tuple[Prepared, T, list[str]]] = deque()
-    cacher = CallCacher(provider, cache) if cache is not None else None
+    cacher = CallCacher(provider, cache, fingerprint) if cache is not None else None
 
     def chunks() -> Iterator[list[Input]]:
         for items, tag in batches:
-            batch = prepare(provider, items, cache)
+            batch = prepare(provider, items, cache, fingerprint)
             keys = cacher.expect(batch.inputs, [batch.ready[n].content_hash for n in batch.live]) if cacher else []
             waiting.append((batch, tag, keys))
             yield batch.inputs
@@ -173,7 +151,7 @@ def stream(
         with closing(results):
             for chunk in results:
                 batch, tag, keys = waiting.popleft()
-                out = finish(provider, batch, chunk.result, None if cacher else cache)
+                out = finish(batch, chunk.result, None if cacher else cache, fingerprint)
                 if cacher is not None:
                     cacher.forget(keys)
                 yield out, tag
@@ -193,7 +171,3 @@ def _run_in(context: Context, inner: Generator[R, None, None]) -> Generator[R, N
             yield item
     finally:
         context.run(inner.close)
-
-
-def same_space(stored_hash: str, provider: EmbeddingProvider[Any]) -> bool:
-    return fingerprint_hash(normalized_fingerprint(provider)) == stored_hash

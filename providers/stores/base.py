@@ -9,8 +9,6 @@ embedding and the migration loop live in :mod:`.collection`, identical for every
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from abc import ABC, abstractmethod
@@ -22,10 +20,12 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..errors import InvalidInputError, InvalidOptionError
-from .settings import StoreSettings
+from ..errors import InvalidOptionError
+from ..types import Fingerprint
+from .errors import CollectionNotFoundError, VectorSpaceMismatchError
+from .settings import BaseStoreSettings
 
-__all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash", "space"]
+__all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash"]
 
 State = Literal["building", "ready", "live", "retired"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -42,23 +42,8 @@ def check_name(name: str) -> str:
 
 
 def fingerprint_hash(fingerprint: Mapping[str, Any]) -> str:
-    """The same digest as :attr:`omnivec.providers.Fingerprint.hash`, computed from the stored dict."""
-    blob = json.dumps(dict(fingerprint), sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def space(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
-    """The fingerprint of the vector space only: an endpoint URL is how the vendor was reached
-    (``localhost`` or ``127.0.0.1``, a proxy, a VPC endpoint), not which vectors it makes, so it is
-    dropped; ``"emulator"`` stays, so emulated vectors never mix with a real endpoint's."""
-    if not isinstance(fingerprint, Mapping):  # e.g. provider.fingerprint (the method) instead of its result
-        raise InvalidInputError(
-            f"a fingerprint is a mapping (provider.fingerprint(intent)), got {type(fingerprint).__name__}"
-        )
-    options = fingerprint.get("options")
-    if not isinstance(options, Mapping) or options.get("endpoint") in (None, "emulator"):
-        return dict(fingerprint)
-    return {**fingerprint, "options": {**options, "endpoint": None}}
+    """The digest of a stored fingerprint: :meth:`omnivec.providers.Fingerprint.digest`, the one digest."""
+    return Fingerprint.digest(fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +89,7 @@ class VectorStore(ABC):
 
     scheme: ClassVar[str]
 
-    def __init__(self, settings: StoreSettings) -> None:
+    def __init__(self, settings: BaseStoreSettings) -> None:
         self.settings = settings
         self._spaces: dict[tuple[str, int], str] = {}
         self.on_lock_wait: Callable[[str], None] | None = None
@@ -122,7 +107,7 @@ class VectorStore(ABC):
         return self.settings.url
 
     @classmethod
-    def exists(cls, settings: StoreSettings) -> bool:
+    def exists(cls, settings: BaseStoreSettings) -> bool:
         """Whether the store is there already (read-only commands never create one)."""
         return True
 
@@ -189,18 +174,16 @@ class VectorStore(ABC):
         """Refuse rows of another vector space than the version's, where rows are written: the width
         guard of the table alone let a MiniLM 384-d vector into a Nova-384 collection."""
         key = (collection, version)
+        given = Fingerprint.from_stored(fingerprint).space()
         if key not in self._spaces:
             info = next((v for v in self.versions(collection) if v.version == version), None)
             if info is None:
-                from .errors import CollectionNotFoundError
-
                 raise CollectionNotFoundError(f"collection {collection!r} has no version {version} in {self.url}")
-            self._spaces[key] = fingerprint_hash(space(info.fingerprint))  # a version's space never changes
-        if fingerprint_hash(space(fingerprint)) != self._spaces[key]:
-            from .errors import VectorSpaceMismatchError
-
+            self._spaces[key] = Fingerprint.from_stored(info.fingerprint).space().hash  # a version's never changes
+        if given.hash != self._spaces[key]:
             stored = next(v for v in self.versions(collection) if v.version == version).fingerprint
-            raise VectorSpaceMismatchError(collection, f"write into v{version}", space(stored), space(fingerprint))
+            space = Fingerprint.from_stored(stored).space().as_dict()
+            raise VectorSpaceMismatchError(collection, f"write into v{version}", space, given.as_dict())
 
     @abstractmethod
     def delete(self, collection: str, version: int, ids: Sequence[str]) -> None: ...

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -23,9 +23,13 @@ from ..errors import EmbeddingError
 from . import collection as coll
 from . import migration as mig
 from .base import VectorStore
+from .doctor import doctor as find_problems
+from .engines import ENGINES, Ray
 from .errors import MigrationIncompleteError
+from .planning import estimate, plan_migration
 from .registry import open_store
 from .sources import read_source
+from .writer import Engine
 
 __all__ = ["register"]
 
@@ -34,14 +38,31 @@ StoreOpt = Annotated[
     typer.Option("--store", help="Store URL (lancedb://PATH or postgresql://...); default OMNIVEC_STORE."),
 ]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use the embedding cache.")]
-Bulk = Annotated[
+EngineOpt = Annotated[
     str,
     typer.Option(
-        "--bulk",
-        help="online, or batch: the provider's batch API (Gemini; half price, "
-        "slow; rerun to resume). Job state goes to ./.omnivec-batches.",
+        "--engine",
+        help="online; batch: the provider's batch API (Gemini; half price, slow; rerun to resume; job state "
+        "goes to ./.omnivec-batches); or ray: a Ray actor pool (RAY_ADDRESS, else a local Ray).",
     ),
 ]
+Bulk = Annotated[Optional[str], typer.Option("--bulk", help="Same as --engine: online or batch.")]
+
+
+def _engine(engine: str, bulk: str | None, ray_options: dict[str, Any] | None = None) -> str | Engine:
+    """``--engine`` (``local`` is ``online``), or ``--bulk`` as it was before ``--engine`` took batch too."""
+    if bulk is not None:
+        if bulk not in ("online", "batch"):
+            print_error(f"--bulk must be 'online' or 'batch', got {bulk!r} (or use --engine)")
+            raise typer.Exit(2)
+        if engine not in ("online", "local", bulk):
+            print_error(f"--bulk {bulk} and --engine {engine} name two engines: give --engine alone")
+            raise typer.Exit(2)
+        engine = bulk
+    if engine not in ENGINES:
+        print_error(f"--engine must be 'online', 'batch' or 'ray', got {engine!r}")
+        raise typer.Exit(2)
+    return Ray(**ray_options) if engine == "ray" and ray_options else engine
 
 
 @contextmanager
@@ -84,13 +105,15 @@ def index(
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Items per commit.")] = None,
     store: StoreOpt = None,
     no_cache: NoCache = False,
-    bulk: Bulk = "online",
+    engine: EngineOpt = "online",
+    bulk: Bulk = None,
     prune: Annotated[
         bool,
         typer.Option("--prune", help="Delete stored items SOURCE no longer holds (default: keep them, count them)."),
     ] = False,
 ) -> None:
     """Embed new or changed items of SOURCE into a collection (idempotent, resumable); metadata edits are written."""
+    chosen = _engine(engine, bulk)
     with _store(store, batch_size, create=True) as st:
         provider = load_provider(model=model) if model else None
         if dry_run:
@@ -106,7 +129,7 @@ def index(
                 provider=provider,
                 cache=not no_cache,
                 progress=lambda n: bar.advance(task, n),
-                bulk=bulk,
+                engine=chosen,
                 prune=prune,
             )
         if skipped:
@@ -143,7 +166,7 @@ def _plan(st: VectorStore, name: str, source: Path, provider: object) -> None:
         have = st.hashes(name, serving.version, [i.id for i in batch]) if serving else {}
         todo = [i for i in batch if have.get(i.id) != i.content_hash]
         items, new, chars = items + len(batch), new + len(todo), chars + sum(len(i.text or "") for i in todo)
-    print(json.dumps({"collection": name, "items": items, **mig.estimate(prov, new, chars)}))  # type: ignore[arg-type]
+    print(json.dumps({"collection": name, "items": items, **estimate(prov, new, chars)}))  # type: ignore[arg-type]
 
 
 def search(
@@ -201,28 +224,24 @@ def migrate(
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Items per commit.")] = None,
     store: StoreOpt = None,
     no_cache: NoCache = False,
-    engine: Annotated[
-        str, typer.Option("--engine", help="local, or ray: embed on a Ray actor pool (RAY_ADDRESS, else a local Ray).")
-    ] = "local",
+    engine: EngineOpt = "online",
     actors: Annotated[
         int, typer.Option("--actors", min=1, help="Ray actors embedding in parallel (--engine ray).")
     ] = 2,
     requests_per_second: Annotated[
         Optional[float], typer.Option("--requests-per-second", min=0.001, help="Budget shared by the Ray actors.")
     ] = None,
-    bulk: Bulk = "online",
+    bulk: Bulk = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print items, calls, tokens, cost and time; create and embed nothing.")
     ] = False,
 ) -> None:
     """Build a new version side by side from the stored sources; resumable; the old one keeps serving."""
-    if engine not in ("local", "ray"):
-        print_error(f"--engine must be 'local' or 'ray', got {engine!r}")
-        raise typer.Exit(2)
     ray_options = {"actors": actors, **({"requests_per_second": requests_per_second} if requests_per_second else {})}
+    chosen = _engine(engine, bulk, ray_options)
     with _store(store, batch_size) as st:  # a migration needs an existing store
         if dry_run:
-            print(json.dumps(mig.plan_migration(st, collection, to, dimensions=dimensions)))
+            print(json.dumps(plan_migration(st, collection, to, dimensions=dimensions)))
             return
         serving = coll.serving_version(st, collection)  # its size is the bar's total (an unknown name errs below)
         total = st.count(collection, serving.version) if serving is not None else None
@@ -236,9 +255,7 @@ def migrate(
                 max_cost=max_cost,
                 cache=not no_cache,
                 progress=lambda n: bar.advance(task, n),
-                engine=engine,
-                ray_options=ray_options if engine == "ray" else None,
-                bulk=bulk,
+                engine=chosen,
             )
         for problem in report.problems:
             print_warning(problem)
@@ -304,7 +321,7 @@ def doctor(
 ) -> None:
     """Check fingerprints, dimensions, duplicate ids, unit norms, sources and states; exit 1 if anything is wrong."""
     with _store(store) as st:
-        problems = mig.doctor(st, collection, repair=repair)
+        problems = find_problems(st, collection, repair=repair)
     for problem in problems:
         print(problem)
     if any("repaired (now" not in p for p in problems):  # all repaired: exit 0

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .._validation import describe_validation_error
+from ..config import load_config
 from ..errors import InvalidOptionError
 from .settings import StoreSettings
 
@@ -19,11 +20,9 @@ __all__ = ["configured_store_settings"]
 
 def configured_store_settings(**overrides: Any) -> StoreSettings:
     """Arguments, then the environment, then ``omnivec.toml`` / ``pyproject.toml``, then defaults."""
-    from ..config import load_config
-
     configured = load_config().store
     try:
-        return StoreSettings(**{**configured.model_dump(exclude_unset=True), **overrides})
+        return StoreSettings(**{**configured, **overrides})
     except ValidationError as exc:
         message = describe_validation_error(exc, "store", StoreSettings).replace("for store: ", "for store: store.", 1)
         raise InvalidOptionError(message) from None

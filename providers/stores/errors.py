@@ -6,20 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigurationError, EmbeddingError
+from ..types import Fingerprint
 
 __all__ = ["CollectionNotFoundError", "MigrationIncompleteError", "StoreError", "VectorSpaceMismatchError"]
 
 
 def describe(fingerprint: Mapping[str, Any]) -> str:
     """``provider:model/dims[,normalized][ options] #hash`` — short enough for one error line."""
-    from .base import fingerprint_hash
-
     options = fingerprint.get("options") or {}
     extra = f" options={dict(options)}" if options else ""
     norm = ",normalized" if fingerprint.get("normalized") else ""
     return (
         f"{fingerprint.get('provider')}:{fingerprint.get('model')}/{fingerprint.get('dimensions')}{norm}"
-        f"{extra} #{fingerprint_hash(fingerprint)}"
+        f"{extra} #{Fingerprint.digest(fingerprint)}"
     )
 
 

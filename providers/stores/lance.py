@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
 from .base import Hit, Row, State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
-from .settings import StoreSettings
+from .settings import BaseStoreSettings, LanceSettings
 
 __all__ = ["LanceStore"]
 
@@ -55,7 +55,7 @@ _OPTIMIZE_EVERY = 64  # commits between compactions (each merge_insert writes a 
 _ID_INDEX_ROWS = 50_000
 
 
-def _folder(settings: StoreSettings) -> Path:
+def _folder(settings: BaseStoreSettings) -> Path:
     return Path(settings.url.partition("://")[2] or ".omnivec")
 
 
@@ -65,8 +65,9 @@ def _quote(value: str) -> str:
 
 class LanceStore(VectorStore):
     scheme = "lancedb"
+    settings: LanceSettings
 
-    def __init__(self, settings: StoreSettings) -> None:
+    def __init__(self, settings: LanceSettings) -> None:
         super().__init__(settings)
         self.path = _folder(settings)
         if self.path.exists() and not self.path.is_dir():
@@ -81,7 +82,7 @@ class LanceStore(VectorStore):
         self._aliases = self._table_or_create("_omnivec_aliases", _ALIASES, "alias")
 
     @classmethod
-    def exists(cls, settings: StoreSettings) -> bool:
+    def exists(cls, settings: BaseStoreSettings) -> bool:
         return _folder(settings).exists()
 
     def cache_path(self) -> Path | None:

@@ -16,71 +16,15 @@ from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..config import load_provider
 from ..errors import InvalidOptionError
-from ..prices import price_for
-from . import _embed
-from .base import State, VectorStore, VersionInfo, check_name, fingerprint_hash
-from .collection import IndexReport, Progress, Sync, open_cache, provider_for, require_serving
+from .base import State, VectorStore, VersionInfo, check_name
+from .collection import open_cache
+from .engines import engine_for, refuse_removed
 from .errors import CollectionNotFoundError, MigrationIncompleteError
-from .sources import SourceItem
+from .planning import price_per_token
+from .serving import provider_for, require_serving, same_space
+from .writer import Engine, IndexReport, Progress, StoreWriter
 
-__all__ = ["MigrationReport", "doctor", "drop", "migrate", "price_per_token", "rollback", "switch"]
-
-
-def price_per_token(provider: EmbeddingProvider[Any]) -> float | None:
-    """USD per input token from the dated price table (None = unknown, never zero)."""
-    row = price_for(provider.name, provider.model) or {}
-    return float(row["per_1m_tokens"]) / 1e6 if "per_1m_tokens" in row else None
-
-
-_ASSUMED_CALL_S = 0.25  # one remote embedding call, round trip (Bedrock/Gemini from a nearby region)
-
-
-def estimate(provider: EmbeddingProvider[Any], items: int, chars: int) -> dict[str, Any]:
-    """Calls, tokens, cost and time of embedding ``items`` (``chars`` characters) with ``provider``.
-
-    Time = calls / request rate: the configured ``rate_limits`` if any, else ``max_concurrency``
-    calls each ``_ASSUMED_CALL_S`` long; a grant below that (429s) makes it longer, never shorter."""
-    caps, limits = provider.capabilities, provider.rate_limits
-    calls = -(-items // max(1, caps.max_batch_size))
-    concurrency = provider.settings.max_concurrency or caps.max_concurrency
-    if limits.requests_per_minute:
-        rate, basis = limits.requests_per_minute / 60.0, "your rate_limits.requests_per_minute"
-    else:
-        per_call = _ASSUMED_CALL_S if provider.is_remote else 0.05
-        rate, basis = concurrency / per_call, f"{concurrency} calls in flight x {per_call:g} s each"
-    price, tokens = price_per_token(provider), int(chars / 4)
-    return {
-        "model": provider.ref,
-        "to_embed": items,
-        "calls": calls,
-        "estimated_tokens": tokens,
-        "estimated_cost": "unknown (no price in prices.toml)"
-        if price is None
-        else f"${tokens * price:.4f} (estimated)",
-        "estimated_time_s": round(calls / rate, 1),
-        "note": f"time assumes ~{rate:.0f} requests/s ({basis}); throttling by your grant makes it longer; "
-        "nothing was embedded",
-    }
-
-
-def plan_migration(
-    store: VectorStore, name: str, to: str, *, dimensions: int | None = None, batch_size: int = 1000
-) -> dict[str, Any]:
-    """What ``migrate`` would embed (a resumed one: only what the target still lacks); creates nothing."""
-    source = require_serving(store, name)
-    provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions is not None else {}))
-    if _embed.matches(source.fingerprint, provider):
-        raise InvalidOptionError(f"collection {name!r} is already embedded by {provider.ref}: nothing to migrate")
-    target = next(
-        (v for v in store.versions(name) if _embed.matches(v.fingerprint, provider) and v.state != "retired"), None
-    )
-    items = todo = chars = 0
-    for rows in store.scan(name, source.version, batch_size):
-        have = store.hashes(name, target.version, [r.id for r in rows]) if target else {}
-        left = [r for r in rows if have.get(r.id) != r.content_hash]
-        items, todo, chars = items + len(rows), todo + len(left), chars + sum(len(r.text or "") for r in left)
-    plan = {"collection": name, "from_version": source.version, "items": items, **estimate(provider, todo, chars)}
-    return plan
+__all__ = ["MigrationReport", "drop", "migrate", "rollback", "switch"]
 
 
 @dataclass
@@ -96,47 +40,25 @@ class MigrationReport:
     problems: list[str] = field(default_factory=list)
 
 
-def _stream(store: VectorStore, name: str, version: int, batch_size: int) -> Any:
-    for rows in store.scan(name, version, batch_size):
-        yield [SourceItem(r.id, r.content_hash, r.text, r.uri, dict(r.metadata)) for r in rows]
-
-
 def _catch_up(
     store: VectorStore,
     name: str,
     source: VersionInfo,
     target: VersionInfo,
-    provider: EmbeddingProvider[Any],
-    cache: EmbeddingCache | None,
-    max_cost: float | None,
+    writer: StoreWriter,
     progress: Progress | None,
-    ray_options: dict[str, Any] | None = None,
-    bulk: str = "online",
-) -> tuple[Sync, int]:
-    """One pass: embed what is missing or stale in ``target``, then delete ids gone from ``source``.
-
-    ``ray_options`` (a dict, even empty) runs the embedding on Ray (:class:`omnivec.providers.ray.RaySync`):
-    the same diff, cost cap, cache and per-batch commits by this one writer, so the same guarantees."""
-    report = IndexReport(name, target.version)
-    args = (store, name, target.version, provider, cache, report, price_per_token(provider) or 0.0, max_cost)
-    if ray_options is None:
-        from ._bulk import bulk_sync
-
-        sync = bulk_sync(bulk, *args)  # Sync, or BulkSync for bulk="batch"
-    else:
-        from ..ray import RaySync
-
-        sync = RaySync(*args, ray_options=ray_options)
+) -> int:
+    """One pass: embed what is missing or stale in ``target``, then delete ids gone from ``source``."""
     size = store.settings.batch_size
-    sync.run(_stream(store, name, source.version, size), progress)
+    writer.run(store.scan(name, source.version, size), progress)  # stored rows are source items
     deleted = 0
-    if not sync.stopped:
+    if not writer.stopped:
         for rows in store.scan(name, target.version, size):
             ids = [r.id for r in rows]
             gone = sorted(set(ids) - set(store.hashes(name, source.version, ids)))
             store.delete(name, target.version, gone)
             deleted += len(gone)
-    return sync, deleted
+    return deleted
 
 
 def migrate(
@@ -148,72 +70,55 @@ def migrate(
     max_cost: float | None = None,
     cache: EmbeddingCache | bool | None = True,
     progress: Progress | None = None,
-    engine: str = "local",
-    ray_options: dict[str, Any] | None = None,
-    bulk: str = "online",
+    engine: str | Engine = "online",
+    **removed: Any,
 ) -> MigrationReport:
     """Build (or resume) the version of ``name`` embedded by ``to``; the serving version is untouched.
 
-    ``engine="ray"`` embeds on a Ray actor pool (``ray_options``: :func:`omnivec.providers.ray.embed_dataset`
-    options such as ``actors`` or ``requests_per_second``); this process stays the one writer.
+    ``engine``: ``"online"``, ``"batch"`` (the provider's batch API) or ``"ray"``, or an engine object
+    such as ``Ray(actors=8, requests_per_second=40)`` (:mod:`omnivec.providers.stores.engines`); this
+    process stays the one writer.
     """
-    if engine not in ("local", "ray"):
-        raise InvalidOptionError(f"engine must be 'local' or 'ray', got {engine!r}")
+    refuse_removed(removed, "migrate")
+    chosen = engine_for(engine)
     if max_cost is not None and not (max_cost >= 0 and np.isfinite(max_cost)):  # -1 was 'stopped at the cap'
         raise InvalidOptionError(f"max_cost must be a finite number of USD >= 0, got {max_cost!r}")
-    from ._bulk import check_bulk
-
-    check_bulk(bulk, to if isinstance(to, EmbeddingProvider) else None)
-    if bulk == "batch" and engine == "ray":
-        raise InvalidOptionError(
-            "bulk='batch' runs as provider-side batch jobs: drop engine='ray' (or use bulk='online')"
-        )
-    if engine == "ray":
-        from ..ray import require_ray
-
-        require_ray()  # the missing extra is named before anything is created
-    source = require_serving(store, name)
     if isinstance(to, str):
         provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions is not None else {}))
     else:
         provider = to
-    check_bulk(bulk, provider)
-    fingerprint = _embed.normalized_fingerprint(provider)
-    target_hash = fingerprint_hash(fingerprint)
-    if _embed.matches(source.fingerprint, provider):
+    chosen.check(provider)
+    source = require_serving(store, name)
+    if same_space(source, provider):
         raise InvalidOptionError(
-            f"collection {name!r} is already embedded by {provider.ref} ({target_hash}): nothing to migrate"
+            f"collection {name!r} is already embedded by {provider.ref} "
+            f"({provider.fingerprint('document').space().hash}): nothing to migrate"
         )
     with store.lock(name, 0):
         versions = store.versions(name)
         target = next(
-            (v for v in versions if _embed.matches(v.fingerprint, provider) and v.state in ("building", "ready")),
+            (v for v in versions if same_space(v, provider) and v.state in ("building", "ready")),
             None,
         )
         if target is None:
-            target = store.create_version(name, max(v.version for v in versions) + 1, fingerprint)
+            stored = provider.fingerprint("document").space().to_stored()
+            target = store.create_version(name, max(v.version for v in versions) + 1, stored)
     with store.lock(name, target.version):
         store.set_state(name, target.version, "building")
-        sync, deleted = _catch_up(
-            store,
-            name,
-            source,
-            target,
-            provider,
-            open_cache(store, cache),
-            max_cost,
-            progress,
-            dict(ray_options or {}) if engine == "ray" else None,
-            bulk,
-        )
-        report = MigrationReport(name, source.version, target.version, sync.report, deleted, spent_usd=sync.spent)
-        if sync.stopped:
+        price = price_per_token(provider) or 0.0
+        writer = StoreWriter(
+            store, name, target.version, provider, open_cache(store, cache), IndexReport(name, target.version),
+            chosen, price_per_token=price, max_cost=max_cost,
+        )  # fmt: skip
+        deleted = _catch_up(store, name, source, target, writer, progress)
+        report = MigrationReport(name, source.version, target.version, writer.report, deleted, spent_usd=writer.spent)
+        if writer.stopped:
             raise MigrationIncompleteError(
                 f"migration of {name!r} to {provider.ref} stopped at the spend cap (${max_cost}) after about "
-                f"${sync.spent:.4f}: run the same command with a higher --max-cost to resume"
+                f"${writer.spent:.4f}: run the same command with a higher --max-cost to resume"
             )
-        if sync.report.failed:
-            failed = sorted(sync.report.failed)
+        if writer.report.failed:
+            failed = sorted(writer.report.failed)
             raise MigrationIncompleteError(
                 f"{len(failed)} item(s) failed for good and are not in version {target.version}: "
                 f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}; fix or remove them and run again",
@@ -275,12 +180,15 @@ def _flip(
     cache: EmbeddingCache | bool | None,
 ) -> VersionInfo:
     provider = provider_for(target)
+    writer = StoreWriter(
+        store, name, target.version, provider, open_cache(store, cache), IndexReport(name, target.version)
+    )
     with store.lock(name, current.version), store.lock(name, target.version):  # no writes land in between
-        sync, _ = _catch_up(store, name, current, target, provider, open_cache(store, cache), None, None)
-        if sync.report.failed:
+        _catch_up(store, name, current, target, writer, None)
+        if writer.report.failed:
             raise MigrationIncompleteError(
-                f"catch-up failed for {len(sync.report.failed)} item(s); not switched",
-                failed_ids=sorted(sync.report.failed),
+                f"catch-up failed for {len(writer.report.failed)} item(s); not switched",
+                failed_ids=sorted(writer.report.failed),
             )
         store.flip(name, target.version, current.version, old_state)  # alias + both states: one commit
     return target
@@ -330,68 +238,3 @@ def drop(store: VectorStore, name: str, version: int | None = None, *, everythin
     for number in doomed:
         store.drop_version(name, number)
     return doomed
-
-
-def doctor(store: VectorStore, name: str, *, batch_size: int = 4096, repair: bool = False) -> list[str]:
-    """Problems per version: fingerprint integrity, dimensions, duplicates, non-unit vectors, missing
-    sources, states that disagree with the alias. ``repair`` fixes the states (the alias is the truth)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidOptionError(f"batch_size must be a whole number >= 1, got {batch_size!r}")  # 0 checked nothing
-    problems: list[str] = []
-    versions = store.versions(check_name(name))
-    if not versions:
-        raise CollectionNotFoundError(f"no collection {name!r} in {store.url}")
-    pointer = store.alias(name)
-    if pointer is None or pointer[0] not in {v.version for v in versions}:
-        problems.append(f"{name}: the alias points at no existing version ({pointer})")
-    else:
-        problems.extend(_check_states(store, name, versions, pointer[0], repair))
-    for info in versions:
-        tag = f"{name} v{info.version}"
-        if fingerprint_hash(info.fingerprint) != info.fingerprint_hash:
-            problems.append(f"{tag}: stored fingerprint does not match its hash {info.fingerprint_hash}")
-        dims, unit = int(info.fingerprint.get("dimensions", -1)), bool(info.fingerprint.get("normalized"))
-        if dims != info.dimensions:
-            problems.append(f"{tag}: table is {info.dimensions}-d but the fingerprint says {dims}")
-        duplicates = store.duplicate_ids(name, info.version)
-        if duplicates:
-            problems.append(f"{tag}: {duplicates} duplicate id(s)")
-        wrong_width = non_unit = no_source = 0
-        for rows in store.scan(name, info.version, batch_size, vectors=True):
-            no_source += sum(1 for r in rows if r.text is None and r.uri is None)
-            widths = np.array([0 if r.vector is None else len(r.vector) for r in rows])
-            wrong_width += int((widths != info.dimensions).sum())
-            good = [r.vector for r in rows if r.vector is not None and len(r.vector) == info.dimensions]
-            if unit and good:
-                norms = np.linalg.norm(np.stack(good), axis=1)
-                non_unit += int((np.abs(norms - 1.0) > 1e-3).sum())
-        for count, what in (
-            (wrong_width, "vectors of the wrong width"),
-            (non_unit, "non-unit vectors where unit is promised"),
-            (no_source, "items whose source (text or uri) is missing"),
-        ):
-            if count:
-                problems.append(f"{tag}: {count} {what}")
-        problems.extend(f"{tag}: {p}" for p in store.health(name, info.version))
-    return problems
-
-
-def _check_states(store: VectorStore, name: str, versions: list[VersionInfo], serving: int, repair: bool) -> list[str]:
-    """The serving version must be ``live`` and no other: a switch cut off between its writes by an
-    older release (or a third-party store without an atomic ``flip``) left e.g. v2 serving as ``ready``."""
-    found = []
-    for info in versions:
-        wrong = (info.version == serving) != (info.state == "live")
-        if not wrong:
-            continue
-        should: State = "live" if info.version == serving else "retired"
-        what = "serves" if info.version == serving else "does not serve"
-        if repair:
-            store.set_state(name, info.version, should)
-            found.append(f"{name} v{info.version}: {what} but was in state {info.state!r}: repaired (now {should!r})")
-        else:
-            found.append(
-                f"{name} v{info.version}: {what} but is in state {info.state!r}: "
-                f"run 'omnivec doctor {name} --repair' to set it {should!r}"
-            )
-    return found

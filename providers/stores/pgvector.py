@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
 from .base import Hit, Row, State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
-from .settings import StoreSettings
+from .settings import PgVectorSettings
 
 __all__ = ["PgVectorStore"]
 
@@ -49,8 +49,9 @@ def _table(collection: str, version: int) -> str:
 
 class PgVectorStore(VectorStore):
     scheme = "postgresql"
+    settings: PgVectorSettings
 
-    def __init__(self, settings: StoreSettings) -> None:
+    def __init__(self, settings: PgVectorSettings) -> None:
         super().__init__(settings)
         self._dsn = settings.url.replace("postgres://", "postgresql://", 1)
         try:

@@ -10,13 +10,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DEFAULT_STORE_URL", "StoreSettings"]
+__all__ = ["DEFAULT_STORE_URL", "BaseStoreSettings", "LanceSettings", "PgVectorSettings", "StoreSettings"]
 
 DEFAULT_STORE_URL = "lancedb://./.omnivec"
 
 
-class StoreSettings(BaseModel):
-    """Store location, bulk sizes and ANN index knobs, shared by every store adapter."""
+class BaseStoreSettings(BaseModel):
+    """What every store adapter reads: location, commit size, cache, ANN index policy, writer lock.
+
+    A store's own knobs go in a subclass (:class:`LanceSettings`, :class:`PgVectorSettings`); a
+    third-party store subclasses this one for its own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,13 +35,6 @@ class StoreSettings(BaseModel):
     """ANN index built after a backfill: ``auto`` = HNSW on pgvector, IVF-PQ on LanceDB."""
     index_min_rows: int = Field(10_000, ge=0)
     """Below this many rows exact search is fast enough and no ANN index is built."""
-    hnsw_m: int = Field(16, ge=2)
-    hnsw_ef_construction: int = Field(64, ge=4)
-    ef_search: int = Field(100, ge=1)
-    """pgvector ``hnsw.ef_search`` per query (recall vs latency)."""
-    nprobes: int = Field(20, ge=1)
-    refine_factor: int = Field(10, ge=1)
-    """LanceDB IVF-PQ re-ranking; without it recall@10 is about 0.55 (see docs/stores.md)."""
     lock_timeout_s: float = Field(600.0, ge=0)
     """How long a writer waits for another writer of the same collection version."""
 
@@ -49,3 +45,25 @@ class StoreSettings(BaseModel):
         if not scheme:
             raise ValueError(f"store url {url!r} has no scheme: use 'lancedb://PATH' or 'postgresql://...'")
         return url
+
+
+class LanceSettings(BaseStoreSettings):
+    """LanceDB's own knobs: the IVF-PQ search."""
+
+    nprobes: int = Field(20, ge=1)
+    refine_factor: int = Field(10, ge=1)
+    """LanceDB IVF-PQ re-ranking; without it recall@10 is about 0.55 (see docs/stores.md)."""
+
+
+class PgVectorSettings(BaseStoreSettings):
+    """pgvector's own knobs: the HNSW build and search."""
+
+    hnsw_m: int = Field(16, ge=2)
+    hnsw_ef_construction: int = Field(64, ge=4)
+    ef_search: int = Field(100, ge=1)
+    """pgvector ``hnsw.ef_search`` per query (recall vs latency)."""
+
+
+class StoreSettings(LanceSettings, PgVectorSettings):
+    """The ``[store]`` table: the common settings and every built-in store's knobs, so one config
+    serves whichever store the URL names (each adapter reads only its own class's fields)."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from ..cache import content_key
-from ..errors import ConfigurationError, InputError
-from ..inputs import Image, Input
+from ..errors import ConfigurationError
+from ..inputs import Image, input_for
+from .base import Row
 
 __all__ = ["SourceError", "SourceItem", "clean_text", "input_for", "read_source"]
 
@@ -30,13 +30,9 @@ class SourceError(ConfigurationError):
     """The SOURCE of ``omnivec index`` cannot be read; the message names the file and line."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceItem:
-    id: str
-    content_hash: str
-    text: str | None = None
-    uri: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+SourceItem = Row
+"""An item to index: a :class:`~.base.Row` without its vector (id, content hash, text or URI, metadata).
+One class for both, so the write loop and ``migrate`` pass stored rows on as items without copying."""
 
 
 def clean_text(text: str) -> str:
@@ -49,17 +45,6 @@ def clean_text(text: str) -> str:
     except UnicodeEncodeError:
         text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
     return text
-
-
-def input_for(text: str | None, uri: str | None) -> Input:
-    """What to embed for a stored item: its text, or the image its ``file://`` URI points at."""
-    if text is not None:
-        return text
-    if uri is None:
-        raise InputError("item has neither text nor uri: its source is missing")
-    if uri.startswith("file://"):
-        return Image.from_path(uri.removeprefix("file://"))
-    raise InputError(f"cannot read {uri!r} again: only file:// image sources can be re-embedded")
 
 
 def _item(raw: dict[str, Any], base: Path, where: str) -> SourceItem | str:

@@ -210,7 +210,7 @@ def test_the_emulator_reports_state_transitions_cancel_and_unknown_jobs(omnivec_
     assert _post(omnivec_emulator, f"/v1beta/{job['name']}", {}, "POST")[0] == 405
 
 
-# --- bulk="batch" on the store commands -----------------------------------------------------------------
+# --- engine="batch" on the store commands ---------------------------------------------------------------
 
 
 def _corpus(tmp_path: Path) -> Path:
@@ -274,7 +274,7 @@ def test_an_interrupted_batch_index_resumes_the_recorded_job(
         )
     store = open_store(f"lancedb://{tmp_path / 'lance'}", batch_size=16, cache=None)
     try:
-        report = index_items(store, "docs", read_source(_corpus(tmp_path)), provider=provider, bulk="batch")
+        report = index_items(store, "docs", read_source(_corpus(tmp_path)), provider=provider, engine="batch")
     finally:
         store.close()
     assert report.embedded == 40 and omnivec_emulator.batches.created == 1  # resumed, not paid twice
@@ -312,12 +312,12 @@ def test_results_by_key_by_position_and_per_item_errors() -> None:
 def test_bulk_options_are_checked_before_the_store_is_touched() -> None:
     from omnivec.providers.stores import migrate
 
-    with pytest.raises(InvalidOptionError, match="bulk must be 'online' or 'batch'"):
-        migrate(None, "docs", "fake:a", bulk="nightly")  # type: ignore[arg-type]
-    with pytest.raises(InvalidOptionError, match="drop engine='ray'"):
-        migrate(None, "docs", "fake:a", bulk="batch", engine="ray")  # type: ignore[arg-type]
+    with pytest.raises(InvalidOptionError, match="engine must be 'online', 'batch' or 'ray'"):
+        migrate(None, "docs", "fake:a", engine="nightly")  # type: ignore[arg-type]
+    with pytest.raises(InvalidOptionError, match=r"bulk=\.\.\.\) is now engine="):
+        migrate(None, "docs", "fake:a", bulk="batch")  # type: ignore[arg-type]  # the old keyword: one line
     with pytest.raises(InvalidOptionError, match="needs a provider with a batch API"):
-        migrate(None, "docs", get_provider("fake:a"), bulk="batch")  # type: ignore[arg-type]
+        migrate(None, "docs", get_provider("fake:a"), engine="batch")  # type: ignore[arg-type]
 
 
 def test_a_recorded_job_that_no_longer_exists_is_resubmitted(omnivec_emulator: Emulator, tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ require_ray()
 
 import ray  # noqa: E402
 
-from omnivec.providers.ray import embed_dataset, shared_budget, write_to_store  # noqa: E402
-from omnivec.providers.stores import open_store  # noqa: E402
+from omnivec.providers.ray import embed_dataset, shared_budget  # noqa: E402
+from omnivec.providers.stores import open_store, write_to_store  # noqa: E402
 
 # Ray's own deprecation notices (about its settings, not ours) must not fail the run.
 pytestmark = [

@@ -40,7 +40,7 @@ def test_an_unknown_engine_is_refused_before_anything_is_opened() -> None:
 
 
 def test_the_budget_books_send_times_by_requests_and_by_tokens() -> None:
-    from omnivec.providers.ray import _SharedBudget
+    from omnivec.providers._ray_budget import _SharedBudget
 
     by_requests = _SharedBudget(10.0, None, burst=3)
     start = by_requests.reserve()

@@ -224,3 +224,21 @@ def test_doctor_repair_fixes_states_left_by_a_cut_off_switch(corpus: Path, store
     repaired = cli("doctor", "docs", "--store", store_url, "--repair")
     assert repaired.exit_code == 0 and "repaired" in repaired.stdout  # type: ignore[attr-defined]
     assert cli("doctor", "docs", "--store", store_url).exit_code == 0  # type: ignore[attr-defined]
+
+
+def test_engine_flags_old_and_new_name_one_engine(corpus: Path, tmp_path: Path) -> None:
+    url = f"lancedb://{tmp_path / 'engines'}"
+    for args, says in (
+        (["--bulk", "batch", "--engine", "ray"], "name two engines"),
+        (["--engine", "spark"], "--engine must be 'online', 'batch' or 'ray'"),
+        (["--bulk", "nightly"], "--bulk must be 'online' or 'batch'"),
+    ):
+        result = runner.invoke(app, ["index", str(corpus), "-c", "docs", "--store", url, *args])
+        assert result.exit_code == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "engines").exists()  # refused before the store was opened
+    refused = runner.invoke(
+        app, ["index", str(corpus), "-c", "docs", "--store", url, "--engine", "batch", "-m", "fake:a"]
+    )
+    assert refused.exit_code == 2 and "needs a provider with a batch API" in refused.stderr, refused.stderr
+    done = runner.invoke(app, ["index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", url, "--engine", "local"])
+    assert done.exit_code == 0 and "30 embedded" in done.stderr, done.stderr  # 'local' (the old name) is online

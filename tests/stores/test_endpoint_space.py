@@ -13,7 +13,7 @@ from omnivec.providers import get_provider
 from omnivec.providers.cache import content_key
 from omnivec.providers.emulator import Emulator, emulator_environment
 from omnivec.providers.emulator.server import Faults
-from omnivec.providers.stores import SourceItem, VectorSpaceMismatchError, VectorStore, _embed, index_items, search
+from omnivec.providers.stores import SourceItem, VectorSpaceMismatchError, VectorStore, index_items, search
 from omnivec.providers.testing import allow_remote_calls
 
 NOVA = "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"
@@ -66,7 +66,7 @@ def test_emulated_and_real_vectors_stay_apart(
     store: VectorStore, real_looking_endpoint: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     nova = get_provider(NOVA, dimensions=256, endpoint_url=f"http://127.0.0.1:{real_looking_endpoint}")
-    real = _embed.normalized_fingerprint(nova)
+    real = nova.fingerprint("document").space().to_stored()
     store.create_version("faq", 1, {**real, "options": {**real["options"], "endpoint": "emulator"}})
     store.set_alias("faq", 1, None)
     with pytest.raises(VectorSpaceMismatchError, match=r"differ in options\.endpoint. Leave the model out"):

@@ -166,8 +166,10 @@ def test_the_store_write_path_never_caches_a_failed_items_placeholder(tmp_path: 
 
     provider = FakeProvider(max_batch_size=1, fail_items={"bad": InvalidRequestError("refused")})
     items = [SourceItem(t, content_key(t), t) for t in ("good", "bad")]
+    fingerprint = provider.fingerprint("document")
     with EmbeddingCache(tmp_path / "c.sqlite") as cache:
-        out = asyncio.run(_embed._embed(provider, items, cache))
+        batch = _embed.prepare(provider, items, cache, fingerprint)
+        result = asyncio.run(provider.embed(batch.inputs, intent="document", errors="collect"))
+        out = _embed.finish(batch, result, cache, fingerprint)
         assert set(out.failed) == {"bad"} and [row.id for row in out.rows] == ["good"]
-        fingerprint = provider.fingerprint("document")
         assert set(cache.get(fingerprint, [content_key("good"), content_key("bad")])) == {content_key("good")}
