@@ -480,8 +480,7 @@ class StoreContract:
         assert store.collections() == []
 
     def test_bad_collection_names_are_refused_before_anything_is_created(self, store: VectorStore) -> None:
-        from ..stores.collection import index_items
-        from ..stores.sources import SourceItem
+        from ..stores import SourceItem, index_items
         from . import FakeProvider
 
         item = [SourceItem("a", "h", "some text")]
@@ -506,8 +505,7 @@ class StoreContract:
     # through the collection API -----------------------------------------------------------------
     def test_index_and_search_through_the_collection_api(self, store: VectorStore) -> None:
         from ..cache import content_key
-        from ..stores.collection import index_items, search
-        from ..stores.sources import SourceItem
+        from ..stores import SourceItem, index_items, search
         from . import FakeProvider
 
         texts = [f"note {i}: the {w} {c}" for i, (w, c) in enumerate(_WORDS)]
@@ -528,9 +526,7 @@ class StoreContract:
 
     def test_migrate_switch_rollback_and_drop_through_the_collection_api(self, store: VectorStore) -> None:
         from ..cache import content_key
-        from ..stores.collection import index_items
-        from ..stores.migration import doctor, drop, migrate, rollback, switch
-        from ..stores.sources import SourceItem
+        from ..stores import SourceItem, doctor, drop, index_items, migrate, rollback, switch
         from . import FakeProvider
 
         items = [SourceItem(f"n{i}", content_key(f"{w} {c}"), f"{w} {c}") for i, (w, c) in enumerate(_WORDS)]
