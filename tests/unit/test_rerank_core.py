@@ -43,7 +43,6 @@ class FakeReranker(Reranker[RerankerSettings]):
         self.rng = random.Random(1)
         self.failed: dict[tuple[str, ...], int] = {}  # failures so far, per batch
 
-
     async def _rerank_batch(self, query: str, candidates: Sequence[str]) -> RerankBatch:
         self.calls.append(list(candidates))
         self.in_flight += 1
