@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..providers import load_provider
-from ..providers._console import print_warning
 from ..providers.cache import EmbeddingCache
+from ..providers.console import print_warning
 from ..providers.errors import InvalidOptionError
 from ..providers.registry import sdk_distributions
 from ..providers.rerank import Reranker, get_reranker

@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from ..providers._console import err, print_error, print_warning, progress_bar
+from ..providers.console import err, print_error, print_warning, progress_bar
 from ..providers.errors import EmbeddingError, InvalidOptionError
 from ..providers.registry import builtin_providers
 from .bench import results_folder, run_benchmark

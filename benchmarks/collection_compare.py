@@ -19,7 +19,7 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from ..providers._console import err, print_error, print_warning
+from ..providers.console import err, print_error, print_warning
 from ..providers.errors import EmbeddingError, InvalidOptionError
 from ..providers.stores import VectorStore, open_store, provider_for
 from ..providers.stores.collection import require_serving

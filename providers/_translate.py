@@ -7,39 +7,31 @@ omnivec error, and which other SDK exceptions (credentials, timeouts, connection
 class is looked up first, then its bases in MRO order, so ``PartialCredentialsError`` can be
 mapped apart from its base ``BotoCoreError``.
 
-Also here, because both adapters need it and it is about the SDK boundary too: the wait after a
-429 that came without a hint (about 1 s, not the 50 ms a fresh backoff would give) and the endpoint
-identity that goes into fingerprints (so vectors from the emulator or a proxy never pass for the
-vendor's).
+A 429 that came without a hint gets the retry policy's guessed wait
+(:func:`~omnivec.providers._retry.with_guessed_wait`). Also here, because it is about the SDK boundary
+too: the endpoint identity that goes into fingerprints (so vectors from the emulator or a proxy never
+pass for the vendor's).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._retry import with_guessed_wait
 from .errors import EmbeddingError, ProviderError, RateLimitError, error_for_status
 
 __all__ = [
     "EMULATOR_URL_ENV",
-    "RATE_LIMIT_WAIT_S",
     "ErrorTable",
     "Upstream",
     "endpoint_identity",
-    "hinted",
     "one_line",
-    "rate_limit_wait",
     "translated",
 ]
-
-RATE_LIMIT_WAIT_S = (0.5, 1.5)
-"""Wait before retrying a throttled call when the provider gave no hint, drawn uniformly from this
-range: botocore's throttling backoff is on a 1-second scale and retrying after tens of milliseconds
-only earns another 429; the spread keeps a burst of throttled calls from coming back in step."""
 
 EMULATOR_URL_ENV = "EMULATED_BY_OMNIVEC"
 """Set by the omnivec emulator's environment helper to the emulator's base URL. An endpoint equal
@@ -96,28 +88,11 @@ class ErrorTable:
         answer: Upstream = entry(exc)
         error_cls = self.codes.get(answer.code or "") or error_for_status(answer.status)
         if issubclass(error_cls, RateLimitError):
-            where["retry_after"] = answer.retry_after if answer.retry_after is not None else rate_limit_wait()
+            where["retry_after"] = answer.retry_after
         error = error_cls(
             one_line(answer.message) or error_cls.__name__, status_code=answer.status, code=answer.code, **where
         )
-        if issubclass(error_cls, RateLimitError) and answer.retry_after is None:
-            error.__dict__[_GUESSED] = True
-        return error
-
-
-_GUESSED = "_omnivec_guessed_wait"
-
-
-def hinted(error: RateLimitError) -> bool:
-    """Whether the throttle's ``retry_after`` is the provider's own hint, not :func:`rate_limit_wait`'s
-    guess (the retry policy keeps the guess only for throttles it reads as the quota)."""
-    return not error.__dict__.get(_GUESSED, False)
-
-
-def rate_limit_wait() -> float:
-    """Seconds to wait after a 429 that came without a hint (see :data:`RATE_LIMIT_WAIT_S`)."""
-    low, high = RATE_LIMIT_WAIT_S
-    return random.uniform(low, high)
+        return with_guessed_wait(error)
 
 
 def one_line(text: str) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 from . import _guard
 from ._concurrency import ProviderLimits, run_sync
 from ._rate import Budget, RateLimits, rate_budget
+from ._retry import Retrier
 from ._run import run_calls
 from ._stream import Checkpoint, StreamChunk, check_stream_options, stream_embeddings
 from ._validation import (
@@ -52,6 +53,7 @@ class EmbeddingProvider(ABC, Generic[S]):
         self.model = model
         self.settings: S = resolve_settings(self.settings_class, settings, options, where=self.ref)  # type: ignore[assignment]
         self._limits = ProviderLimits()
+        self._retrier = Retrier(self.settings.retry)  # one tenacity object for all of its calls
         self._budget: Budget | None = None
         self.dimensions = check_dimensions(self.settings.dimensions, self.capabilities, model=self.ref)
 

@@ -26,9 +26,9 @@ from rich.table import Table
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from ._console import err, print_error, print_warning, progress_bar
 from ._validation import check_intent, describe_validation_error
 from .config import load_provider
+from .console import err, print_error, print_warning, progress_bar
 from .errors import EmbeddingError
 from .inputs import Image, Input, is_blank_text
 from .registry import ALIASES, get_provider, known_providers

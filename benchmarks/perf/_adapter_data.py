@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...providers.sentence_transformers import SentenceTransformersProvider
-from ...providers.types import Fingerprint
-from ..datasets import RetrievalTask
+from omnivec.benchmarks.datasets import RetrievalTask
+from omnivec.providers.sentence_transformers import SentenceTransformersProvider
+from omnivec.providers.types import Fingerprint
 
 __all__ = ["CACHE", "MODELS", "Embedded", "embed_task"]
 
@@ -123,8 +123,8 @@ def embed_task(model: str, task: RetrievalTask) -> Embedded:
     return Embedded(model, doc_ids, docs, query_ids, queries, fingerprint)
 
 
-if __name__ == "__main__":  # warm the cache: python -m omnivec.benchmarks.perf._adapter_data DATASET_DIR...
-    from ..datasets import load_tasks
+if __name__ == "__main__":  # warm the cache: python benchmarks/perf/_adapter_data.py DATASET_DIR...
+    from omnivec.benchmarks.datasets import load_tasks
 
     for directory in sys.argv[1:]:
         for name in MODELS:

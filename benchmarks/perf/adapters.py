@@ -1,7 +1,7 @@
 """Space adapters on real models: how much of the old index's quality a map fitted on a sample keeps.
 
-    python -m omnivec.benchmarks.perf.adapters [--data ../shared/data/text] [--sets cranfield,cisi]
-                                                [--samples 100,300,1000] [--kinds procrustes,lowrank,mlp]
+    python benchmarks/perf/adapters.py [--data ../shared/data/text] [--sets cranfield,cisi]
+                                       [--samples 100,300,1000] [--kinds procrustes,lowrank,mlp]
 
 For each set and each direction between all-MiniLM-L6-v2 and all-mpnet-base-v2 (real weights,
 offline, exact search): the OLD model's collection is the index; the NEW model's queries are mapped
@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _adapter_data import Embedded, embed_task  # beside this script (its folder is sys.path[0])
 
-from ...providers.space_adapters import KINDS, SpaceAdapter, fit_space_adapter, predicted_verdict
-from ..datasets import RetrievalTask, load_tasks
-from ..metrics import evaluate, mean
-from ..retrieval import search
-from . import HelpFormatter, run_main
-from ._adapter_data import Embedded, embed_task
+from omnivec.benchmarks.datasets import RetrievalTask, load_tasks
+from omnivec.benchmarks.metrics import evaluate, mean
+from omnivec.benchmarks.retrieval import search
+from omnivec.providers.space_adapters import KINDS, SpaceAdapter, fit_space_adapter, predicted_verdict
+from omnivec.providers.testing.perf import HelpFormatter, run_main
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "text"
 TARGETS = {300: 0.92, 1000: 0.98}

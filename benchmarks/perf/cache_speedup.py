@@ -1,6 +1,6 @@
 """Cold run vs warm-cache rerun of the same benchmark (target: warm ≥ 20× faster).
 
-    python -m omnivec.benchmarks.perf.cache_speedup [--dataset scifact-nano] [--providers local]
+    python benchmarks/perf/cache_speedup.py [--dataset scifact-nano] [--providers local]
 
 Both runs go through the same code path as ``omnivec bench`` (benchmark + every output file),
 each in a fresh process so the warm run also pays imports and provider construction — but not

@@ -1,7 +1,7 @@
 """Embed many inputs through a real SDK against a faulty emulator: nothing lost, nothing duplicated, rate kept.
 
-    python -m omnivec.benchmarks.perf.fault_run [--n 2000] [--rate 100] [--error-rate 0.2] [--latency-ms 40]
-                                           [--provider bedrock|gemini] [--concurrency 16] [--skip-raw]
+    python benchmarks/perf/fault_run.py [--n 2000] [--rate 100] [--error-rate 0.2] [--latency-ms 40]
+                                        [--provider bedrock|gemini] [--concurrency 16] [--skip-raw]
 
 The emulator grants ``--rate`` requests per second (token bucket holding 100 ms of tokens; the rest
 get 429 throttling),
@@ -24,10 +24,9 @@ import time
 
 import numpy as np
 
-from ...providers import get_provider
-from ...providers._rate import reset_budgets
-from ...providers.emulator import Faults, emulated_clouds
-from ...providers.emulator._vectors import text_vector
+from omnivec.providers import get_provider
+from omnivec.providers.emulator import Faults, emulated_clouds
+from omnivec.providers.testing.perf import emulator_text_vector, fresh_rate_state
 
 REFS = {"bedrock": "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "gemini": "gemini:gemini-embedding-2"}
 
@@ -82,7 +81,7 @@ def main() -> None:
             began = time.perf_counter()
             provider.embed_sync(texts, intent="document", errors="collect")
             unfaulted = args.n / (time.perf_counter() - began)
-        reset_budgets()  # the faulted run starts as a fresh process would
+        fresh_rate_state()  # the faulted run starts as a fresh process would
     faults = Faults(
         rate_limit_rps=args.rate,
         burst=max(1, int(args.rate / 10)),
@@ -99,7 +98,8 @@ def main() -> None:
         succeeded = [i for i in range(args.n) if i not in result.failures]
         template = "title: none | text: {}" if args.provider == "gemini" else "{}"
         in_order = all(
-            np.allclose(result.vectors[i], text_vector(template.format(texts[i]), dims), atol=1e-5) for i in succeeded
+            np.allclose(result.vectors[i], emulator_text_vector(template.format(texts[i]), dims), atol=1e-5)
+            for i in succeeded
         )
         served = stats.items
         grantable = args.rate * (1 - args.error_rate)

@@ -1,6 +1,6 @@
 """Local inference backends side by side: docs/s on SciFact abstracts and nDCG@10 on SciFact.
 
-    python -m omnivec.benchmarks.perf.local_backends [--n 512] [--repeats 3] [--backends torch,onnx,...]
+    python benchmarks/perf/local_backends.py [--n 512] [--repeats 3] [--backends torch,onnx,...]
         [--threads N] [--no-ndcg] [--scifact FOLDER]
 
 Every backend is the same all-MiniLM-L6-v2 SentenceTransformer with its transformer swapped
@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ...providers.sentence_transformers._backends import BACKENDS, export_folder, load_sentence_transformer
-from ...providers.sentence_transformers.provider import _resolve_path, _weights_signature
-from . import HelpFormatter, at_least_one, run_main
+from omnivec.providers.testing.perf import LOCAL_BACKENDS as BACKENDS
+from omnivec.providers.testing.perf import HelpFormatter, at_least_one, local_model, run_main
 
 HERE = Path(__file__).resolve()
 CANDIDATES = (
@@ -143,18 +142,11 @@ def main() -> None:
     folder = find_scifact(args.scifact)
     corpus, queries, qrels = load_beir(folder)
     print(f"SciFact: {folder}", flush=True)
-    path = _resolve_path(MODEL)
-    weights = _weights_signature(path)
-
     models: dict[str, Any] = {}
-    record = export_folder(path, weights, args.cache_folder) / "export.json"
-    done = json.loads(record.read_text()) if record.is_file() else {}
     for backend in dict.fromkeys([*backends, *chosen]):
         began = time.perf_counter()
-        models[backend] = load_sentence_transformer(
-            path, backend=backend, weights=weights, device="cpu", cache_folder=args.cache_folder, threads=args.threads
-        )
-        how = "" if backend == "torch" else " (export cached)" if backend in done else " (exported now)"
+        models[backend], cached = local_model(MODEL, backend, cache_folder=args.cache_folder, threads=args.threads)
+        how = "" if backend == "torch" else " (export cached)" if cached else " (exported now)"
         print(f"load {backend:10s} {time.perf_counter() - began:6.1f} s{how}", flush=True)
 
     if not args.no_speed:

@@ -1,7 +1,7 @@
 """Migration throughput and store search speed (a script with targets, not a timed test).
 
-    python -m omnivec.benchmarks.perf.migrate [--n 10000] [--rate 200] [--error-rate 0.2] [--stores lancedb,postgresql]
-    python -m omnivec.benchmarks.perf.migrate --search-only [--vectors 100000] [--queries 200]
+    python benchmarks/perf/migrate.py [--n 10000] [--rate 200] [--error-rate 0.2] [--stores lancedb,postgresql]
+    python benchmarks/perf/migrate.py --search-only [--vectors 100000] [--queries 200]
 
 Part 1: ``--n`` items indexed with ``--source-model`` are migrated to Bedrock Nova through the local
 emulator (token bucket of ``--rate`` req/s, ``--error-rate`` injected 429/5xx), into each store.
@@ -26,11 +26,19 @@ from typing import Any
 
 import numpy as np
 
-from ...providers import get_provider, load_provider
-from ...providers.cache import content_key
-from ...providers.emulator import Faults, emulated_clouds
-from ...providers.stores import MigrationIncompleteError, Row, SourceItem, VectorStore, index_items, migrate, open_store
-from ...providers.stores.pgdev import start_local_postgres
+from omnivec.providers import get_provider, load_provider
+from omnivec.providers.cache import content_key
+from omnivec.providers.emulator import Faults, emulated_clouds
+from omnivec.providers.stores import (
+    MigrationIncompleteError,
+    Row,
+    SourceItem,
+    VectorStore,
+    index_items,
+    migrate,
+    open_store,
+)
+from omnivec.providers.stores.pgdev import start_local_postgres
 
 NOVA = "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"
 WORDS = [

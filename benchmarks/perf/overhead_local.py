@@ -1,6 +1,6 @@
 """Local throughput through omnivec vs calling ``SentenceTransformer.encode`` directly.
 
-    python -m omnivec.benchmarks.perf.overhead_local [--n 1100] [--repeats 5] [--batch-size 32]
+    python benchmarks/perf/overhead_local.py [--n 1100] [--repeats 5] [--batch-size 32]
 
 Same model, same texts, same batch size; runs alternate so drift hits both sides alike. Prints
 items/s for each and the ratio of the best runs (target: omnivec ≥ 0.97 × direct). Best-of is
@@ -18,7 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
-from ...providers.sentence_transformers import SentenceTransformersProvider
+from omnivec.providers.sentence_transformers import SentenceTransformersProvider
+from omnivec.providers.testing.perf import provider_model
 
 NANO = Path(__file__).parents[1] / "data" / "scifact-nano" / "corpus.jsonl"
 
@@ -39,7 +40,7 @@ def main() -> None:
     provider = SentenceTransformersProvider(batch_size=args.batch_size, device="cpu")
     items = texts(args.n)
     provider.embed_sync(items[:64], intent="document")  # load + warm up
-    model = provider._load(provider.settings)  # the very same model object, called directly
+    model = provider_model(provider)  # the very same model object, called directly
     model.encode_document(items[:64], batch_size=args.batch_size)
 
     direct, ours = [], []

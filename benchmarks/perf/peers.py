@@ -1,6 +1,6 @@
 """The peers' rows of the throughput table: other libraries' async Bedrock Nova path on the same strict endpoint.
 
-    python -m omnivec.benchmarks.perf.peers [--grants 50,100,400] [--n 1000] [--latency-ms 40]
+    python benchmarks/perf/peers.py [--grants 50,100,400] [--n 1000] [--latency-ms 40]
         [--peers langchain,pydantic-ai,litellm] [--raw-threads 32]
 
 Same setup as ``throughput.py`` (whose emulator, ceiling and throttle accounting this reuses): an
@@ -40,11 +40,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
+from throughput import DIMS, REFS, emulator, grant_list, raw_pool, throttled_share  # beside this script
 
-from ...providers.emulator import Faults
-from ...providers.emulator._vectors import text_vector
-from . import HelpFormatter, at_least_one, run_main
-from .throughput import DIMS, REFS, emulator, grant_list, raw_pool, throttled_share
+from omnivec.providers.emulator import Faults
+from omnivec.providers.testing.perf import HelpFormatter, at_least_one, emulator_text_vector, run_main
 
 MODEL = REFS["bedrock"].split(":", 1)[1]
 # peer name → (module that must import, distribution whose version is printed)
@@ -131,7 +130,9 @@ def _check(texts: list[str], vectors: Sequence[Sequence[float]]) -> str:
     if sizes != {DIMS}:
         return f"wrong dimension {sorted(sizes)}"
     sample = range(0, len(texts), max(1, len(texts) // 200))
-    return str(all(np.allclose(np.asarray(vectors[i]), text_vector(texts[i], DIMS), atol=1e-5) for i in sample))
+    return str(
+        all(np.allclose(np.asarray(vectors[i]), emulator_text_vector(texts[i], DIMS), atol=1e-5) for i in sample)
+    )
 
 
 async def run_peer(peer: str, texts: list[str]) -> dict[str, Any]:

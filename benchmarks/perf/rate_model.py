@@ -1,12 +1,12 @@
 """The rate control of ``fault_run`` on a simulated clock: many seeds in seconds, no CPU in the way.
 
-    python -m omnivec.benchmarks.perf.rate_model [--seeds 120] [--n 2000] [--rate 100] [--error-rate 0.2]
-                                                 [--latency-ms 40] [--concurrency 16]
+    python benchmarks/perf/rate_model.py [--seeds 120] [--n 2000] [--rate 100] [--error-rate 0.2]
+                                         [--latency-ms 40] [--concurrency 16]
 
 One run of ``fault_run`` takes half a minute and its ratio moves with the machine's load; whether the
 rate control holds ≥ 0.90 "three runs in a row" is a question about its spread, which one run per
-seed on a simulated clock answers. The model drives the real :class:`Budget` (learned rate,
-background share) and the real :func:`backoff` with the retry loop's rules (a throttle the budget
+seed on a simulated clock answers. The model drives the real ``Budget`` (learned rate,
+background share) and the real ``backoff`` with the retry loop's rules (a throttle the budget
 reads as the quota waits the refill guess only while nothing is granted; the backoff exponent counts
 failures with no success of the key between them), against the emulator's token bucket (100 ms of
 grant) that fails ``--error-rate`` of the granted requests (429 / 503, half each). Successes take
@@ -22,19 +22,21 @@ import heapq
 import random
 import statistics
 
-from ...providers._background import Background
-from ...providers._rate import Budget, RateLimits
-from ...providers._retry import backoff
-from ...providers._translate import ErrorTable, Upstream
-from ...providers.errors import EmbeddingError, RateLimitError, ServiceUnavailableError
-from ...providers.settings import RetryPolicy
-from . import HelpFormatter, at_least_one, not_negative, run_main
+from omnivec.providers import RateLimits
+from omnivec.providers.errors import EmbeddingError, ServiceUnavailableError
+from omnivec.providers.settings import RetryPolicy
+from omnivec.providers.testing.perf import (
+    HelpFormatter,
+    RateBackground,
+    RateBudget,
+    at_least_one,
+    guessed_throttle,
+    not_negative,
+    retry_backoff,
+    run_main,
+)
 
 ERROR_LATENCY_S = 0.002
-# A 429 without a hint, as an adapter's error table makes it (its retry_after is the core's guess).
-_TABLE = ErrorTable(
-    codes={"Throttled": RateLimitError}, api_errors={KeyError: lambda e: Upstream("Throttled", 429, "")}
-)
 
 
 class _Clock:
@@ -48,7 +50,7 @@ def simulate(args: argparse.Namespace, seed: int, *, streak_backoff: bool) -> fl
     """Achieved successes/s over the grantable rate (``rate × (1 − error_rate)``) for one seed."""
     rng, clock, policy = random.Random(seed), _Clock(), RetryPolicy(max_attempts=50)
     random.seed(seed)  # backoff() draws its jitter from the module generator
-    budget = Budget(RateLimits(), clock=clock)
+    budget = RateBudget(RateLimits(), clock=clock)
     capacity = max(1.0, args.rate / 10)
     tokens, stamp, latency = capacity, 0.0, args.latency_ms / 1000
     events: list[tuple[float, int, str, int, float]] = []  # (time, order, kind, slot, ticket)
@@ -95,9 +97,9 @@ def simulate(args: argparse.Namespace, seed: int, *, streak_backoff: bool) -> fl
             streaks[slot] = (attempt, streak, now)
             error: EmbeddingError = ServiceUnavailableError("injected")
             if throttled:
-                error = _TABLE.translate(KeyError(), provider="p", model="m") or error
+                error = guessed_throttle()
             over_quota = over and not budget.granting
-            delay = backoff(policy, streak if streak_backoff else attempt, error, over_quota=over_quota)
+            delay = retry_backoff(policy, streak if streak_backoff else attempt, error, over_quota=over_quota)
             push(now + delay, "book", slot)
     return float(args.n / clock.now / (args.rate * (1 - args.error_rate)))
 
@@ -117,7 +119,7 @@ def main() -> None:
         f"{args.seeds} seeds, {args.n} items, grant {args.rate} req/s, {args.error_rate:.0%} faults, "
         f"{args.latency_ms:g} ms, {args.concurrency} in flight (simulated clock)"
     )
-    now: dict[str, float] = {"CHECK_N": Budget.CHECK_N, "RECENT_S": Budget.RECENT_S, "Z": Background.Z}
+    now: dict[str, float] = {"CHECK_N": RateBudget.CHECK_N, "RECENT_S": RateBudget.RECENT_S, "Z": RateBackground.Z}
     before: dict[str, float] = {
         "CHECK_N": 30,
         "RECENT_S": 0.3,
@@ -125,7 +127,8 @@ def main() -> None:
     }  # the rate control as issue 17's first fix left it
     rows = (("before: checks of 30, by attempt", before, False), ("checks of 60, by attempt", now, False))
     for label, params, streak in (*rows, ("now: checks of 60, by streak", now, True)):
-        Budget.CHECK_N, Budget.RECENT_S, Background.Z = int(params["CHECK_N"]), params["RECENT_S"], params["Z"]
+        RateBudget.CHECK_N, RateBudget.RECENT_S = int(params["CHECK_N"]), params["RECENT_S"]
+        RateBackground.Z = params["Z"]
         ratios = [simulate(args, seed, streak_backoff=streak) for seed in range(args.seeds)]
         held = sum(r >= 0.9 for r in ratios) / len(ratios)
         low = ", ".join(f"{r:.2f}" for r in sorted(ratios)[:3])

@@ -1,4 +1,4 @@
-"""Throughput vs actors for docs/scale.md (not a test): ``python -m omnivec.benchmarks.perf.ray_curve [items]``.
+"""Throughput vs actors for docs/scale.md (not a test): ``python benchmarks/perf/ray_curve.py [items]``.
 
 Bedrock Nova through the real SDK against the emulator (one item per call, 40 ms per call, each actor
 at a fixed 8 calls in flight): the shape of a latency-bound remote model. Prints one JSON line per

@@ -1,6 +1,6 @@
 """Take all the throughput a strict endpoint grants, without being throttled: omnivec vs the machine's ceiling.
 
-    python -m omnivec.benchmarks.perf.throughput [--grants 50,100,400] [--latency-ms 40]
+    python benchmarks/perf/throughput.py [--grants 50,100,400] [--latency-ms 40]
         [--providers bedrock,gemini] [--n 2000] [--gemini-n 20000] [--raw-threads 32] [--in-process] [--overhead]
         [--bedrock-transport auto|aiobotocore|boto3] [--repeats 1]
         [--random-throttle 0.2] [--random-n 10000] [--random-latency-ms 5]
@@ -59,12 +59,25 @@ from typing import Any
 
 import numpy as np
 
-from ...providers import get_provider
-from ...providers._rate import rate_budget, reset_budgets
-from ...providers._threads import CallThreads, in_thread
-from ...providers.emulator import Emulator, Faults, apply_emulator_environment, emulated_clouds, emulator_environment
-from ...providers.emulator._vectors import text_vector
-from . import HelpFormatter, at_least_one, not_negative, run_main
+from omnivec.providers import get_provider
+from omnivec.providers.emulator import (
+    Emulator,
+    Faults,
+    apply_emulator_environment,
+    emulated_clouds,
+    emulator_environment,
+)
+from omnivec.providers.testing.perf import (
+    CallThreads,
+    HelpFormatter,
+    at_least_one,
+    emulator_text_vector,
+    fresh_rate_state,
+    in_thread,
+    not_negative,
+    rate_state,
+    run_main,
+)
 
 REFS = {"bedrock": "bedrock:amazon.nova-2-multimodal-embeddings-v1:0", "gemini": "gemini:gemini-embedding-2"}
 PER_REQUEST = {"bedrock": 1, "gemini": 100}
@@ -130,7 +143,7 @@ def emulator(faults: Faults, *, in_process: bool) -> Iterator[Served]:
     url = parent.recv()
     saved = {name: os.environ.get(name) for name in emulator_environment(url)}
     apply_emulator_environment(url, os.environ.__setitem__, lambda name: os.environ.pop(name, None))
-    from ...providers.testing import allow_remote_calls
+    from omnivec.providers.testing import allow_remote_calls
 
     try:
         with allow_remote_calls():
@@ -257,26 +270,27 @@ def raw_behind_asyncio(provider: str, texts: list[str], threads: int) -> float:
 
 
 async def run_omnivec(provider_name: str, texts: list[str], **options: Any) -> dict[str, Any]:
-    reset_budgets()  # a fresh process as far as rate learning goes
+    fresh_rate_state()  # a fresh process as far as rate learning goes
     began = time.perf_counter()
     provider = get_provider(REFS[provider_name], dimensions=DIMS, **options)
     result = await provider.embed(texts, intent="document", errors="collect")
     wall = time.perf_counter() - began
-    gate = provider._limits.current(provider.capabilities.max_concurrency, adaptive=True)
-    budget = rate_budget(provider.rate_key(), provider.rate_limits).snapshot()
+    state = rate_state(provider)
     await provider.aclose()
     ok = [i for i in range(len(texts)) if i not in result.failures and not np.isnan(result.vectors[i]).any()]
     template = "title: none | text: {}" if provider_name == "gemini" else "{}"
     sample = ok[:: max(1, len(ok) // 200)]
-    right = all(np.allclose(result.vectors[i], text_vector(template.format(texts[i]), DIMS), atol=1e-5) for i in sample)
+    right = all(
+        np.allclose(result.vectors[i], emulator_text_vector(template.format(texts[i]), DIMS), atol=1e-5) for i in sample
+    )
     return {
         "rate": len(ok) / wall,
         "lost": len(texts) - len(ok),
         "right": right,
         "wall": wall,
-        "limit": gate.limit,
-        "learned": budget["learned_rps"],
-        "w_max": budget["w_max"],
+        "limit": state["limit"],
+        "learned": state["learned_rps"],
+        "w_max": state["w_max"],
         "retries": result.retries,
     }
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._console import print_error
+from ..console import print_error
 from . import emulator_environment
 from .server import Emulator, Faults
 

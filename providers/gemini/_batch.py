@@ -37,7 +37,6 @@ from .. import _guard
 from .._translate import translated
 from .._validation import check_against, check_call_options, normalize_inputs
 from ..errors import (
-    EmbeddingError,
     InvalidOptionError,
     InvalidRequestError,
     ModelNotFoundError,
@@ -238,17 +237,20 @@ class GeminiBatchJob:
             )
         return [types.InlinedEmbedContentResponse.model_validate(row) for row in _wire.jsonl_results(data)]
 
-    async def _wait(self, name: str, deadline: float | None) -> types.BatchJob:
-        """Poll until the job is done; transient errors while polling are retried (the job keeps running)."""
+    async def _get(self, name: str) -> types.BatchJob:
         p = self.provider
-        misses, interval = 0, min(1.0, self.poll_s)  # small jobs end in seconds; long ones are polled every poll_s
+        with translated(_errors(), provider=p.name, model=p.model):
+            return await p._client().aio.batches.get(name=name, config=types.GetBatchJobConfig(http_options=_HTTP))
+
+    async def _wait(self, name: str, deadline: float | None) -> types.BatchJob:
+        """Poll until the job is done. A poll that fails transiently is retried by the provider's retry
+        policy, as any call (the job keeps running meanwhile); outside the rate budget, whose quota
+        is the online one."""
+        p = self.provider
+        interval = min(1.0, self.poll_s)  # small jobs end in seconds; long ones are polled every poll_s
         while True:
             try:
-                with translated(_errors(), provider=p.name, model=p.model):
-                    job = await p._client().aio.batches.get(
-                        name=name, config=types.GetBatchJobConfig(http_options=_HTTP)
-                    )
-                misses = 0
+                job = await p._retrier.plain(lambda: self._get(name))
             except ModelNotFoundError as exc:  # deleted, or expired long ago: its inputs must go again
                 raise BatchJobFailedError(
                     f"Gemini batch job {name} no longer exists ({exc.message}): run again to resubmit its inputs",
@@ -257,14 +259,9 @@ class GeminiBatchJob:
                     provider=p.name,
                     model=p.model,
                 ) from exc
-            except EmbeddingError as exc:
-                misses += 1
-                if not exc.retryable or misses > 5:
-                    raise
-                job = None
             state = getattr(getattr(job, "state", None), "value", None)
             if state == "JOB_STATE_SUCCEEDED":
-                return job  # type: ignore[return-value]
+                return job
             if state in _wire.BATCH_DONE:
                 raise BatchJobFailedError(
                     f"Gemini batch job {name} ended {state}: run again with the same state_path to resubmit its inputs",

@@ -16,6 +16,7 @@ import numpy as np
 from .. import _guard
 from .._concurrency import ProviderLimits, run_sync
 from .._rate import Budget, rate_budget
+from .._retry import Retrier
 from .._validation import check_call_options, resolve_settings
 from ..errors import EmbeddingError, InvalidInputError
 from ..prices import price_for
@@ -67,6 +68,7 @@ class Reranker(ABC, Generic[S]):
         self.model = model
         self.settings: S = resolve_settings(self.settings_class, settings, options, where=self.ref)  # type: ignore[assignment]
         self._limits = ProviderLimits()  # the same per-loop limit embedders use
+        self._retrier = Retrier(self.settings.retry)  # one tenacity object for all of its calls
         self._budget: Budget | None = None
 
     @property

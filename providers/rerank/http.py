@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from .._translate import EMULATOR_URL_ENV, endpoint_identity, one_line, rate_limit_wait
+from .._retry import with_guessed_wait
+from .._translate import EMULATOR_URL_ENV, endpoint_identity, one_line
 from ..errors import (
     EmbeddingError,
     ProviderTimeoutError,
@@ -87,10 +88,10 @@ class RerankApiReranker(Reranker[RerankApiSettings]):
         if issubclass(cls, RateLimitError):
             hint = response.headers.get("retry-after")
             try:
-                where["retry_after"] = float(hint) if hint is not None else rate_limit_wait()
+                where["retry_after"] = float(hint) if hint is not None else None
             except ValueError:
-                where["retry_after"] = rate_limit_wait()
-        return cls(one_line(message) or f"HTTP {response.status_code}", **where)
+                where["retry_after"] = None  # an HTTP date: not worth parsing for a reranker
+        return with_guessed_wait(cls(one_line(message) or f"HTTP {response.status_code}", **where))
 
     async def _rerank_batch(self, query: str, candidates: Sequence[str]) -> RerankBatch:
         body = {"model": self.model, "query": query, "documents": list(candidates), "top_n": len(candidates)}

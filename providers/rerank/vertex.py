@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 
-from .._translate import one_line, rate_limit_wait
+from .._retry import with_guessed_wait
+from .._translate import one_line
 from ..errors import (
     AuthenticationError,
     EmbeddingError,
@@ -120,10 +121,9 @@ class VertexRankingReranker(Reranker[VertexRankingSettings]):
         status = error.get("status") if isinstance(error, dict) else None
         cls = STATUS_CODES.get(status or "") or error_for_status(response.status_code)
         where: dict[str, Any] = {"provider": self.name, "model": self.model, "status_code": response.status_code}
-        if issubclass(cls, RateLimitError):
-            where["retry_after"] = rate_limit_wait()
         message = error.get("message") if isinstance(error, dict) else None
-        return cls(one_line(str(message or response.text)) or f"HTTP {response.status_code}", code=status, **where)
+        text = one_line(str(message or response.text)) or f"HTTP {response.status_code}"
+        return with_guessed_wait(cls(text, code=status, **where))
 
     async def _rerank_batch(self, query: str, candidates: Sequence[str]) -> RerankBatch:
         token = await asyncio.to_thread(self._token)

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .._console import err, print_error, print_warning, progress_bar
 from ..config import load_provider
+from ..console import err, print_error, print_warning, progress_bar
 from ..errors import EmbeddingError
 from . import collection as coll
 from . import migration as mig

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+PERF = Path(__file__).resolve().parents[2] / "benchmarks" / "perf"
 PEERS = ["langchain", "pydantic-ai", "litellm"]
 
 
 def test_peers_script_prints_one_row_per_peer_measured_or_not_installed() -> None:
-    command = [sys.executable, "-m", "omnivec.benchmarks.perf.peers", "--grants", "400", "--n", "20"]
+    command = [sys.executable, str(PERF / "peers.py"), "--grants", "400", "--n", "20"]
     command += ["--latency-ms", "5", "--peers", ",".join(PEERS)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from omnivec.providers import InvalidOptionError, ProviderTimeoutError, get_provider
+from omnivec.providers import InvalidOptionError, ProviderTimeoutError, ServiceUnavailableError, get_provider
 from omnivec.providers.emulator import Emulator
 from omnivec.providers.gemini import BatchJobFailedError
+from omnivec.providers.settings import RetryPolicy
 
 TEXTS = [f"document {i} about topic {i % 7}" for i in range(40)]
 
@@ -61,6 +62,25 @@ def test_resume_by_job_name_after_a_restart_without_resubmitting(omnivec_emulato
     assert omnivec_emulator.batches.created == 1  # polled the recorded job, paid once
     assert f"/v1beta/{job['name']}" in paths(omnivec_emulator)[-1]
     np.testing.assert_allclose(result.vectors, fresh.embed_sync(TEXTS, intent="document").vectors, atol=1e-6)
+
+
+def test_failed_polls_are_retried_by_the_providers_retry_policy(omnivec_emulator: Emulator, tmp_path: Path) -> None:
+    """Issue 19: polling had a retry loop of its own (up to 5 failed polls in a row, whatever the
+    provider's policy); polls now go through the provider's one retry policy."""
+    omnivec_emulator.batches.delay_s = 1.0
+    pending = {}
+    for name in ("strict", "default"):  # two submitted jobs, still running: the next runs poll them
+        pending[name] = tmp_path / f"{name}.json"
+        with pytest.raises(ProviderTimeoutError):
+            bulk(get_provider("gemini:gemini-embedding-2", dimensions=128), TEXTS, pending[name], timeout_s=0.2)
+    omnivec_emulator.fail_next(503)
+    strict = get_provider("gemini:gemini-embedding-2", dimensions=128, retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(ServiceUnavailableError):  # one attempt per call: the failed poll is final
+        bulk(strict, TEXTS, pending["strict"])
+    omnivec_emulator.fail_next(503)
+    omnivec_emulator.fail_next(429)
+    result = bulk(get_provider("gemini:gemini-embedding-2", dimensions=128), TEXTS, pending["default"])
+    assert result.ok and omnivec_emulator.batches.created == 2  # both failed polls retried, nothing resubmitted
 
 
 def test_changed_inputs_are_not_served_by_the_recorded_job(omnivec_emulator: Emulator, tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from omnivec.providers import EmbeddingError
-from omnivec.providers._console import print_error, print_warning
 from omnivec.providers.cli import app
+from omnivec.providers.console import print_error, print_warning
 from omnivec.providers.testing import FakeProvider
 
 

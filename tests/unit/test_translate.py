@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from omnivec.providers import errors
+from omnivec.providers._retry import RATE_LIMIT_WAIT_S  # the policy's guess, applied at translation
 from omnivec.providers._translate import (
-    RATE_LIMIT_WAIT_S,
     ErrorTable,
     Upstream,
     endpoint_identity,

@@ -1,5 +1,8 @@
 """The console helpers every ``omnivec`` command shares: the stderr console, error lines, progress bars.
 
+Public, because commands plug into ``omnivec`` from other packages too (the ``omnivec.cli`` entry
+point, as ``omnivec bench`` does): theirs should print errors and progress the same way.
+
 Messages are printed as plain text, never as Rich markup: an error that quotes ``[provider:model]``
 or ``[/path]`` must reach the user verbatim, and a line must not be wrapped when stderr is a file.
 """
