@@ -9,6 +9,7 @@ embedding and the migration loop live in :mod:`.collection`, identical for every
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from abc import ABC, abstractmethod
@@ -84,6 +85,21 @@ class VersionInfo:
         return f"{self.collection}__v{self.version}"
 
 
+def _forgetting_space(method: Callable[..., Any]) -> Callable[..., Any]:
+    if getattr(method, "_forgets_space", False):
+        return method
+
+    @functools.wraps(method)
+    def forgetting(self: VectorStore, collection: str, version: int, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, collection, version, *args, **kwargs)
+        finally:  # also after a failure: the version may be half gone
+            self._spaces.pop((collection, version), None)
+
+    forgetting._forgets_space = True  # type: ignore[attr-defined]
+    return forgetting
+
+
 class VectorStore(ABC):
     """A place that keeps collection versions. Implementations: LanceDB, PostgreSQL + pgvector."""
 
@@ -92,8 +108,20 @@ class VectorStore(ABC):
     def __init__(self, settings: BaseStoreSettings) -> None:
         self.settings = settings
         self._spaces: dict[tuple[str, int], str] = {}
+        """(collection, version) -> its space's hash, read once per handle; forgotten whenever this handle
+        creates or drops that version (see :meth:`__init_subclass__`)."""
         self.on_lock_wait: Callable[[str], None] | None = None
         """Told once when a writer has to wait for another writer's lock (the CLI prints it)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap every adapter's ``create_version``/``drop_version`` (third-party ones too) so they forget
+        the cached space of that version: after drop + create of the same number with another model, a
+        stale cache refused the new model's rows and took the old one's."""
+        super().__init_subclass__(**kwargs)
+        for name in ("create_version", "drop_version"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__isabstractmethod__", False):
+                setattr(cls, name, _forgetting_space(method))
 
     def _waiting(self, collection: str, version: int) -> None:
         if self.on_lock_wait is not None:

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pytest
@@ -48,8 +48,6 @@ from omnivec.providers.stores import (
 from omnivec.providers.stores import fingerprint_hash as digest
 from omnivec.providers.stores.base import State
 from omnivec.providers.testing.store_contract import StoreContract, StoreFactory
-
-from .test_store_contract import STALE_SPACE
 
 
 @dataclass
@@ -209,10 +207,6 @@ def install_toy(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class TestDictStore(StoreContract):
-    known_bugs: ClassVar[dict[str, str]] = {
-        "test_a_version_dropped_and_created_again_takes_its_new_space": STALE_SPACE
-    }  # in check_writer
-
     @pytest.fixture
     def make_store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StoreFactory:
         install_toy(tmp_path / "site", monkeypatch)
