@@ -5,7 +5,6 @@ The bugs it found in them are listed in ``known_bugs`` (strict xfails) until the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
@@ -23,13 +22,6 @@ class TestLanceDB(StoreContract):
 
 
 class TestPgVector(StoreContract):
-    known_bugs: ClassVar[dict[str, str]] = {
-        "test_a_vector_that_is_not_finite_is_a_store_error_and_nothing_of_the_batch_is_written": (
-            "PgVectorStore.upsert's binary COPY meets pgvector's 'NaN not allowed in vector' outside the try that "
-            "turns refusals into StoreError: a bare psycopg DataException"
-        ),
-    }
-
     @pytest.fixture
     def make_store(self, pg_server: str) -> StoreFactory:
         url = fresh_database(pg_server)
