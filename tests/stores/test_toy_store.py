@@ -134,12 +134,8 @@ class DictStore(VectorStore):
 
     def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
         self.check_writer(collection, version, fingerprint)
-        table, dims = self._table(collection, version), self._server.catalog[collection, version].dimensions
-        widths = {np.asarray(r.vector).shape for r in rows}
-        if widths - {(dims,)}:
-            raise StoreError(f"{collection}__v{version} holds {dims}-d vectors; got {sorted(widths)}")
-        if not all(np.isfinite(r.vector).all() for r in rows):  # type: ignore[arg-type]
-            raise StoreError(f"{collection}__v{version} refused a vector with NaN or infinite values")
+        self.check_vectors(collection, version, rows)  # width and NaN/inf, one line naming the row
+        table = self._table(collection, version)
         with self._server.guard:  # all or nothing, like a transaction
             table.update((r.id, _copy(r, True)) for r in rows)
 
