@@ -212,6 +212,9 @@ class VectorStore(ABC):
         guard of the table alone let a MiniLM 384-d vector into a Nova-384 collection."""
         given = Fingerprint.from_stored(fingerprint).space()
         if given.hash != self._space(collection, version)[0]:
+            self._spaces.pop((collection, version))  # read it again: another handle may have dropped and
+            if given.hash == self._space(collection, version)[0]:  # created it anew (costs only a refusal)
+                return
             stored = next(v for v in self.versions(collection) if v.version == version).fingerprint
             space = Fingerprint.from_stored(stored).space().as_dict()
             raise VectorSpaceMismatchError(collection, f"write into v{version}", space, given.as_dict())
