@@ -9,6 +9,7 @@ embedding and the migration loop live in :mod:`.collection`, identical for every
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from abc import ABC, abstractmethod
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..errors import InvalidOptionError
 from ..types import Fingerprint
-from .errors import CollectionNotFoundError, VectorSpaceMismatchError
+from .errors import CollectionNotFoundError, StoreError, VectorSpaceMismatchError
 from .settings import BaseStoreSettings
 
 __all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash"]
@@ -84,6 +85,21 @@ class VersionInfo:
         return f"{self.collection}__v{self.version}"
 
 
+def _forgetting_space(method: Callable[..., Any]) -> Callable[..., Any]:
+    if getattr(method, "_forgets_space", False):
+        return method
+
+    @functools.wraps(method)
+    def forgetting(self: VectorStore, collection: str, version: int, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, collection, version, *args, **kwargs)
+        finally:  # also after a failure: the version may be half gone
+            self._spaces.pop((collection, version), None)
+
+    forgetting._forgets_space = True  # type: ignore[attr-defined]
+    return forgetting
+
+
 class VectorStore(ABC):
     """A place that keeps collection versions. Implementations: LanceDB, PostgreSQL + pgvector."""
 
@@ -91,9 +107,21 @@ class VectorStore(ABC):
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         self.settings = settings
-        self._spaces: dict[tuple[str, int], str] = {}
+        self._spaces: dict[tuple[str, int], tuple[str, int]] = {}
+        """(collection, version) -> its space's hash and width, read once per handle; forgotten whenever this handle
+        creates or drops that version (see :meth:`__init_subclass__`)."""
         self.on_lock_wait: Callable[[str], None] | None = None
         """Told once when a writer has to wait for another writer's lock (the CLI prints it)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap every adapter's ``create_version``/``drop_version`` (third-party ones too) so they forget
+        the cached space of that version: after drop + create of the same number with another model, a
+        stale cache refused the new model's rows and took the old one's."""
+        super().__init_subclass__(**kwargs)
+        for name in ("create_version", "drop_version"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__isabstractmethod__", False):
+                setattr(cls, name, _forgetting_space(method))
 
     def _waiting(self, collection: str, version: int) -> None:
         if self.on_lock_wait is not None:
@@ -170,20 +198,47 @@ class VectorStore(ABC):
         """Insert or replace rows by id, in ONE commit (the commit is the checkpoint); the rows' vectors
         come from ``fingerprint``'s space, checked first by :meth:`check_writer`."""
 
-    def check_writer(self, collection: str, version: int, fingerprint: Mapping[str, Any]) -> None:
-        """Refuse rows of another vector space than the version's, where rows are written: the width
-        guard of the table alone let a MiniLM 384-d vector into a Nova-384 collection."""
+    def _space(self, collection: str, version: int) -> tuple[str, int]:
         key = (collection, version)
-        given = Fingerprint.from_stored(fingerprint).space()
         if key not in self._spaces:
             info = next((v for v in self.versions(collection) if v.version == version), None)
             if info is None:
                 raise CollectionNotFoundError(f"collection {collection!r} has no version {version} in {self.url}")
-            self._spaces[key] = Fingerprint.from_stored(info.fingerprint).space().hash  # a version's never changes
-        if given.hash != self._spaces[key]:
+            self._spaces[key] = (Fingerprint.from_stored(info.fingerprint).space().hash, info.dimensions)
+        return self._spaces[key]
+
+    def check_writer(self, collection: str, version: int, fingerprint: Mapping[str, Any]) -> None:
+        """Refuse rows of another vector space than the version's, where rows are written: the width
+        guard of the table alone let a MiniLM 384-d vector into a Nova-384 collection."""
+        given = Fingerprint.from_stored(fingerprint).space()
+        if given.hash != self._space(collection, version)[0]:
+            self._spaces.pop((collection, version))  # read it again: another handle may have dropped and
+            if given.hash == self._space(collection, version)[0]:  # created it anew (costs only a refusal)
+                return
             stored = next(v for v in self.versions(collection) if v.version == version).fingerprint
             space = Fingerprint.from_stored(stored).space().as_dict()
             raise VectorSpaceMismatchError(collection, f"write into v{version}", space, given.as_dict())
+
+    def check_vectors(self, collection: str, version: int, rows: Sequence[Row]) -> np.ndarray:
+        """The rows' vectors as one ``(len(rows), dims)`` float32 matrix, or a one-line
+        :class:`StoreError` naming the first row whose vector is not ``dims`` wide or not finite, before
+        anything is written. Every store calls it (a NaN was a bare numpy/lancedb/psycopg error, +inf
+        was stored by LanceDB and never found again); one ``isfinite`` over the batch keeps it cheap."""
+        dims, table = self._space(collection, version)[1], f"{collection}__v{version}"
+        vectors = [np.asarray(r.vector, dtype=np.float32) for r in rows]
+        for row, vector in zip(rows, vectors, strict=True):
+            if vector.shape != (dims,):
+                got = "no vector" if row.vector is None else f"a vector of shape {vector.shape}"
+                raise StoreError(f"{table} holds {dims}-d vectors; row {row.id!r} has {got}: nothing was written")
+        matrix = np.stack(vectors) if vectors else np.empty((0, dims), dtype=np.float32)
+        finite = np.isfinite(matrix).all(axis=1)
+        if not finite.all():
+            bad = rows[int(np.argmin(finite))].id
+            raise StoreError(
+                f"{table} refused row {bad!r}: its vector has NaN or infinite values (a failed embedding?); "
+                "nothing of the batch was written"
+            )
+        return matrix
 
     @abstractmethod
     def delete(self, collection: str, version: int, ids: Sequence[str]) -> None: ...

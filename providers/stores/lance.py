@@ -232,11 +232,9 @@ class LanceStore(VectorStore):
         self.check_writer(collection, version, fingerprint)
         if not rows:
             return  # every LanceDB write commits a version, even an empty one
+        matrix = self.check_vectors(collection, version, rows)
         table = self._table(collection, version)
         dims = table.schema.field("vector").type.list_size
-        matrix = np.stack([np.asarray(r.vector, dtype=np.float32) for r in rows])
-        if matrix.shape[1] != dims:
-            raise StoreError(f"{collection}__v{version} holds {dims}-d vectors; got {matrix.shape[1]}-d")
         batch = pa.table(
             {
                 "id": pa.array([r.id for r in rows], pa.string()),

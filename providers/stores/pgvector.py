@@ -160,6 +160,7 @@ class PgVectorStore(VectorStore):
         self.check_writer(collection, version, fingerprint)
         if not rows:
             return
+        matrix = self.check_vectors(collection, version, rows)
         table = _table(collection, version)
         with self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute(
@@ -168,7 +169,7 @@ class PgVectorStore(VectorStore):
             )
             with cur.copy("COPY omnivec_stage FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(["text", "text", "text", "text", "jsonb", "vector"])
-                for r in rows:
+                for r, vector in zip(rows, matrix, strict=True):
                     copy.write_row(
                         (
                             r.id,
@@ -176,7 +177,7 @@ class PgVectorStore(VectorStore):
                             r.text,
                             r.uri,
                             Jsonb(dict(r.metadata)),
-                            np.asarray(r.vector, dtype=np.float32),
+                            vector,
                         )
                     )
             try:

@@ -398,6 +398,17 @@ class StoreContract:
             store.upsert("docs", 1, contract_rows(1, prefix="a"), fingerprint=first)
         assert sorted(store.hashes("docs", 1, ["a0", "b0", "b1"])) == ["b0", "b1"]
 
+    def test_a_version_another_handle_dropped_and_created_again_takes_its_new_space(
+        self, make_store: StoreFactory
+    ) -> None:
+        with make_store() as writer, make_store() as rebuilder:
+            self.filled(writer, contract_rows(2))  # the writer has read v1's space
+            rebuilder.drop_version("docs", 1)
+            second = contract_fingerprint("contract-b")
+            rebuilder.create_version("docs", 1, second)
+            writer.upsert("docs", 1, contract_rows(2, prefix="b"), fingerprint=second)
+            assert sorted(writer.hashes("docs", 1, ["a0", "b0", "b1"])) == ["b0", "b1"]
+
     def test_vectors_of_the_wrong_width_are_refused_and_nothing_of_the_batch_is_written(
         self, store: VectorStore
     ) -> None:

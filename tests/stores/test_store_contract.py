@@ -5,7 +5,6 @@ The bugs it found in them are listed in ``known_bugs`` (strict xfails) until the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
@@ -14,28 +13,8 @@ from omnivec.providers.testing.store_contract import StoreContract, StoreFactory
 
 from .conftest import fresh_database
 
-STALE_SPACE = (
-    "VectorStore.check_writer caches each (collection, version)'s space per handle and never forgets it: after "
-    "drop_version + create_version of the same number with another model, that handle refuses the new model's rows "
-    "and takes the old model's (drop(everything=True) then index_items with another model on one handle: "
-    "VectorSpaceMismatchError naming the same fingerprint twice)"
-)
-
 
 class TestLanceDB(StoreContract):
-    known_bugs: ClassVar[dict[str, str]] = {
-        "test_a_version_dropped_and_created_again_takes_its_new_space": STALE_SPACE,
-        "test_a_batch_with_one_vector_of_the_wrong_width_is_a_store_error": (
-            "LanceStore.upsert stacks the vectors before its width check: a batch of mixed widths is numpy's bare "
-            "ValueError ('all input arrays must have the same shape'), not StoreError"
-        ),
-        "test_a_vector_that_is_not_finite_is_a_store_error_and_nothing_of_the_batch_is_written": (
-            "LanceStore.upsert hands non-finite vectors to lancedb: NaN is refused as a bare RuntimeError ('Arrow "
-            "error: ... Vector column has NaNs'), not StoreError; +inf is stored silently and that row is then never "
-            "returned by search (k=5 over 4 rows gave 3)"
-        ),
-    }
-
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> StoreFactory:
         url = f"lancedb://{tmp_path / 'lance'}"
@@ -43,14 +22,6 @@ class TestLanceDB(StoreContract):
 
 
 class TestPgVector(StoreContract):
-    known_bugs: ClassVar[dict[str, str]] = {
-        "test_a_version_dropped_and_created_again_takes_its_new_space": STALE_SPACE,
-        "test_a_vector_that_is_not_finite_is_a_store_error_and_nothing_of_the_batch_is_written": (
-            "PgVectorStore.upsert's binary COPY meets pgvector's 'NaN not allowed in vector' outside the try that "
-            "turns refusals into StoreError: a bare psycopg DataException"
-        ),
-    }
-
     @pytest.fixture
     def make_store(self, pg_server: str) -> StoreFactory:
         url = fresh_database(pg_server)

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pytest
@@ -48,8 +48,6 @@ from omnivec.providers.stores import (
 from omnivec.providers.stores import fingerprint_hash as digest
 from omnivec.providers.stores.base import State
 from omnivec.providers.testing.store_contract import StoreContract, StoreFactory
-
-from .test_store_contract import STALE_SPACE
 
 
 @dataclass
@@ -136,12 +134,8 @@ class DictStore(VectorStore):
 
     def upsert(self, collection: str, version: int, rows: Sequence[Row], *, fingerprint: Mapping[str, Any]) -> None:
         self.check_writer(collection, version, fingerprint)
-        table, dims = self._table(collection, version), self._server.catalog[collection, version].dimensions
-        widths = {np.asarray(r.vector).shape for r in rows}
-        if widths - {(dims,)}:
-            raise StoreError(f"{collection}__v{version} holds {dims}-d vectors; got {sorted(widths)}")
-        if not all(np.isfinite(r.vector).all() for r in rows):  # type: ignore[arg-type]
-            raise StoreError(f"{collection}__v{version} refused a vector with NaN or infinite values")
+        self.check_vectors(collection, version, rows)  # width and NaN/inf, one line naming the row
+        table = self._table(collection, version)
         with self._server.guard:  # all or nothing, like a transaction
             table.update((r.id, _copy(r, True)) for r in rows)
 
@@ -209,10 +203,6 @@ def install_toy(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class TestDictStore(StoreContract):
-    known_bugs: ClassVar[dict[str, str]] = {
-        "test_a_version_dropped_and_created_again_takes_its_new_space": STALE_SPACE
-    }  # in check_writer
-
     @pytest.fixture
     def make_store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StoreFactory:
         install_toy(tmp_path / "site", monkeypatch)
