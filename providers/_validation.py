@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._checks import text_problem
+from ._input_checks import text_problem
 from .errors import InvalidInputError, InvalidOptionError, UnsupportedInputError
 from .inputs import Fused, Image, Input, Media, Part, modality_of
 from .types import INTENTS, Capabilities, Intent

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
-from ._checks import (
+from ._input_checks import (
     checked_bytes,
     checked_mime,
     checked_number,

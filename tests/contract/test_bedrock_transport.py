@@ -100,3 +100,14 @@ def test_a_large_answer_is_parsed_off_the_loop(omnivec_emulator: Emulator) -> No
     before = set(_bedrock_threads())
     small.embed_sync(TEXTS[:4], intent="document")
     assert [t for t in _bedrock_threads() if t not in before] == []
+
+
+def test_bedrock_honours_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Emulator() as emulator:
+        for name in ("AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_REGION", "eu-west-1")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "EMULATOR")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "EMULATOR")
+        provider = get_provider("bedrock", endpoint_url=emulator.url, dimensions=256)
+        assert provider._make_client().meta.region_name == "eu-west-1"  # type: ignore[attr-defined]

@@ -242,3 +242,18 @@ def test_engine_flags_old_and_new_name_one_engine(corpus: Path, tmp_path: Path) 
     assert refused.exit_code == 2 and "needs a provider with a batch API" in refused.stderr, refused.stderr
     done = runner.invoke(app, ["index", str(corpus), "-c", "docs", "-m", "fake:a", "--store", url, "--engine", "local"])
     assert done.exit_code == 0 and "30 embedded" in done.stderr, done.stderr  # 'local' (the old name) is online
+
+
+def test_a_failed_or_empty_first_index_leaves_no_collection(isolated_cwd) -> None:  # type: ignore[no-untyped-def]
+    # The default store (lancedb in the working folder): what a first try without --store meets.
+    (isolated_cwd / "bad.jsonl").write_text('{"_id": "1", "text": "a"}\nnot json\n')
+    (isolated_cwd / "empty.jsonl").write_text("")
+    (isolated_cwd / "good.jsonl").write_text('{"_id": "1", "text": "cats purr"}\n')
+    assert runner.invoke(app, ["index", "bad.jsonl", "--collection", "z", "--model", "fake"]).exit_code == 2
+    empty = runner.invoke(app, ["index", "empty.jsonl", "--collection", "e", "--model", "fake"])
+    assert empty.exit_code == 2 and "holds no items" in empty.output
+    assert runner.invoke(app, ["collections"]).output.strip() == ""
+    # The model chosen after the failure is accepted: the failed run locked nothing in.
+    assert runner.invoke(app, ["index", "good.jsonl", "--collection", "z", "--model", "fake:other"]).exit_code == 0
+    missing = runner.invoke(app, ["drop", "z", "--version", "99"])
+    assert missing.exit_code == 2 and "no version 99" in missing.output

@@ -1,4 +1,4 @@
-"""Problems a new-user trial found: each a one-line error or the documented behaviour."""
+"""``omnivec emulate`` on bad input: an impossible or taken port, out-of-range faults, each one line."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import socket
 import pytest
 from typer.testing import CliRunner
 
-from omnivec.providers import get_provider
 from omnivec.providers.cli import app, attach_commands
-from omnivec.providers.emulator import Emulator
 
 
 @pytest.fixture(scope="module")
@@ -62,28 +60,3 @@ def test_emulate_refuses_out_of_range_faults_in_one_line(
     assert result.exit_code == 2, result.output
     assert names in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
-
-
-def test_bedrock_honours_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
-    with Emulator() as emulator:
-        for name in ("AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_REGION", "eu-west-1")
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "EMULATOR")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "EMULATOR")
-        provider = get_provider("bedrock", endpoint_url=emulator.url, dimensions=256)
-        assert provider._make_client().meta.region_name == "eu-west-1"  # type: ignore[attr-defined]
-
-
-def test_a_failed_or_empty_first_index_leaves_no_collection(cli: CliRunner, isolated_cwd) -> None:  # type: ignore[no-untyped-def]
-    (isolated_cwd / "bad.jsonl").write_text('{"_id": "1", "text": "a"}\nnot json\n')
-    (isolated_cwd / "empty.jsonl").write_text("")
-    (isolated_cwd / "good.jsonl").write_text('{"_id": "1", "text": "cats purr"}\n')
-    assert cli.invoke(app, ["index", "bad.jsonl", "--collection", "z", "--model", "fake"]).exit_code == 2
-    empty = cli.invoke(app, ["index", "empty.jsonl", "--collection", "e", "--model", "fake"])
-    assert empty.exit_code == 2 and "holds no items" in empty.output
-    assert cli.invoke(app, ["collections"]).output.strip() == ""
-    # The model chosen after the failure is accepted: the failed run locked nothing in.
-    assert cli.invoke(app, ["index", "good.jsonl", "--collection", "z", "--model", "fake:other"]).exit_code == 0
-    missing = cli.invoke(app, ["drop", "z", "--version", "99"])
-    assert missing.exit_code == 2 and "no version 99" in missing.output
