@@ -58,6 +58,9 @@ def test_an_unreachable_endpoint_fails_after_one_calls_retries(
             index_items(store, "docs", items, provider=nova, cache=False)
     finally:
         store.close()
-    # One call per item, each retried: finishing the first batch alone took >= 256 connections.
+    # The bug: one call per item, each retried: finishing the first batch alone took >= 256 connections
+    # (8 attempts each: ~2,000). Fixed, the calls already in flight finish their retries: ~100 on a quiet
+    # machine, 132 once with a CPU hog beside the suite (the concurrency grew while the first call's
+    # retries crawled), so the line is one store batch, which the bug cannot stay under.
     print(f"{connections[0]} connection attempts")
-    assert connections[0] < BATCH // 2, f"{connections[0]} connection attempts before giving up"
+    assert connections[0] < BATCH, f"{connections[0]} connection attempts before giving up"

@@ -393,19 +393,27 @@ async def test_random_throttles_cut_neither_rate_nor_concurrency_through_the_cor
 
 
 class FailsFirstCalls(FakeProvider):
-    """Answers 503 to the first ``failures`` calls that contain ``unlucky``; everything else succeeds."""
+    """Answers 503 to the first ``failures`` calls that contain ``unlucky``; everything else succeeds.
+    With ``after_a_success``, each failure waits (up to 10 s) until another call succeeded since the
+    previous one: "others succeed between its failures" by construction, not by the timing of a
+    loaded machine (a 0.6 ms backoff once met no success in between and the streak grew)."""
 
-    def __init__(self, unlucky: str, failures: int, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, unlucky: str, failures: int, *, after_a_success: bool = False, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
-        self.unlucky, self.left = unlucky, failures
+        self.unlucky, self.left, self.after_a_success, self.successes = unlucky, failures, after_a_success, 0
 
     async def _embed_batch(self, batch, *, intent):  # type: ignore[no-untyped-def]
         from omnivec.providers import ServiceUnavailableError
 
         if self.unlucky in batch and self.left > 0:
+            seen, deadline = self.successes, time.monotonic() + 10
+            while self.after_a_success and self.successes == seen and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
             self.left -= 1
             raise ServiceUnavailableError("injected")
-        return await super()._embed_batch(batch, intent=intent)
+        output = await super()._embed_batch(batch, intent=intent)
+        self.successes += 1
+        return output
 
 
 def _retry_delays(caplog: pytest.LogCaptureFixture) -> list[float]:
@@ -420,6 +428,7 @@ def test_a_call_failing_while_others_succeed_keeps_the_first_backoff(caplog: pyt
     provider = FailsFirstCalls(
         "unlucky",
         6,
+        after_a_success=True,
         max_batch_size=1,
         max_concurrency=4,
         latency_s=0.003,
