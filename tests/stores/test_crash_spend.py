@@ -25,7 +25,10 @@ from .test_crash import Forker, _alive, _count
 
 N_ITEMS, BATCH, KILLS, GRANT_RPS = 420, 48, 6, 100.0
 NOVA = "bedrock:amazon.nova-2-multimodal-embeddings-v1:0"
-MAX_EXTRA_PER_CRASH = 6  # the calls in flight at a 100 req/s grant and 20 ms latency, with margin (1.4% of 420)
+# The calls in flight at a 100 req/s grant and 20 ms latency, plus answers received but not yet in the
+# call cache when the kill lands: ~2-4 quiet; with a CPU hog beside the suite the client reads its
+# answers late and 37 over 6 crashes were seen. The bug this guards against re-pays a store batch (48).
+MAX_EXTRA_PER_CRASH = 10
 
 
 @pytest.fixture
