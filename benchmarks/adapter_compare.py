@@ -13,8 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..providers.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -26,7 +24,8 @@ from ..providers.stores import VectorStore, VersionInfo
 from ..providers.stores.adapter_catalog import describe_adapter, load_adapter, provider_of_adapter, verdict
 from ..providers.stores.base import AdapterRecord
 from ..providers.stores.collection import require_serving
-from .collection_compare import _load_qrels, _load_queries, _run, _Side
+from ..providers.types import Fingerprint
+from .collection_compare import _load_qrels, _load_queries, _run, _Side, overlap, side_row
 from .metrics import evaluate, mean
 from .stats import bootstrap_ci, paired_randomization_test
 
@@ -47,28 +46,12 @@ def _adapter_of(store: VectorStore, info: VersionInfo, name: str) -> AdapterReco
 
 def _full_version(store: VectorStore, name: str, record: AdapterRecord) -> VersionInfo | None:
     """The version ``migrate`` built with the adapter's model, if there is one (finished or not)."""
-    built = [v for v in store.versions(name) if v.version != record.version and v.fingerprint_hash == record.from_hash]
-    return built[-1] if built else None
-
-
-def _row(side: _Side) -> dict[str, Any]:
-    lat = np.array(side.latencies) * 1000
-    return {
-        "version": side.version,
-        "model": side.model,
-        "latency_ms_p50": float(np.percentile(lat, 50)),
-        "latency_ms_p95": float(np.percentile(lat, 95)),
-        "cost_per_1k_queries_usd": side.cost_per_1k,
-    }
-
-
-def _overlap(a: _Side, b: _Side, queries: dict[str, str], k: int) -> float:
-    shares = [
-        len({d for d, _ in a.rankings[q]} & {d for d, _ in b.rankings[q]})
-        / max(1, min(k, max(len(a.rankings[q]), len(b.rankings[q]))))
-        for q in queries
+    built = [
+        v
+        for v in store.versions(name)
+        if v.version != record.version and Fingerprint.from_stored(v.fingerprint).space().hash == record.from_hash
     ]
-    return float(np.mean(shares))
+    return built[-1] if built else None
 
 
 def compare_adapter(
@@ -107,9 +90,9 @@ def compare_adapter(
         sides["new"] = _run(store, name, full.version, queries, k)
         if full.state == "building":
             report["warnings"] = [f"v{full.version} is still building: its row is partial until migrate finishes"]
-    report["rows"].update({label: _row(side) for label, side in sides.items()})
+    report["rows"].update({label: side_row(side) for label, side in sides.items()})
     report["agreement"] = {
-        f"{a}_vs_{b}_overlap@{k}": _overlap(sides[a], sides[b], queries, k) if a in sides and b in sides else None
+        f"{a}_vs_{b}_overlap@{k}": overlap(sides[a], sides[b], queries, k) if a in sides and b in sides else None
         for a, b in _PAIRS
     }
     if qrels_all is not None:

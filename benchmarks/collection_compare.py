@@ -111,6 +111,29 @@ def _run(
     return _Side(version, provider.ref, rankings, latencies, None if price is None else price * avg_tokens * 1000)
 
 
+def side_row(side: _Side) -> dict[str, Any]:
+    """A side's row of the report: version, model, latency p50/p95, cost per 1,000 queries."""
+    lat = np.array(side.latencies) * 1000
+    return {
+        "version": side.version,
+        "model": side.model,
+        "latency_ms_p50": float(np.percentile(lat, 50)),
+        "latency_ms_p95": float(np.percentile(lat, 95)),
+        "cost_per_1k_queries_usd": side.cost_per_1k,
+    }
+
+
+def overlap(a: _Side, b: _Side, queries: dict[str, str], k: int) -> float:
+    """Mean share of hits two sides agree on, over the hits actually returned: a collection smaller
+    than k caps neither side below 1.0."""
+    shares = [
+        len({d for d, _ in a.rankings[q]} & {d for d, _ in b.rankings[q]})
+        / max(1, min(k, max(len(a.rankings[q]), len(b.rankings[q]))))
+        for q in queries
+    ]
+    return float(np.mean(shares))
+
+
 def _spearman(a: list[str], b: list[str]) -> float | None:
     shared = [doc for doc in a if doc in b]
     if len(shared) < 2:
@@ -168,26 +191,13 @@ def compare_versions(
     if warnings:
         report["warnings"] = warnings
     for label, side in zip(("old", "new"), sides, strict=False):
-        lat = np.array(side.latencies) * 1000
-        report["versions"][label] = {
-            "version": side.version,
-            "model": side.model,
-            "latency_ms_p50": float(np.percentile(lat, 50)),
-            "latency_ms_p95": float(np.percentile(lat, 95)),
-            "cost_per_1k_queries_usd": side.cost_per_1k,
-        }
+        report["versions"][label] = side_row(side)
     a, b = sides
-    # Over the hits actually returned: a collection smaller than k caps neither side below 1.0.
-    overlaps = [
-        len({d for d, _ in a.rankings[q]} & {d for d, _ in b.rankings[q]})
-        / max(1, min(k, max(len(a.rankings[q]), len(b.rankings[q]))))
-        for q in queries
-    ]
     rhos = [
         r for q in queries if (r := _spearman([d for d, _ in a.rankings[q]], [d for d, _ in b.rankings[q]])) is not None
     ]
     report["agreement"] = {
-        f"overlap@{k}": float(np.mean(overlaps)),
+        f"overlap@{k}": overlap(a, b, queries, k),
         "spearman_shared": float(np.mean(rhos)) if rhos else None,
     }
     if qrels_all is not None:

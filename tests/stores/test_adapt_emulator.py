@@ -67,6 +67,8 @@ def nova_collection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 def test_adapt_switch_search_and_compare_work_with_the_old_provider_gone(nova_collection: tuple[str, Emulator]) -> None:
     url, new = nova_collection
+    capped = cli("adapt", "docs", "--to", GEMINI, "--sample", "30", "--max-cost", "0.0000001", "--store", url)
+    assert capped.exit_code == 2 and "over --max-cost" in capped.stderr and new.stats.items == 0  # type: ignore[attr-defined]
     done = cli("adapt", "docs", "--to", GEMINI, "--dimensions", "128", "--sample", "30", "--store", url)
     assert done.exit_code == 0, done.stderr  # type: ignore[attr-defined]
     assert new.stats.items == 30  # an adapt of N embeds exactly N sources, with the new model only
