@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -19,6 +20,7 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
+from ..providers.base import EmbeddingProvider
 from ..providers.console import err, print_error, print_warning
 from ..providers.errors import EmbeddingError, InvalidOptionError
 from ..providers.stores import VectorStore, open_store, provider_for
@@ -81,9 +83,18 @@ def _load_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def _run(store: VectorStore, name: str, version: int, queries: dict[str, str], k: int) -> _Side:
+def _run(
+    store: VectorStore,
+    name: str,
+    version: int,
+    queries: dict[str, str],
+    k: int,
+    provider: EmbeddingProvider[Any] | None = None,
+    mapper: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> _Side:
+    """``provider`` (default: the version's own) embeds each query; ``mapper`` (an adapter) maps it first."""
     info = next(v for v in store.versions(name) if v.version == version)
-    provider = provider_for(info)
+    provider = provider or provider_for(info)
     rankings, latencies = {}, []
     if queries and not provider.is_remote:
         # One untimed query loads a local model first: its cold start is not a query's latency
@@ -92,12 +103,35 @@ def _run(store: VectorStore, name: str, version: int, queries: dict[str, str], k
     for qid, text in queries.items():  # the provider is shared per process: not closed here
         began = time.perf_counter()
         vector = provider.embed_query_sync(text).vectors[0]
-        hits = store.search(name, version, vector, k)
+        hits = store.search(name, version, vector if mapper is None else mapper(vector), k)
         latencies.append(time.perf_counter() - began)
         rankings[qid] = [(h.id, h.score) for h in hits]
     price = price_per_token(provider)
     avg_tokens = sum(len(t) for t in queries.values()) / max(1, len(queries)) / 4.0
     return _Side(version, provider.ref, rankings, latencies, None if price is None else price * avg_tokens * 1000)
+
+
+def side_row(side: _Side) -> dict[str, Any]:
+    """A side's row of the report: version, model, latency p50/p95, cost per 1,000 queries."""
+    lat = np.array(side.latencies) * 1000
+    return {
+        "version": side.version,
+        "model": side.model,
+        "latency_ms_p50": float(np.percentile(lat, 50)),
+        "latency_ms_p95": float(np.percentile(lat, 95)),
+        "cost_per_1k_queries_usd": side.cost_per_1k,
+    }
+
+
+def overlap(a: _Side, b: _Side, queries: dict[str, str], k: int) -> float:
+    """Mean share of hits two sides agree on, over the hits actually returned: a collection smaller
+    than k caps neither side below 1.0."""
+    shares = [
+        len({d for d, _ in a.rankings[q]} & {d for d, _ in b.rankings[q]})
+        / max(1, min(k, max(len(a.rankings[q]), len(b.rankings[q]))))
+        for q in queries
+    ]
+    return float(np.mean(shares))
 
 
 def _spearman(a: list[str], b: list[str]) -> float | None:
@@ -157,26 +191,13 @@ def compare_versions(
     if warnings:
         report["warnings"] = warnings
     for label, side in zip(("old", "new"), sides, strict=False):
-        lat = np.array(side.latencies) * 1000
-        report["versions"][label] = {
-            "version": side.version,
-            "model": side.model,
-            "latency_ms_p50": float(np.percentile(lat, 50)),
-            "latency_ms_p95": float(np.percentile(lat, 95)),
-            "cost_per_1k_queries_usd": side.cost_per_1k,
-        }
+        report["versions"][label] = side_row(side)
     a, b = sides
-    # Over the hits actually returned: a collection smaller than k caps neither side below 1.0.
-    overlaps = [
-        len({d for d, _ in a.rankings[q]} & {d for d, _ in b.rankings[q]})
-        / max(1, min(k, max(len(a.rankings[q]), len(b.rankings[q]))))
-        for q in queries
-    ]
     rhos = [
         r for q in queries if (r := _spearman([d for d, _ in a.rankings[q]], [d for d, _ in b.rankings[q]])) is not None
     ]
     report["agreement"] = {
-        f"overlap@{k}": float(np.mean(overlaps)),
+        f"overlap@{k}": overlap(a, b, queries, k),
         "spearman_shared": float(np.mean(rhos)) if rhos else None,
     }
     if qrels_all is not None:
@@ -210,26 +231,52 @@ def compare(
     k: Annotated[int, typer.Option("-k", min=1)] = 10,
     sample: Annotated[int, typer.Option(min=1, help="Stored items used as queries when --queries is absent.")] = 100,
     store: Annotated[Optional[str], typer.Option("--store", help="Store URL; default OMNIVEC_STORE.")] = None,
+    adapter: Annotated[
+        bool, typer.Option("--adapter", help="Old model vs the adapter (vs the full new version, once migrated).")
+    ] = False,
 ) -> None:
     """Compare the serving version with the migrated one on your own queries (JSON on stdout)."""
     try:
+        if adapter and version is not None:
+            raise InvalidOptionError("--adapter compares the serving version's adapter; drop --version")
         st = open_store(None, create=False, **({"url": store} if store else {}))  # read-only: never creates a store
         try:
-            report = compare_versions(
-                st, collection, new=version, queries_file=queries, qrels_file=qrels, k=k, sample=sample
-            )
+            if adapter:
+                from .adapter_compare import compare_adapter
+
+                report = compare_adapter(st, collection, queries_file=queries, qrels_file=qrels, k=k, sample=sample)
+            else:
+                report = compare_versions(
+                    st, collection, new=version, queries_file=queries, qrels_file=qrels, k=k, sample=sample
+                )
         finally:
             st.close()
     except (EmbeddingError, OSError, ValueError) as exc:
         print_error(exc)
         raise typer.Exit(2) from exc
     print(json.dumps(report, indent=2))
+    if adapter:
+        _say_adapter(report, k)
+        return
     for warning in report.get("warnings", []):
         print_warning(warning)
     agreement = report["agreement"]
     err.print(
         f"overlap@{k} {agreement[f'overlap@{k}']:.3f} between v{report['versions']['old']['version']} and "
         f"v{report['versions']['new']['version']}",
+        soft_wrap=True,
+    )
+
+
+def _say_adapter(report: dict[str, Any], k: int) -> None:
+    for warning in report.get("warnings", []):
+        print_warning(warning)
+    if "error" in report["rows"].get("old", {}):
+        print_warning(f"old model: {report['rows']['old']['error']}")
+    agreement = ", ".join(f"{name} {value:.3f}" for name, value in report["agreement"].items() if value is not None)
+    err.print(
+        f"adapter {report['adapter']['digest']} from {report['adapter']['from']}: predicted "
+        f"{report['adapter']['predicted_verdict']}; " + (agreement or f"no overlap@{k} could be computed"),
         soft_wrap=True,
     )
 

@@ -4,6 +4,7 @@
     >>> store = open_store("lancedb://./.omnivec")                             # or postgresql://...
     >>> index_items(store, "docs", read_source("corpus.jsonl"))
     >>> search(store, "docs", "how do I return an item?", k=5)
+    >>> adapt(store, "docs", "gemini:gemini-embedding-2")   # the new model's queries, mapped: no re-embed
 
 Adapters (LanceDB, PostgreSQL + pgvector) load only when a store of their scheme is opened; the Ray
 engine imports ``ray`` only when it runs.
@@ -11,7 +12,8 @@ engine imports ``ray`` only when it runs.
 
 from __future__ import annotations
 
-from .base import Hit, Row, VectorStore, VersionInfo, fingerprint_hash
+from .adapting import AdaptReport, adapt, switch_via_adapter
+from .base import AdapterRecord, Hit, Row, VectorStore, VersionInfo, fingerprint_hash
 from .collection import IndexReport, index_items, provider_for, search, serving_version
 from .doctor import doctor
 from .engines import BatchAPI, Online, Ray
@@ -25,6 +27,8 @@ from .sources import SourceError, SourceItem, read_source
 __all__ = [
     "DEFAULT_STORE_URL",
     "ENTRY_POINT_GROUP",
+    "AdaptReport",
+    "AdapterRecord",
     "BatchAPI",
     "CollectionNotFoundError",
     "Hit",
@@ -41,6 +45,7 @@ __all__ = [
     "VectorSpaceMismatchError",
     "VectorStore",
     "VersionInfo",
+    "adapt",
     "doctor",
     "drop",
     "fingerprint_hash",
@@ -54,5 +59,6 @@ __all__ = [
     "search",
     "serving_version",
     "switch",
+    "switch_via_adapter",
     "write_to_store",
 ]

@@ -26,7 +26,7 @@ from ..types import Fingerprint
 from .errors import CollectionNotFoundError, StoreError, VectorSpaceMismatchError
 from .settings import BaseStoreSettings
 
-__all__ = ["Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash"]
+__all__ = ["AdapterRecord", "Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash"]
 
 State = Literal["building", "ready", "live", "retired"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -83,6 +83,24 @@ class VersionInfo:
     @property
     def table(self) -> str:
         return f"{self.collection}__v{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterRecord:
+    """A space adapter held in a version's catalog: one per ``from`` space (the blob is read apart).
+
+    ``meta`` is the adapter's own fingerprint (:attr:`omnivec.providers.space_adapters.SpaceAdapter.fingerprint`:
+    its ``from`` and ``to`` spaces, kind, sample and held-out score); ``serving`` says the version
+    answers queries through it (``switch --via-adapter``)."""
+
+    collection: str
+    version: int
+    from_hash: str
+    """The space hash of the model whose query vectors it maps (``meta["from"]``)."""
+    digest: str
+    meta: Mapping[str, Any]
+    serving: bool
+    created_at: str
 
 
 def _forgetting_space(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -182,7 +200,27 @@ class VectorStore(ABC):
 
     @abstractmethod
     def drop_version(self, collection: str, version: int) -> None:
-        """Delete a version's table and catalog row (refused by the caller while it serves)."""
+        """Delete a version's table and catalog row, and the adapters it holds (refused by the caller
+        while it serves)."""
+
+    # adapters in the catalog (see :mod:`.adapter_catalog`); stores that predate them refuse in one line
+    def put_adapter(self, record: AdapterRecord, blob: bytes) -> None:
+        """Hold ``blob`` (``SpaceAdapter.to_bytes()``) in the version's catalog, replacing the one of
+        the same ``from_hash`` in ONE commit; :class:`CollectionNotFoundError` if there is no such version."""
+        raise StoreError(f"{type(self).__name__} cannot hold space adapters: implement put_adapter and adapters")
+
+    def adapters(self, collection: str, version: int) -> list[AdapterRecord]:
+        """The adapters ``version`` holds, oldest first (without their blobs; empty if none)."""
+        return []
+
+    def adapter_blob(self, collection: str, version: int, from_hash: str) -> bytes:
+        """The bytes :meth:`put_adapter` stored for that ``from`` space (:class:`CollectionNotFoundError` if none)."""
+        raise CollectionNotFoundError(f"{collection}__v{version} holds no adapter from #{from_hash}")
+
+    def serve_adapter(self, collection: str, version: int, from_hash: str | None) -> None:
+        """Make ``version`` answer through its adapter of ``from_hash`` (None: through none), in ONE
+        write: at most one adapter of a version serves."""
+        raise StoreError(f"{type(self).__name__} cannot hold space adapters: implement serve_adapter")
 
     # data ---------------------------------------------------------------------------------------
     @abstractmethod

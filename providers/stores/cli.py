@@ -1,4 +1,4 @@
-"""``omnivec index / search / collections / migrate / switch / rollback / drop / doctor``.
+"""``omnivec index / search / collections / migrate / adapt / switch / rollback / drop / doctor``.
 
 Registered through the ``omnivec.cli`` entry-point group. Every command takes ``--store URL``
 (default: ``OMNIVEC_STORE`` / ``[store]`` in omnivec.toml, else ``lancedb://./.omnivec``). Errors are
@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -20,8 +21,10 @@ import typer
 from ..config import load_provider
 from ..console import err, print_error, print_warning, progress_bar
 from ..errors import EmbeddingError
+from . import adapting
 from . import collection as coll
 from . import migration as mig
+from .adapter_catalog import describe_adapter, serving_adapter, verdict
 from .base import VectorStore
 from .doctor import doctor as find_problems
 from .engines import ENGINES, Ray
@@ -199,6 +202,8 @@ def collections(store: StoreOpt = None) -> None:
         for name in st.collections():
             pointer = st.alias(name)
             for info in st.versions(name):
+                held = st.adapters(name, info.version)
+                via = next((a for a in held if a.serving), None) if pointer and pointer[0] == info.version else None
                 print(
                     json.dumps(
                         {
@@ -209,9 +214,15 @@ def collections(store: StoreOpt = None) -> None:
                             "serving": bool(pointer and pointer[0] == info.version),
                             "fingerprint": coll.describe_version(info),
                             "count": st.count(name, info.version),
+                            **({"adapters": [describe_adapter(a) for a in held]} if held else {}),
+                            **({"via_adapter": describe_adapter(via)} if via else {}),
                         }
                     )
                 )
+                if via is not None:
+                    err.print(
+                        f"{name} serving: v{info.version} via adapter from {describe_adapter(via)}", soft_wrap=True
+                    )
 
 
 def migrate(
@@ -273,10 +284,21 @@ def switch(
     collection: Annotated[str, typer.Argument()],
     version: Annotated[Optional[int], typer.Option(help="Version to serve (default: the newest ready one).")] = None,
     store: StoreOpt = None,
+    via_adapter: Annotated[
+        bool, typer.Option("--via-adapter", help="Serve the new model's queries through the adapter 'adapt' fitted.")
+    ] = False,
+    to: Annotated[Optional[str], typer.Option("--to", help="With --via-adapter: the model adapted to.")] = None,
+    dimensions: Annotated[Optional[int], typer.Option(min=1, help="With --via-adapter --to: its size.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Serve an adapter predicted 'poor' anyway.")] = False,
 ) -> None:
-    """Point the collection at its migrated version, atomically (after a last catch-up)."""
+    """Point the collection at its migrated version, atomically (after a last catch-up), or --via-adapter."""
+    if via_adapter or to is not None or force:
+        _switch_via_adapter(collection, version, store, via_adapter, to, dimensions, force)
+        return
     with _store(store) as st:
         before = st.alias(collection)
+        current = coll.serving_version(st, collection)
+        via = serving_adapter(st, current) if current is not None else None
         info = mig.switch(st, collection, version)
         if before is not None and before[0] == info.version:
             err.print(
@@ -285,14 +307,66 @@ def switch(
                 soft_wrap=True,
             )
             return
-        err.print(f"{collection} now serves v{info.version} ({coll.describe_version(info)})", soft_wrap=True)
+        was = f" (was v{current.version} via adapter from {describe_adapter(via)})" if current and via else ""
+        err.print(f"{collection} now serves v{info.version} ({coll.describe_version(info)}){was}", soft_wrap=True)
 
 
 def rollback(collection: Annotated[str, typer.Argument()], store: StoreOpt = None) -> None:
-    """Serve the previous version again."""
+    """Serve the previous version again (or the serving one through its own model, after --via-adapter)."""
     with _store(store) as st:
+        serving = coll.serving_version(st, collection)
+        via = serving_adapter(st, serving) if serving is not None else None
         info = mig.rollback(st, collection)
-        err.print(f"{collection} now serves v{info.version} ({coll.describe_version(info)})", soft_wrap=True)
+        undone = f", no longer via the adapter from {describe_adapter(via)}" if via and info == serving else ""
+        err.print(f"{collection} now serves v{info.version} ({coll.describe_version(info)}){undone}", soft_wrap=True)
+
+
+def adapt(
+    collection: Annotated[str, typer.Argument(help="Collection name.")],
+    to: Annotated[str, typer.Option("--to", help="provider:model whose queries the adapter maps.")],
+    dimensions: Annotated[Optional[int], typer.Option(min=1, help="Output size of the new model.")] = None,
+    sample: Annotated[int, typer.Option("--sample", help="Stored items to embed with --to and fit on.")] = 1000,
+    max_cost: Annotated[
+        Optional[float], typer.Option("--max-cost", min=0, help="Refuse (before any call) a sample costing more USD.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Which random sample (the same seed draws the same).")] = 0,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Items per embedding batch (one in flight).")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Fit a space adapter: the new model's queries, mapped, search the old index (no re-embed, old model unused)."""
+    with _store(store, batch_size) as st:
+        with progress_bar(f"adapting {collection}", enabled=sys.stderr.isatty()) as bar:
+            task = bar.add_task("adapt", total=sample)
+            report = adapting.adapt(
+                st, collection, to, dimensions=dimensions, sample=sample, max_cost=max_cost, seed=seed,
+                progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
+        for note in report.notes:
+            print_warning(note)
+        print(json.dumps(asdict(report)))
+        serving = "serving now (a refit of the serving adapter)" if report.serving else "stored"
+        err.print(
+            f"{collection} v{report.version}: adapter {report.digest} from {report.model} ({report.kind}, "
+            f"{report.sample} pairs: {report.embedded} embedded, {report.cached} from cache); held-out mean cosine "
+            f"{report.mean_cosine:.3f}, overlap@10 {report.overlap_at_10:.3f}; predicted verdict: {report.verdict}; "
+            f"{serving}; next: omnivec compare {collection} --adapter, then omnivec switch {collection} --via-adapter",
+            soft_wrap=True,
+        )
+
+
+def _switch_via_adapter(
+    collection: str, version: int | None, store: str | None, via: bool, to: str | None, dims: int | None, force: bool
+) -> None:
+    if not via or version is not None:
+        print_error("--to and --force go with --via-adapter, which serves the version that serves now (no --version)")
+        raise typer.Exit(2)
+    with _store(store) as st:
+        info, record = adapting.switch_via_adapter(st, collection, to, dimensions=dims, force=force)
+        err.print(
+            f"{collection} serving: v{info.version} via adapter from {describe_adapter(record)} "
+            f"(adapter {record.digest}, verdict {verdict(record)}); 'omnivec rollback {collection}' undoes it",
+            soft_wrap=True,
+        )
 
 
 def drop(
@@ -331,5 +405,5 @@ def doctor(
 
 def register(app: typer.Typer) -> None:
     """Add the store commands to the ``omnivec`` CLI."""
-    for command in (index, search, collections, migrate, switch, rollback, drop, doctor):
+    for command in (index, search, collections, migrate, adapt, switch, rollback, drop, doctor):
         app.command(name=command.__name__)(command)

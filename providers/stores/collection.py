@@ -18,9 +18,10 @@ from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..errors import EmbeddingError, InvalidInputError, InvalidOptionError
 from ..inputs import Input
+from .adapter_catalog import query_provider
 from .base import Hit, VectorStore, VersionInfo, check_name, fingerprint_hash
 from .engines import engine_for, refuse_removed
-from .errors import CollectionNotFoundError, VectorSpaceMismatchError
+from .errors import CollectionNotFoundError
 from .serving import check_provider, ensure_collection, provider_for, require_serving, serving_version
 from .sources import SourceItem
 from .writer import Engine, IndexReport, Progress, StoreWriter
@@ -140,19 +141,11 @@ def search(
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # LanceDB raised ValueError, pgvector gave []
         raise InvalidOptionError(f"k must be a whole number of hits >= 1, got {k!r}")
     info = require_serving(store, name) if version is None else _version(store, name, version)
-    if provider is None:
-        provider = provider_for(info)
-    elif not override_fingerprint:
-        check_provider(info, provider, "query")
-    elif provider.dimensions != info.dimensions:  # no override bridges widths: refuse before the request
-        raise VectorSpaceMismatchError(
-            name, f"query (even with the override: {info.dimensions}-d vectors)", info.fingerprint,
-            provider.fingerprint("document").space().to_stored(),
-        )  # fmt: skip
+    provider, mapper = query_provider(store, info, provider, override_fingerprint)  # its own space or an adapter's
     vector = provider.embed_query_sync(query).vectors[0]
     if not np.isfinite(vector).all():
         raise EmbeddingError(f"the query embedding of {provider.ref} is not finite")
-    return store.search(name, info.version, vector, k)
+    return store.search(name, info.version, vector if mapper is None else mapper(vector), k)
 
 
 def _version(store: VectorStore, name: str, version: int) -> VersionInfo:

@@ -29,6 +29,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the LanceDB store needs its extra: pip install "omnivec[stores]" ({exc})') from exc
 
+from ._lance_adapters import LanceAdapters
 from .base import Hit, Row, State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
 from .settings import BaseStoreSettings, LanceSettings
@@ -63,7 +64,7 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class LanceStore(VectorStore):
+class LanceStore(LanceAdapters, VectorStore):
     scheme = "lancedb"
     settings: LanceSettings
 
@@ -202,6 +203,7 @@ class LanceStore(VectorStore):
         if self._exists(name):
             self._db.drop_table(name)
         self._catalog.delete(f"key = {_quote(name)}")
+        self._drop_adapters(collection, version)
         current = self.alias(collection)
         if current is not None and current[1] == version:
             self.set_alias(collection, current[0], None)

@@ -16,6 +16,7 @@ from ..base import EmbeddingProvider
 from ..cache import EmbeddingCache
 from ..config import load_provider
 from ..errors import InvalidOptionError
+from .adapter_catalog import stop_serving_adapter
 from .base import State, VectorStore, VersionInfo, check_name
 from .collection import open_cache
 from .engines import engine_for, refuse_removed
@@ -196,8 +197,11 @@ def _flip(
 
 def rollback(store: VectorStore, name: str, *, cache: EmbeddingCache | bool | None = True) -> VersionInfo:
     """Serve the version served before the last switch again (kept until ``drop``); the version
-    stepped back from stays ``ready``, so a later ``switch`` moves forward to it again."""
+    stepped back from stays ``ready``, so a later ``switch`` moves forward to it again. A version
+    serving through an adapter (``switch --via-adapter``) goes back to its own model first."""
     current = require_serving(store, check_name(name))
+    if stop_serving_adapter(store, current) is not None:
+        return current
     pointer = store.alias(name)
     versions = {v.version: v for v in store.versions(name)}
     previous = versions.get(pointer[1]) if pointer is not None and pointer[1] is not None else None

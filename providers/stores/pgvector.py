@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
         f'the PostgreSQL store needs its extra: pip install "omnivec[stores]" ({exc})'
     ) from exc
 
-from .base import Hit, Row, State, VectorStore, VersionInfo, fingerprint_hash
+from .base import AdapterRecord, Hit, Row, State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
 from .settings import PgVectorSettings
 
@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS omnivec_versions (
     PRIMARY KEY (collection, version));
 CREATE TABLE IF NOT EXISTS omnivec_aliases (
     alias text PRIMARY KEY, version int NOT NULL, previous int, updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS omnivec_adapters (
+    collection text NOT NULL, version int NOT NULL, from_hash text NOT NULL, digest text NOT NULL, meta jsonb NOT NULL,
+    serving boolean NOT NULL DEFAULT false, blob bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (collection, version, from_hash));
 """
 _MAX_INDEX_DIMS = 2000  # pgvector < 0.7 cannot HNSW-index wider vectors
 
@@ -124,6 +128,9 @@ class PgVectorStore(VectorStore):
                 "DELETE FROM omnivec_versions WHERE collection = %s AND version = %s", (collection, version)
             )
             self._conn.execute(
+                "DELETE FROM omnivec_adapters WHERE collection = %s AND version = %s", (collection, version)
+            )
+            self._conn.execute(
                 "UPDATE omnivec_aliases SET previous = NULL WHERE alias = %s AND previous = %s", (collection, version)
             )
             self._conn.execute(
@@ -131,6 +138,42 @@ class PgVectorStore(VectorStore):
                 " (SELECT 1 FROM omnivec_versions WHERE collection = %s)",
                 (collection, collection),
             )
+
+    # adapters: one row per (version, from space); choosing the serving one is ONE UPDATE
+    def put_adapter(self, record: AdapterRecord, blob: bytes) -> None:
+        if not any(v.version == record.version for v in self.versions(record.collection)):
+            raise CollectionNotFoundError(f"collection {record.collection!r} has no version {record.version}")
+        self._conn.execute(
+            "INSERT INTO omnivec_adapters (collection, version, from_hash, digest, meta, serving, blob)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (collection, version, from_hash) DO UPDATE SET"
+            " digest = EXCLUDED.digest, meta = EXCLUDED.meta, serving = EXCLUDED.serving, blob = EXCLUDED.blob,"
+            " created_at = now()",
+            (record.collection, record.version, record.from_hash, record.digest, Jsonb(dict(record.meta)),
+             record.serving, blob),
+        )  # fmt: skip
+
+    def adapters(self, collection: str, version: int) -> list[AdapterRecord]:
+        rows = self._conn.execute(
+            "SELECT collection, version, from_hash, digest, meta, serving, created_at::text FROM omnivec_adapters"
+            " WHERE collection = %s AND version = %s ORDER BY created_at, from_hash",
+            (collection, version),
+        ).fetchall()
+        return [AdapterRecord(*row) for row in rows]
+
+    def adapter_blob(self, collection: str, version: int, from_hash: str) -> bytes:
+        row = self._conn.execute(
+            "SELECT blob FROM omnivec_adapters WHERE collection = %s AND version = %s AND from_hash = %s",
+            (collection, version, from_hash),
+        ).fetchone()
+        if row is None:
+            raise CollectionNotFoundError(f"{collection}__v{version} holds no adapter from #{from_hash}")
+        return bytes(row[0])
+
+    def serve_adapter(self, collection: str, version: int, from_hash: str | None) -> None:
+        self._conn.execute(
+            "UPDATE omnivec_adapters SET serving = (from_hash = %s) WHERE collection = %s AND version = %s",
+            (from_hash or "", collection, version),  # "" matches no hash: none serves
+        )
 
     # data ---------------------------------------------------------------------------------------
     def _exec(self, sql: str, params: Any = None) -> Any:

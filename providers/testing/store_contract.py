@@ -37,7 +37,7 @@ import numpy as np
 import pytest
 
 from ..errors import InvalidOptionError
-from ..stores.base import Row, State, VectorStore, check_name, fingerprint_hash
+from ..stores.base import AdapterRecord, Row, State, VectorStore, check_name, fingerprint_hash
 from ..stores.errors import CollectionNotFoundError, StoreError, VectorSpaceMismatchError
 
 __all__ = ["StoreContract", "StoreFactory", "contract_fingerprint", "contract_rows"]
@@ -367,6 +367,61 @@ class StoreContract:
         for read in reads:
             with pytest.raises(CollectionNotFoundError):
                 read()
+
+    # space adapters in the catalog ----------------------------------------------------------------
+    @staticmethod
+    def adapter(from_model: str, version: int = 1, *, digest: str = "d1", serving: bool = False) -> AdapterRecord:
+        """An adapter record mapping ``from_model``'s space into the contract space of ``docs`` v``version``."""
+        source = contract_fingerprint(from_model, 16)
+        meta = {"from": source, "from_hash": fingerprint_hash(source), "kind": "procrustes", "sample_size": 10}
+        return AdapterRecord("docs", version, fingerprint_hash(source), digest, meta, serving, "")
+
+    def test_a_version_holds_adapters_with_their_bytes_and_one_serves_at_a_time(
+        self, store: VectorStore, make_store: StoreFactory
+    ) -> None:
+        self.filled(store, contract_rows(3), version=1)
+        self.filled(store, version=2)
+        assert store.adapters("docs", 1) == []
+        first, second = self.adapter("new-a"), self.adapter("new-b", digest="d2")
+        blob = bytes(range(256)) * 4096 + b"\x00\n'\""  # 1 MiB with every byte value: what a 768x384 map weighs
+        store.put_adapter(first, blob)
+        store.put_adapter(second, b"second")
+        with make_store() as other:  # another handle (a search service) sees them
+            held = other.adapters("docs", 1)
+            assert {(a.from_hash, a.digest, a.serving) for a in held} == {
+                (first.from_hash, "d1", False), (second.from_hash, "d2", False)
+            } and len(held) == 2  # fmt: skip
+            assert {a.from_hash: dict(a.meta) for a in held}[first.from_hash] == dict(first.meta)
+            assert all(a.collection == "docs" and a.version == 1 and a.created_at for a in held)
+            assert other.adapter_blob("docs", 1, first.from_hash) == blob
+        assert store.adapters("docs", 2) == [] and store.adapters("faq", 1) == []
+        for chosen in (first.from_hash, second.from_hash, None):
+            store.serve_adapter("docs", 1, chosen)
+            assert {a.from_hash for a in store.adapters("docs", 1) if a.serving} == ({chosen} if chosen else set())
+        store.put_adapter(self.adapter("new-a", digest="d3", serving=True), b"refitted")  # replaces, by from space
+        by_space = {a.from_hash: a for a in store.adapters("docs", 1)}
+        assert len(by_space) == 2 and by_space[first.from_hash].digest == "d3" and by_space[first.from_hash].serving
+        assert store.adapter_blob("docs", 1, first.from_hash) == b"refitted"
+        assert store.count("docs", 1) == 3 and store.alias("docs") is None  # adapters touch nothing else
+
+    def test_adapters_of_a_missing_version_or_space_are_collection_not_found(self, store: VectorStore) -> None:
+        self.filled(store, version=1)
+        with pytest.raises(CollectionNotFoundError):
+            store.put_adapter(self.adapter("new-a", version=7), b"x")
+        with pytest.raises(CollectionNotFoundError):
+            store.adapter_blob("docs", 1, self.adapter("new-a").from_hash)
+        assert store.adapters("docs", 7) == []
+
+    def test_dropping_a_version_drops_its_adapters(self, store: VectorStore) -> None:
+        self.filled(store, version=1)
+        self.filled(store, version=2)
+        store.put_adapter(self.adapter("new-a", serving=True), b"one")
+        store.put_adapter(self.adapter("new-a", version=2), b"two")
+        store.drop_version("docs", 1)
+        self.filled(store, version=1)  # the same number again: a new version, holding nothing
+        assert store.adapters("docs", 1) == [] and [a.version for a in store.adapters("docs", 2)] == [2]
+        with pytest.raises(CollectionNotFoundError):
+            store.adapter_blob("docs", 1, self.adapter("new-a").from_hash)
 
     # the guards ---------------------------------------------------------------------------------
     def test_rows_of_another_space_are_refused_where_they_are_written(self, store: VectorStore) -> None:

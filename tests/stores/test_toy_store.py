@@ -46,7 +46,7 @@ from omnivec.providers.stores import (
     open_store,
 )
 from omnivec.providers.stores import fingerprint_hash as digest
-from omnivec.providers.stores.base import State
+from omnivec.providers.stores.base import AdapterRecord, State
 from omnivec.providers.testing.store_contract import StoreContract, StoreFactory
 
 
@@ -59,6 +59,7 @@ class _Server:
     aliases: dict[str, tuple[int, int | None]] = field(default_factory=dict)
     guard: threading.Lock = field(default_factory=threading.Lock)
     writer_locks: dict[tuple[str, int], threading.Lock] = field(default_factory=dict)
+    adapters: dict[tuple[str, int, str], tuple[AdapterRecord, bytes]] = field(default_factory=dict)
 
 
 _SERVERS: dict[str, _Server] = {}
@@ -117,11 +118,36 @@ class DictStore(VectorStore):
         with self._server.guard:
             self._server.tables.pop((collection, version), None)
             self._server.catalog.pop((collection, version), None)
+            for key in [k for k in self._server.adapters if k[:2] == (collection, version)]:
+                del self._server.adapters[key]
             pointer = self._server.aliases.get(collection)
             if pointer is not None and pointer[1] == version:
                 self._server.aliases[collection] = (pointer[0], None)
             if not self.versions(collection):
                 self._server.aliases.pop(collection, None)
+
+    def put_adapter(self, record: AdapterRecord, blob: bytes) -> None:
+        with self._server.guard:
+            if (record.collection, record.version) not in self._server.catalog:
+                raise CollectionNotFoundError(f"{record.collection!r} has no version {record.version}")
+            stamped = replace(record, created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+            self._server.adapters[record.collection, record.version, record.from_hash] = (stamped, bytes(blob))
+
+    def adapters(self, collection: str, version: int) -> list[AdapterRecord]:
+        held = [r for (c, v, _), (r, _) in self._server.adapters.items() if (c, v) == (collection, version)]
+        return sorted(held, key=lambda r: (r.created_at, r.from_hash))
+
+    def adapter_blob(self, collection: str, version: int, from_hash: str) -> bytes:
+        found = self._server.adapters.get((collection, version, from_hash))
+        if found is None:
+            raise CollectionNotFoundError(f"{collection}__v{version} holds no adapter from #{from_hash}")
+        return found[1]
+
+    def serve_adapter(self, collection: str, version: int, from_hash: str | None) -> None:
+        with self._server.guard:  # one commit: at most one serves
+            for (c, v, h), (record, blob) in list(self._server.adapters.items()):
+                if (c, v) == (collection, version):
+                    self._server.adapters[c, v, h] = (replace(record, serving=h == from_hash), blob)
 
     # data ---------------------------------------------------------------------------------------
     def hashes(self, collection: str, version: int, ids: Sequence[str]) -> dict[str, str]:
