@@ -17,7 +17,13 @@ from .base import AdapterRecord, Hit, Row, VectorStore, VersionInfo, fingerprint
 from .collection import IndexReport, index_items, provider_for, search, serving_version
 from .doctor import doctor
 from .engines import BatchAPI, Online, Ray
-from .errors import CollectionNotFoundError, MigrationIncompleteError, StoreError, VectorSpaceMismatchError
+from .errors import (
+    CollectionNotFoundError,
+    MigrationIncompleteError,
+    SpaceOverrideWarning,
+    StoreError,
+    VectorSpaceMismatchError,
+)
 from .migration import MigrationReport, drop, migrate, rollback, switch
 from .ray_engine import write_to_store
 from .registry import ENTRY_POINT_GROUP, known_stores, open_store
@@ -40,6 +46,7 @@ __all__ = [
     "Row",
     "SourceError",
     "SourceItem",
+    "SpaceOverrideWarning",
     "StoreError",
     "StoreSettings",
     "VectorSpaceMismatchError",

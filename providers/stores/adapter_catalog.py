@@ -9,6 +9,7 @@ first. Nothing else loosens. A version answers through an adapter with no model 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from ..base import EmbeddingProvider
 from ..space_adapters import SpaceAdapter, predicted_verdict
 from .base import AdapterRecord, VectorStore, VersionInfo, fingerprint_hash
-from .errors import VectorSpaceMismatchError, describe
+from .errors import SpaceOverrideWarning, VectorSpaceMismatchError, describe
 from .serving import check_provider, provider_for, same_space
 
 __all__ = [
@@ -114,6 +115,15 @@ def query_provider(
                 info.collection, f"query (even with the override: {info.dimensions}-d vectors)", info.fingerprint,
                 provider.fingerprint("document").space().to_stored(),
             )  # fmt: skip
+        if not same_space(info, provider):
+            ours = provider.fingerprint("document").space().to_stored()
+            warnings.warn(
+                f"{info.collection} v{info.version} holds {describe(info.fingerprint)} vectors; querying it with "
+                f"{describe(ours)} (--override-fingerprint) compares two vector spaces, so scores mean something "
+                "only if the models are equivalent; `omnivec adapt` fits a map instead",
+                SpaceOverrideWarning,
+                stacklevel=3,
+            )
         return provider, None
     if not same_space(info, provider):
         record = adapter_from(store, info, provider)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -28,7 +29,7 @@ from .adapter_catalog import describe_adapter, serving_adapter, verdict
 from .base import VectorStore
 from .doctor import doctor as find_problems
 from .engines import ENGINES, Ray
-from .errors import MigrationIncompleteError
+from .errors import MigrationIncompleteError, SpaceOverrideWarning
 from .planning import estimate, plan_migration
 from .registry import open_store
 from .sources import read_source
@@ -187,7 +188,11 @@ def search(
     """Search a collection; JSONL hits (id, score, metadata) on stdout."""
     with _store(store) as st:
         provider = load_provider(model=model) if model else None
-        hits = coll.search(st, collection, query, k, provider=provider, override_fingerprint=override_fingerprint)
+        with warnings.catch_warnings(record=True) as caught:  # one line each, not Python's two
+            warnings.simplefilter("always", SpaceOverrideWarning)
+            hits = coll.search(st, collection, query, k, provider=provider, override_fingerprint=override_fingerprint)
+        for warning in caught:
+            print_warning(warning.message)
         for hit in hits:
             print(
                 json.dumps(

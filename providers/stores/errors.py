@@ -8,7 +8,13 @@ from typing import Any
 from ..errors import ConfigurationError, EmbeddingError
 from ..types import Fingerprint
 
-__all__ = ["CollectionNotFoundError", "MigrationIncompleteError", "StoreError", "VectorSpaceMismatchError"]
+__all__ = [
+    "CollectionNotFoundError",
+    "MigrationIncompleteError",
+    "SpaceOverrideWarning",
+    "StoreError",
+    "VectorSpaceMismatchError",
+]
 
 
 def describe(fingerprint: Mapping[str, Any]) -> str:
@@ -61,6 +67,12 @@ def differences(stored: Mapping[str, Any], given: Mapping[str, Any]) -> list[str
         elif a != b:
             found.append(key)
     return found
+
+
+class SpaceOverrideWarning(UserWarning):
+    """A search ran with ``override_fingerprint`` across two vector spaces of the same width: allowed
+    (the caller says the models are equivalent) but never silent, since scores from another model's
+    space look valid and are not."""
 
 
 class CollectionNotFoundError(ConfigurationError, LookupError):

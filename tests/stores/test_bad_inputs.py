@@ -67,6 +67,16 @@ def test_override_fingerprint_cannot_bridge_dimensions(indexed: str) -> None:
     assert wide.calls == []  # refused before the request
 
 
+def test_override_fingerprint_across_same_width_spaces_warns_once_in_one_line(indexed: str) -> None:
+    result = cli("search", "docs", "topic 1", "-m", "fake:b", "--override-fingerprint", "--store", indexed)
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    assert len(result.stdout.strip().splitlines()) == 10  # type: ignore[attr-defined]
+    warning = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert len(warning) == 1 and "fake:a" in warning[0] and "fake:b" in warning[0] and "adapt" in warning[0], warning
+    same = cli("search", "docs", "topic 1", "-m", "fake:a", "--override-fingerprint", "--store", indexed)
+    assert same.exit_code == 0 and same.stderr.strip() == ""  # type: ignore[attr-defined]  # its own space: silent
+
+
 def test_compare_versions_that_cannot_be_compared(indexed: str, tmp_path: Path) -> None:
     one_line_error(cli("compare", "docs", "--version", "99", "--store", indexed), "no such version", "v1")
     one_line_error(cli("compare", "docs", "--version", "1", "--store", indexed), "is the serving version")

@@ -16,6 +16,7 @@ from omnivec.providers.stores import (
     MigrationIncompleteError,
     Row,
     SourceItem,
+    SpaceOverrideWarning,
     StoreError,
     VectorSpaceMismatchError,
     VectorStore,
@@ -90,7 +91,8 @@ def test_a_different_fingerprint_is_refused_on_query_unless_overridden(store: Ve
     with pytest.raises(VectorSpaceMismatchError, match="refusing to query"):
         search(store, "docs", "cats", provider=other)
     assert other.calls == []
-    assert len(search(store, "docs", "cats", k=2, provider=other, override_fingerprint=True)) == 2
+    with pytest.warns(SpaceOverrideWarning, match="compares two vector spaces"):
+        assert len(search(store, "docs", "cats", k=2, provider=other, override_fingerprint=True)) == 2
 
 
 def test_unknown_collection_is_a_typed_error(store: VectorStore) -> None:
