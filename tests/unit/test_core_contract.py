@@ -113,7 +113,11 @@ import os, signal, threading, time
 from omnivec.providers.testing import FakeProvider
 signal.signal(signal.SIGINT, signal.default_int_handler)  # CI shells in the background start us with SIGINT ignored
 provider = FakeProvider(max_batch_size=1, latency_s=0.02, max_concurrency=4)
-threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+def interrupt_once_calls_ran():  # not a timer: on a loaded machine 0.5 s could pass before the first call
+    while len(provider.calls) < 8:
+        time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGINT)
+threading.Thread(target=interrupt_once_calls_ran, daemon=True).start()
 try:
     provider.embed_sync([f"doc {i}" for i in range(5000)], intent="document")
 except KeyboardInterrupt:
@@ -134,7 +138,7 @@ def test_an_interrupted_sync_call_stops_its_calls() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     at_interrupt, later = map(int, done.stdout.split())
-    assert 0 < at_interrupt < 5000 and later - at_interrupt <= 4  # at most the calls already in flight
+    assert 8 <= at_interrupt < 5000 and later - at_interrupt <= 4  # at most the calls already in flight
     assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr[-2000:]
 
 
