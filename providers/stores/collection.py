@@ -8,9 +8,9 @@ query is never embedded with another model. Passing a provider whose fingerprint
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from ..inputs import Input
 from .base import Hit, VectorStore, VersionInfo, check_name, fingerprint_hash
 from .engines import engine_for, refuse_removed
 from .errors import CollectionNotFoundError, VectorSpaceMismatchError
+from .fusion import RRF_K
+from .retrieval import fuse_hits, plan_search, rerank_hits
 from .serving import check_provider, ensure_collection, provider_for, require_serving, serving_version
 from .sources import SourceItem
 from .writer import Engine, IndexReport, Progress, StoreWriter
@@ -36,6 +38,9 @@ __all__ = [
     "search",
     "serving_version",
 ]
+
+if TYPE_CHECKING:
+    from ..rerank import Reranker
 
 T = TypeVar("T")
 
@@ -107,6 +112,8 @@ def index_items(
                 _prune(store, name, version.version, seen, report, prune)
             if not store.has_ann_index(name, version.version):  # once past index_min_rows (else None)
                 report.index = store.build_index(name, version.version)
+            if "lexical" in store.features:  # once; later rows are searched too
+                report.lexical_index = store.build_lexical_index(name, version.version)
     except BaseException:
         if created and not store.count(name, version.version):
             store.drop_version(name, version.version)  # a failed first index leaves no model-locked shell
@@ -135,24 +142,59 @@ def search(
     provider: EmbeddingProvider[Any] | None = None,
     override_fingerprint: bool = False,
     version: int | None = None,
+    mode: str = "vector",
+    where: Mapping[str, Any] | None = None,
+    rrf_k: float = RRF_K,
+    weights: Sequence[float] = (1.0, 1.0),
+    candidates: int = 50,
+    reranker: Reranker[Any] | None = None,
 ) -> list[Hit]:
-    """Top-``k`` items of the serving version (or ``version``) for ``query``, embedded in its own space."""
+    """Top-``k`` items of the serving version (or ``version``) for ``query``, embedded in its own space.
+
+    ``mode``: ``"vector"`` (cosine), ``"lexical"`` (the store's full-text index; nothing embedded) or
+    ``"hybrid"`` (the top ``candidates`` of both, fused by reciprocal rank: ``sum w / (rrf_k + rank)``,
+    ``weights`` = (vector, lexical)). ``where``: a metadata filter (:mod:`.filters`) applied before the
+    top k are taken. ``reranker``: the top ``candidates`` reordered by it. Bad options, filters and a
+    reranker on a collection without text are refused before anything is embedded or sent."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # LanceDB raised ValueError, pgvector gave []
         raise InvalidOptionError(f"k must be a whole number of hits >= 1, got {k!r}")
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+        raise InvalidOptionError(f"candidates must be a whole number >= 1, got {candidates!r}")
     info = require_serving(store, name) if version is None else _version(store, name, version)
+    conditions = plan_search(
+        store, info, query, mode=mode, where=where, rrf_k=rrf_k, weights=weights, reranker=reranker
+    )
+    depth = max(k, candidates) if mode == "hybrid" or reranker is not None else k
+    filtered: dict[str, Any] = {"where": conditions} if conditions else {}  # stores without filters: old signature
+    if mode == "lexical":
+        hits = store.lexical_search(name, info.version, str(query), depth, **filtered)
+    else:
+        hits = store.search(name, info.version, _query_vector(info, name, query, provider, override_fingerprint),
+                            depth, **filtered)  # fmt: skip
+        if mode == "hybrid":
+            lexical = store.lexical_search(name, info.version, str(query), depth, **filtered)
+            hits = fuse_hits([hits, lexical], depth, rrf_k, weights)
+    if reranker is not None:
+        return rerank_hits(reranker, str(query), hits, k)
+    return hits[:k]
+
+
+def _query_vector(
+    info: VersionInfo, name: str, query: Input, provider: EmbeddingProvider[Any] | None, override: bool
+) -> np.ndarray:
     if provider is None:
         provider = provider_for(info)
-    elif not override_fingerprint:
+    elif not override:
         check_provider(info, provider, "query")
     elif provider.dimensions != info.dimensions:  # no override bridges widths: refuse before the request
         raise VectorSpaceMismatchError(
             name, f"query (even with the override: {info.dimensions}-d vectors)", info.fingerprint,
             provider.fingerprint("document").space().to_stored(),
         )  # fmt: skip
-    vector = provider.embed_query_sync(query).vectors[0]
+    vector: np.ndarray = provider.embed_query_sync(query).vectors[0]
     if not np.isfinite(vector).all():
         raise EmbeddingError(f"the query embedding of {provider.ref} is not finite")
-    return store.search(name, info.version, vector, k)
+    return vector
 
 
 def _version(store: VectorStore, name: str, version: int) -> VersionInfo:
