@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from omnivec.providers import InvalidInputError
+from omnivec.providers import InvalidInputError, InvalidOptionError
 from omnivec.providers.cli import app, attach_commands
 from omnivec.providers.rerank import RerankBatch, Reranker, RerankerSettings
 from omnivec.providers.stores import Row, SourceItem, index_items, open_store, search
@@ -94,9 +94,12 @@ def test_a_bad_filter_sends_nothing(corpus: Path, tmp_path: Path) -> None:
         items = [SourceItem(f"d{i}", f"h{i}", f"text {i}", None, {"year": i}) for i in range(3)]
         index_items(store, "docs", items, provider=FakeProvider("a"), cache=False)
         provider, reranker = FakeProvider("a"), WordReranker()
-        for where in ({"nope": 1}, {"year": 1.5}, {"year": {"$in": []}}, {"year": {"$gt": True}}):
+        for where in ({"nope": 1}, {"year": 1.5}, {"year": {"$in": []}}, {"year": {"$gt": True}}, ["year"]):
             with pytest.raises(InvalidInputError, match="where"):
-                search(store, "docs", "text", where=where, provider=provider, reranker=reranker, mode="hybrid")
+                search(store, "docs", "text", where=where, provider=provider, reranker=reranker, mode="hybrid")  # type: ignore[arg-type]
+        for options in ({"weights": (1.0,)}, {"rrf_k": -1}, {"candidates": 0}, {"mode": "dense"}):
+            with pytest.raises(InvalidOptionError):
+                search(store, "docs", "text", provider=provider, reranker=reranker, **{"mode": "hybrid", **options})
         assert provider.calls == [] and reranker.calls == []
 
 
