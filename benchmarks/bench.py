@@ -26,6 +26,7 @@ from ..providers.rerank import Reranker, get_reranker
 from .config import BenchConfig
 from .costs import price_table
 from .datasets import RetrievalTask, load_tasks
+from .hybrid import hybrid_label, hybrid_row, run_hybrid_pipeline
 from .lexical import BM25Retriever, make_retriever, run_lexical
 from .pipeline import pipeline_label, random_weights, run_rerank_pipeline
 from .results import BenchmarkResult, DatasetInfo, Machine, Manifest, RowInfo, TaskRun
@@ -122,6 +123,7 @@ async def _run_rows(
 ) -> tuple[list[TaskRun], dict[str, dict[str, dict[str, float]]]]:
     runs: list[TaskRun] = []
     rankings: dict[str, dict[str, dict[str, float]]] = {}
+    lexical: dict[tuple[str, str], tuple[TaskRun, dict[str, dict[str, float]]]] = {}  # for the hybrid rows
     for retriever in retrievers:
         rows[retriever.name] = RowInfo(
             kind="lexical", ref=retriever.name, emulated=False, description=retriever.describe()
@@ -129,6 +131,7 @@ async def _run_rows(
         for task in tasks:
             run, ranking = await run_lexical(retriever, task, config=config, progress=progress)
             runs.append(run)
+            lexical[retriever.name, task.name] = run, ranking
             if ranking:
                 rankings[f"{run.label}/{task.name}"] = ranking
     cache = EmbeddingCache(config.cache) if config.cache else None
@@ -159,6 +162,14 @@ async def _run_rows(
                     runs.append(run)
                     if ranking:
                         rankings[f"{run.label}/{task.name}"] = ranking
+                    for name in config.hybrid:
+                        fused, fused_ranking = run_hybrid_pipeline(
+                            *lexical[name, task.name], run, ranking, task, config=config
+                        )
+                        rows[fused.label] = hybrid_row(rows[name], rows[variant.label], config)
+                        runs.append(fused)
+                        if fused_ranking:
+                            rankings[f"{fused.label}/{task.name}"] = fused_ranking
                     for reranker in rerankers:
                         piped, reranked = await run_rerank_pipeline(reranker, task, run, ranking, config=config)
                         rows[piped.label] = _pipeline_row(reranker, rows[variant.label], config)
@@ -196,7 +207,8 @@ async def run_benchmark(config: BenchConfig, *, progress: Progress | None = None
     with _emulation(config):
         variants = _variants(config)
         rerankers = [get_reranker(ref) for ref in config.rerankers]  # a bad ref fails before any work
-        piped = [pipeline_label(v.label, r) for v in variants for r in rerankers]
+        piped = [hybrid_label(h, v.label) for v in variants for h in config.hybrid]
+        piped += [pipeline_label(v.label, r) for v in variants for r in rerankers]
         baseline = _baseline(config, [r.name for r in retrievers] + [v.label for v in variants] + piped)
         try:
             runs, rankings = await _run_rows(config, tasks, retrievers, variants, progress, rows, rerankers)

@@ -81,6 +81,10 @@ def bench(
         Optional[str],
         typer.Option(help="Comma-separated reranker refs: each adds a row <provider>→rerank:<ref> per provider."),
     ] = None,
+    hybrid: Annotated[
+        Optional[str],
+        typer.Option(help="Lexical rows fused (RRF) with each provider: a row hybrid(<lexical>+<provider>) each."),
+    ] = None,
     baseline: Annotated[
         Optional[str], typer.Option(help="Row to compare against (default: the first row, BM25).")
     ] = None,
@@ -111,6 +115,7 @@ def bench(
             "datasets": dataset,
             "retrievers": _split(retrievers, "--retrievers"),
             "rerankers": _split(rerank, "--rerank"),
+            "hybrid": _split(hybrid, "--hybrid"),
             "baseline": baseline,
             "dims": _ints(dims, "--dims"),
             "emulate": emulate or None,

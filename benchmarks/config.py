@@ -36,6 +36,13 @@ class BenchConfig(BaseModel):
     """Reranker refs; each reranks every provider row's top ``rerank_depth`` as a row ``<row>→rerank:<ref>``."""
     rerank_depth: int = Field(20, ge=1)
     """Candidates per query handed to each reranker."""
+    hybrid: list[str] = []
+    """Lexical retrievers (each also in ``retrievers``) fused with every provider row by reciprocal rank:
+    a row ``hybrid(<retriever>+<row>)`` each (benchmarks/hybrid.py)."""
+    hybrid_k: float = Field(60.0, ge=0)
+    """RRF's k: ``score = sum w / (k + rank)``; 60 as in Cormack et al. (2009)."""
+    hybrid_weights: tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]] = (1.0, 1.0)
+    """RRF weights (dense, lexical)."""
     baseline: str | None = None
     """Row label every other row is compared with; default: the first row (BM25 when it runs)."""
     dims: list[Annotated[int, Field(ge=1)]] = []
@@ -68,6 +75,9 @@ class BenchConfig(BaseModel):
             raise ValueError("datasets is empty: name a bundled set (scifact-nano) or a folder")
         if self.rerank_depth > self.top_k:
             raise ValueError(f"rerank_depth={self.rerank_depth} is deeper than top_k={self.top_k}")
+        missing = [name for name in self.hybrid if name not in self.retrievers]
+        if missing:
+            raise ValueError(f"hybrid: {', '.join(missing)} must also run as a row: add it to retrievers")
         if self.providers is not None and not self.providers and not self.retrievers:
             raise ValueError("nothing to run: give --providers or --retrievers")
         return self

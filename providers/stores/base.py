@@ -24,11 +24,26 @@ import numpy as np
 from ..errors import InvalidOptionError
 from ..types import Fingerprint
 from .errors import CollectionNotFoundError, StoreError, VectorSpaceMismatchError
+from .filters import Condition, FieldType
 from .settings import BaseStoreSettings
 
-__all__ = ["AdapterRecord", "Hit", "Row", "State", "VectorStore", "VersionInfo", "check_name", "fingerprint_hash"]
+__all__ = [
+    "AdapterRecord",
+    "Feature",
+    "Hit",
+    "Row",
+    "State",
+    "VectorStore",
+    "VersionInfo",
+    "check_name",
+    "fingerprint_hash",
+]
 
 State = Literal["building", "ready", "live", "retired"]
+Feature = Literal["filters", "lexical"]
+"""Optional store features (:attr:`VectorStore.features`): ``filters`` = typed metadata columns and
+``search(..., where=)``; ``lexical`` = a full-text index and :meth:`VectorStore.lexical_search`
+(what hybrid search fuses with the vectors)."""
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -122,6 +137,10 @@ class VectorStore(ABC):
     """A place that keeps collection versions. Implementations: LanceDB, PostgreSQL + pgvector."""
 
     scheme: ClassVar[str]
+    features: ClassVar[frozenset[Feature]] = frozenset()
+    """What this store does beyond the base interface. The collection layer refuses ``where=`` and
+    ``mode="lexical"/"hybrid"`` in one line on a store that does not declare them, and the contract
+    suite skips their cases; a store that declares one must pass its cases."""
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         self.settings = settings
@@ -287,8 +306,36 @@ class VectorStore(ABC):
 
     @abstractmethod
     def search(
-        self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False
-    ) -> list[Hit]: ...
+        self,
+        collection: str,
+        version: int,
+        vector: np.ndarray,
+        k: int,
+        *,
+        exact: bool = False,
+        where: Sequence[Condition] = (),
+    ) -> list[Hit]:
+        """Cosine top-``k``. ``where`` (stores with the ``filters`` feature; checked conditions, ANDed)
+        restricts the search to matching rows BEFORE the top ``k`` are taken; the collection layer
+        passes it only when a filter was given, so stores without the feature keep the old signature."""
+
+    # optional features (see ``features``) ------------------------------------------------------------
+    def metadata_fields(self, collection: str, version: int) -> dict[str, FieldType]:
+        """``filters``: the version's typed metadata columns, key -> ``str``/``int``/``float``/``bool``."""
+        return {}
+
+    def lexical_search(
+        self, collection: str, version: int, text: str, k: int, *, where: Sequence[Condition] = ()
+    ) -> list[Hit]:
+        """``lexical``: the top-``k`` rows for ``text`` by the store's full-text ranking (``Hit.score`` is
+        that ranking's score, e.g. BM25), over the stored ``text`` only; rows written after the index
+        was built are found too."""
+        raise StoreError(f"{type(self).__name__} has no full-text search (it does not declare the 'lexical' feature)")
+
+    def build_lexical_index(self, collection: str, version: int) -> str | None:
+        """``lexical``: build the full-text index over ``text`` if it is missing (``index`` and
+        ``migrate`` call it after the rows are written); returns what was built, or None."""
+        return None
 
     @abstractmethod
     def count(self, collection: str, version: int) -> int: ...

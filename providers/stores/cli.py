@@ -184,13 +184,39 @@ def search(
         bool, typer.Option("--override-fingerprint", help="Query with --model even if its fingerprint differs.")
     ] = False,
     store: StoreOpt = None,
+    hybrid: Annotated[
+        bool, typer.Option("--hybrid", help="Fuse vector and full-text hits (reciprocal rank, k=60, equal weights).")
+    ] = False,
+    where: Annotated[
+        Optional[str],
+        typer.Option("--where", help='Metadata filter as JSON: \'{"tenant": "a", "year": {"$gte": 2020}}\'.'),
+    ] = None,
+    rerank: Annotated[
+        Optional[str], typer.Option("--rerank", help="Rerank the top --candidates with this reranker (provider:model).")
+    ] = None,
+    candidates: Annotated[
+        int, typer.Option("--candidates", min=1, help="Hits per side fused by --hybrid / reranked by --rerank.")
+    ] = 50,
 ) -> None:
     """Search a collection; JSONL hits (id, score, metadata) on stdout."""
+    try:
+        filters = json.loads(where) if where is not None else None
+    except json.JSONDecodeError as exc:
+        print_error(f'--where is not JSON ({exc.msg} at column {exc.colno}): e.g. --where \'{{"tenant": "a"}}\'')
+        raise typer.Exit(2) from None
     with _store(store) as st:
         provider = load_provider(model=model) if model else None
-        with warnings.catch_warnings(record=True) as caught:  # one line each, not Python's two
-            warnings.simplefilter("always", SpaceOverrideWarning)
-            hits = coll.search(st, collection, query, k, provider=provider, override_fingerprint=override_fingerprint)
+        reranker = _reranker(rerank) if rerank else None
+        try:
+            with warnings.catch_warnings(record=True) as caught:  # one line each, not Python's two
+                warnings.simplefilter("always", SpaceOverrideWarning)
+                hits = coll.search(
+                    st, collection, query, k, provider=provider, override_fingerprint=override_fingerprint,
+                    mode="hybrid" if hybrid else "vector", where=filters, candidates=candidates, reranker=reranker,
+                )  # fmt: skip
+        finally:
+            if reranker is not None:
+                reranker.close()
         for warning in caught:
             print_warning(warning.message)
         for hit in hits:
@@ -199,6 +225,12 @@ def search(
                     {"id": hit.id, "score": round(hit.score, 6), "metadata": dict(hit.metadata)}, ensure_ascii=False
                 )
             )
+
+
+def _reranker(ref: str) -> Any:
+    from ..rerank import get_reranker
+
+    return get_reranker(ref)  # an unknown ref is one line (did-you-mean) before the store is searched
 
 
 def collections(store: StoreOpt = None) -> None:

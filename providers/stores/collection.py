@@ -8,9 +8,9 @@ query is never embedded with another model. Passing a provider whose fingerprint
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -22,6 +22,8 @@ from .adapter_catalog import query_provider
 from .base import Hit, VectorStore, VersionInfo, check_name, fingerprint_hash
 from .engines import engine_for, refuse_removed
 from .errors import CollectionNotFoundError
+from .fusion import RRF_K
+from .retrieval import fuse_hits, plan_search, rerank_hits
 from .serving import check_provider, ensure_collection, provider_for, require_serving, serving_version
 from .sources import SourceItem
 from .writer import Engine, IndexReport, Progress, StoreWriter
@@ -37,6 +39,9 @@ __all__ = [
     "search",
     "serving_version",
 ]
+
+if TYPE_CHECKING:
+    from ..rerank import Reranker
 
 T = TypeVar("T")
 
@@ -108,6 +113,8 @@ def index_items(
                 _prune(store, name, version.version, seen, report, prune)
             if not store.has_ann_index(name, version.version):  # once past index_min_rows (else None)
                 report.index = store.build_index(name, version.version)
+            if "lexical" in store.features:  # once; later rows are searched too
+                report.lexical_index = store.build_lexical_index(name, version.version)
     except BaseException:
         if created and not store.count(name, version.version):
             store.drop_version(name, version.version)  # a failed first index leaves no model-locked shell
@@ -136,16 +143,51 @@ def search(
     provider: EmbeddingProvider[Any] | None = None,
     override_fingerprint: bool = False,
     version: int | None = None,
+    mode: str = "vector",
+    where: Mapping[str, Any] | None = None,
+    rrf_k: float = RRF_K,
+    weights: Sequence[float] = (1.0, 1.0),
+    candidates: int = 50,
+    reranker: Reranker[Any] | None = None,
 ) -> list[Hit]:
-    """Top-``k`` items of the serving version (or ``version``) for ``query``, embedded in its own space."""
+    """Top-``k`` items of the serving version (or ``version``) for ``query``, embedded in its own space.
+
+    ``mode``: ``"vector"`` (cosine), ``"lexical"`` (the store's full-text index; nothing embedded) or
+    ``"hybrid"`` (the top ``candidates`` of both, fused by reciprocal rank: ``sum w / (rrf_k + rank)``,
+    ``weights`` = (vector, lexical)). ``where``: a metadata filter (:mod:`.filters`) applied before the
+    top k are taken. ``reranker``: the top ``candidates`` reordered by it. Bad options, filters and a
+    reranker on a collection without text are refused before anything is embedded or sent."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # LanceDB raised ValueError, pgvector gave []
         raise InvalidOptionError(f"k must be a whole number of hits >= 1, got {k!r}")
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+        raise InvalidOptionError(f"candidates must be a whole number >= 1, got {candidates!r}")
     info = require_serving(store, name) if version is None else _version(store, name, version)
-    provider, mapper = query_provider(store, info, provider, override_fingerprint)  # its own space or an adapter's
-    vector = provider.embed_query_sync(query).vectors[0]
+    conditions = plan_search(
+        store, info, query, mode=mode, where=where, rrf_k=rrf_k, weights=weights, reranker=reranker
+    )
+    depth = max(k, candidates) if mode == "hybrid" or reranker is not None else k
+    filtered: dict[str, Any] = {"where": conditions} if conditions else {}  # stores without filters: old signature
+    if mode == "lexical":
+        hits = store.lexical_search(name, info.version, str(query), depth, **filtered)
+    else:
+        hits = store.search(name, info.version, _query_vector(store, info, query, provider, override_fingerprint),
+                            depth, **filtered)  # fmt: skip
+        if mode == "hybrid":
+            lexical = store.lexical_search(name, info.version, str(query), depth, **filtered)
+            hits = fuse_hits([hits, lexical], depth, rrf_k, weights)
+    if reranker is not None:
+        return rerank_hits(reranker, str(query), hits, k)
+    return hits[:k]
+
+
+def _query_vector(
+    store: VectorStore, info: VersionInfo, query: Input, provider: EmbeddingProvider[Any] | None, override: bool
+) -> np.ndarray:
+    provider, mapper = query_provider(store, info, provider, override)  # its own space or an adapter's
+    vector: np.ndarray = provider.embed_query_sync(query).vectors[0]
     if not np.isfinite(vector).all():
         raise EmbeddingError(f"the query embedding of {provider.ref} is not finite")
-    return store.search(name, info.version, vector if mapper is None else mapper(vector), k)
+    return vector if mapper is None else mapper(vector)
 
 
 def _version(store: VectorStore, name: str, version: int) -> VersionInfo:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,8 +30,10 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
     raise MissingDependencyError(f'the LanceDB store needs its extra: pip install "omnivec[stores]" ({exc})') from exc
 
 from ._lance_adapters import LanceAdapters
-from .base import Hit, Row, State, VectorStore, VersionInfo, fingerprint_hash
+from .base import Feature, Hit, Row, State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
+from .filters import Condition, FieldType
+from .lance_features import TYPED_MARKER, build_fts, fields_of, fts_hits, predicate, typed_arrays
 from .settings import BaseStoreSettings, LanceSettings
 
 __all__ = ["LanceStore"]
@@ -66,6 +68,7 @@ def _quote(value: str) -> str:
 
 class LanceStore(LanceAdapters, VectorStore):
     scheme = "lancedb"
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "lexical"})
     settings: LanceSettings
 
     def __init__(self, settings: LanceSettings) -> None:
@@ -118,7 +121,7 @@ class LanceStore(LanceAdapters, VectorStore):
     def create_version(self, collection: str, version: int, fingerprint: Mapping[str, Any]) -> VersionInfo:
         dims = int(fingerprint["dimensions"])
         fp_json, fp_hash = json.dumps(dict(fingerprint), sort_keys=True), fingerprint_hash(fingerprint)
-        meta = {"omnivec.fingerprint": fp_json, "omnivec.fingerprint_hash": fp_hash}
+        meta = {"omnivec.fingerprint": fp_json, "omnivec.fingerprint_hash": fp_hash, **TYPED_MARKER}
         schema = pa.schema(
             [
                 pa.field("id", pa.string(), nullable=False),
@@ -245,6 +248,7 @@ class LanceStore(LanceAdapters, VectorStore):
                 "uri": [r.uri for r in rows],
                 "metadata": [json.dumps(dict(r.metadata)) for r in rows],
                 "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dims),
+                **typed_arrays(table, rows),  # adds the columns of new keys first
             },
             schema=table.schema,
         )
@@ -273,18 +277,34 @@ class LanceStore(LanceAdapters, VectorStore):
         for batch in reader:
             yield [_row(r) for r in batch.to_pylist()]
 
-    def search(self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False) -> list[Hit]:
+    def search(
+        self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False,
+        where: Sequence[Condition] = (),
+    ) -> list[Hit]:  # fmt: skip
         table = self._table(collection, version)
         query = table.search(np.asarray(vector, dtype=np.float32)).distance_type("cosine").limit(k)
-        if exact or not table.list_indices():
+        if exact or not any(i.columns == ["vector"] for i in table.list_indices()):
             query = query.bypass_vector_index()
         else:
             query = query.nprobes(self.settings.nprobes).refine_factor(self.settings.refine_factor)
+        if (sql := predicate(where)) is not None:
+            query = query.where(sql, prefilter=True)  # filter first, then the top k of what matches
         rows = query.select([*_COLUMNS, "_distance"]).to_arrow().to_pylist()
         return [
             Hit(r["id"], 1.0 - float(r["_distance"]), json.loads(r["metadata"] or "{}"), r["text"], r["uri"])
             for r in rows
         ]
+
+    def metadata_fields(self, collection: str, version: int) -> dict[str, FieldType]:
+        return fields_of(self._table(collection, version).schema)
+
+    def lexical_search(
+        self, collection: str, version: int, text: str, k: int, *, where: Sequence[Condition] = ()
+    ) -> list[Hit]:
+        return fts_hits(self._table(collection, version), text, k, where)
+
+    def build_lexical_index(self, collection: str, version: int) -> str | None:
+        return build_fts(self._table(collection, version))
 
     def count(self, collection: str, version: int) -> int:
         return int(self._table(collection, version).count_rows())

@@ -37,6 +37,8 @@ class MigrationReport:
     deleted: int = 0
     count: int = 0
     index: str | None = None
+    lexical_index: str | None = None
+    """The full-text index built over the copied text (stores with the ``lexical`` feature)."""
     spent_usd: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -135,6 +137,8 @@ def migrate(
             )
             return report
         report.index = store.build_index(name, target.version)
+        if "lexical" in store.features:  # the text is copied as is: the lexical side ranks as before
+            report.lexical_index = store.build_lexical_index(name, target.version)
         store.set_state(name, target.version, "ready")
     return report
 

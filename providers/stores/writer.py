@@ -54,6 +54,8 @@ class IndexReport:
     pruned: int = 0
     index: str | None = None
     """The ANN index this run built (the collection passed ``index_min_rows``), if any."""
+    lexical_index: str | None = None
+    """The full-text index this run built (stores with the ``lexical`` feature; once per version)."""
 
 
 class Engine:

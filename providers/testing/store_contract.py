@@ -21,8 +21,10 @@ the public :class:`~omnivec.providers.stores.VectorStore` methods only: versions
 idempotent upserts by id, byte-equal float32 vectors, batched scans, exact cosine search against
 numpy, the alias and its flip, the fingerprint guard where rows are written, the writer lock.
 A case a store fails for a known reason goes into its class's ``known_bugs`` (a strict xfail). The
-base interface has no metadata filters, so neither has the suite. Scan order is not part of the
-contract (pgvector pages by id, LanceDB reads in storage order): completeness is. Needs pytest.
+optional features a store declares in ``VectorStore.features`` (metadata filters, lexical search)
+have their cases in :mod:`.store_contract_search`, inherited here: skipped where not declared. Scan
+order is not part of the contract (pgvector pages by id, LanceDB reads in storage order):
+completeness is. Needs pytest.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import pytest
 from ..errors import InvalidOptionError
 from ..stores.base import AdapterRecord, Row, State, VectorStore, check_name, fingerprint_hash
 from ..stores.errors import CollectionNotFoundError, StoreError, VectorSpaceMismatchError
+from .store_contract_search import SearchContract
 
 __all__ = ["StoreContract", "StoreFactory", "contract_fingerprint", "contract_rows"]
 
@@ -84,7 +87,7 @@ def _cosine(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.asarray(matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)))
 
 
-class StoreContract:
+class StoreContract(SearchContract):
     """Behaviour every omnivec vector store must show. Override :meth:`make_store` (a fixture)."""
 
     max_dimensions: ClassVar[int | None] = None
