@@ -161,6 +161,8 @@ def test_apply_refuses_vectors_of_another_size() -> None:
         adapter.apply(np.ones(8))
 
 
-@pytest.mark.parametrize(("score", "verdict"), [(0.95, "good"), (0.78, "good"), (0.76, "usable"), (0.74, "poor"), (0.2, "poor")])
+@pytest.mark.parametrize(
+    ("score", "verdict"), [(0.95, "good"), (0.78, "good"), (0.76, "usable"), (0.74, "poor"), (0.2, "poor")]
+)
 def test_predicted_verdict_reads_the_documented_thresholds(score: float, verdict: str) -> None:
     assert predicted_verdict(score) == verdict
