@@ -106,6 +106,7 @@ class QdrantStore(RecordCatalogStore):
                     https=https,
                     api_key=api_key,
                     timeout=10,
+                    check_compatibility=False,  # its own probe warns from a thread; get_collections() below says it
                 )
                 self._client.get_collections()  # the client is lazy: fail here, before anything is written
             except Exception as exc:
