@@ -57,6 +57,7 @@ SLOW = (
     "tests/test_examples_production.py",
     "tests/stores/test_crash.py",  # kill -9 campaigns
     "tests/stores/test_crash_spend.py",
+    "tests/stores/test_transfer_crash.py",  # kill -9 during migrate --to-store, 7 CLI processes per store
     "tests/unit/test_packaging.py",  # builds and installs the wheel
     "tests/benchmarks/test_perf_smoke.py::test_throughput_script_runs_both_providers_and_loses_nothing",
     "tests/benchmarks/test_perf_smoke.py::test_grant_and_random_throttle_ratios_hold_a_loose_floor",
