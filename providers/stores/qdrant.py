@@ -95,8 +95,8 @@ class _NoCommit:
     def __enter__(self) -> Any:
         return self.connection
 
-    def __exit__(self, *exc: object) -> bool:
-        return False
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.connection, name)
