@@ -119,6 +119,11 @@ def adapt(
     """Fit and keep an adapter from ``to``'s space into the serving version's, on ``sample`` stored items."""
     _check_options(sample, max_cost)
     info = require_serving(store, name)
+    if "adapters" not in store.features:  # before a single item is embedded and paid for
+        raise InvalidOptionError(
+            f"{type(store).__name__} cannot hold space adapters yet: adapt a collection in LanceDB or pgvector "
+            "(omnivec migrate NAME --to-store URL copies it there without re-embedding)"
+        )
     overrides = {"dimensions": dimensions} if dimensions is not None else {}
     provider = load_provider(model=to, **overrides) if isinstance(to, str) else to
     if same_space(info, provider):

@@ -40,10 +40,12 @@ __all__ = [
 ]
 
 State = Literal["building", "ready", "live", "retired"]
-Feature = Literal["filters", "lexical"]
+Feature = Literal["filters", "lexical", "adapters"]
 """Optional store features (:attr:`VectorStore.features`): ``filters`` = typed metadata columns and
 ``search(..., where=)``; ``lexical`` = a full-text index and :meth:`VectorStore.lexical_search`
-(what hybrid search fuses with the vectors)."""
+(what hybrid search fuses with the vectors); ``adapters`` = space adapters in the catalog
+(:meth:`VectorStore.put_adapter` and the methods beside it; ``adapt`` refuses a store without it
+before anything is embedded)."""
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 

@@ -264,7 +264,9 @@ def collections(store: StoreOpt = None) -> None:
 
 def migrate(
     collection: Annotated[str, typer.Argument(help="Collection name.")],
-    to: Annotated[str, typer.Option("--to", help="provider:model to re-embed with.")],
+    to: Annotated[
+        Optional[str], typer.Option("--to", help="provider:model to re-embed with (optional with --to-store).")
+    ] = None,
     dimensions: Annotated[Optional[int], typer.Option(min=1, help="Output size of the new model.")] = None,
     max_cost: Annotated[
         Optional[float], typer.Option("--max-cost", min=0, help="Stop (resumably) before spending more USD.")
@@ -283,8 +285,18 @@ def migrate(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print items, calls, tokens, cost and time; create and embed nothing.")
     ] = False,
+    to_store: Annotated[
+        Optional[str],
+        typer.Option("--to-store", help="Move the collection into this store (URL); same model: vectors copied."),
+    ] = None,
 ) -> None:
     """Build a new version side by side from the stored sources; resumable; the old one keeps serving."""
+    if to_store is not None or to is None:  # another store: omnivec.providers.stores.transfer_cli
+        from .transfer_cli import migrate_to_store
+
+        return migrate_to_store(
+            collection, to_store, to, dimensions, max_cost, batch_size, store, no_cache, engine, dry_run
+        )
     ray_options = {"actors": actors, **({"requests_per_second": requests_per_second} if requests_per_second else {})}
     chosen = _engine(engine, bulk, ray_options)
     with _store(store, batch_size) as st:  # a migration needs an existing store

@@ -68,7 +68,7 @@ def _quote(value: str) -> str:
 
 class LanceStore(LanceAdapters, VectorStore):
     scheme = "lancedb"
-    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "lexical"})
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "lexical", "adapters"})
     settings: LanceSettings
 
     def __init__(self, settings: LanceSettings) -> None:

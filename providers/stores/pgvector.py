@@ -55,7 +55,7 @@ def _table(collection: str, version: int) -> str:
 
 class PgVectorStore(VectorStore):
     scheme = "postgresql"
-    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "lexical"})
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "lexical", "adapters"})
     settings: PgVectorSettings
 
     def __init__(self, settings: PgVectorSettings) -> None:

@@ -6,6 +6,7 @@ taking a :class:`~.settings.StoreSettings`). Built-in adapters load only when as
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from importlib.metadata import entry_points
 from typing import Any, Final
@@ -21,6 +22,15 @@ _BUILTIN: Final = {
     "lancedb": ".lance:LanceStore",
     "postgresql": ".pgvector:PgVectorStore",
     "postgres": ".pgvector:PgVectorStore",
+    "qdrant": ".qdrant:QdrantStore",
+    "qdrants": ".qdrant:QdrantStore",
+    "qdrant+local": ".qdrant:QdrantStore",
+    "milvus": ".milvus:MilvusStore",
+    "milvuss": ".milvus:MilvusStore",
+    "milvus+lite": ".milvus:MilvusStore",
+    "chroma": ".chroma:ChromaStore",
+    "chromas": ".chroma:ChromaStore",
+    "chroma+local": ".chroma:ChromaStore",
 }
 
 
@@ -49,8 +59,10 @@ def open_store(store: str | StoreSettings | None = None, *, create: bool = True,
     scheme = settings.url.partition("://")[0].lower()
     target = known_stores().get(scheme)
     if target is None:
+        close = difflib.get_close_matches(scheme, known_stores(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigurationError(
-            f"store url {settings.url!r}: unknown scheme {scheme!r}; known: {', '.join(sorted(known_stores()))}"
+            f"store url {settings.url!r}: unknown scheme {scheme!r}; {hint}known: {', '.join(sorted(known_stores()))}"
         )
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name, __package__ if module_name.startswith(".") else None)

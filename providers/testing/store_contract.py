@@ -41,7 +41,7 @@ import pytest
 from ..errors import InvalidOptionError
 from ..stores.base import AdapterRecord, Row, State, VectorStore, check_name, fingerprint_hash
 from ..stores.errors import CollectionNotFoundError, StoreError, VectorSpaceMismatchError
-from .store_contract_search import SearchContract
+from .store_contract_search import SearchContract, needs_feature
 
 __all__ = ["StoreContract", "StoreFactory", "contract_fingerprint", "contract_rows"]
 
@@ -382,6 +382,7 @@ class StoreContract(SearchContract):
     def test_a_version_holds_adapters_with_their_bytes_and_one_serves_at_a_time(
         self, store: VectorStore, make_store: StoreFactory
     ) -> None:
+        needs_feature(store, "adapters")
         self.filled(store, contract_rows(3), version=1)
         self.filled(store, version=2)
         assert store.adapters("docs", 1) == []
@@ -408,6 +409,7 @@ class StoreContract(SearchContract):
         assert store.count("docs", 1) == 3 and store.alias("docs") is None  # adapters touch nothing else
 
     def test_adapters_of_a_missing_version_or_space_are_collection_not_found(self, store: VectorStore) -> None:
+        needs_feature(store, "adapters")
         self.filled(store, version=1)
         with pytest.raises(CollectionNotFoundError):
             store.put_adapter(self.adapter("new-a", version=7), b"x")
@@ -416,6 +418,7 @@ class StoreContract(SearchContract):
         assert store.adapters("docs", 7) == []
 
     def test_dropping_a_version_drops_its_adapters(self, store: VectorStore) -> None:
+        needs_feature(store, "adapters")
         self.filled(store, version=1)
         self.filled(store, version=2)
         store.put_adapter(self.adapter("new-a", serving=True), b"one")

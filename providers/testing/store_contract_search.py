@@ -21,7 +21,7 @@ from ..stores.base import Row, VectorStore
 from ..stores.errors import StoreError
 from ..stores.filters import check_where
 
-__all__ = ["SearchContract", "tenant_rows"]
+__all__ = ["SearchContract", "needs_feature", "tenant_rows"]
 
 DIMS = 8
 # Every operator, alone and combined; each must select the same rows as the Python predicate beside it.
@@ -54,7 +54,7 @@ def _cosine(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.asarray(matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)))
 
 
-def _needs(store: VectorStore, feature: str) -> None:
+def needs_feature(store: VectorStore, feature: str) -> None:
     if feature not in store.features:
         pytest.skip(f"{type(store).__name__} does not declare the {feature!r} feature")
 
@@ -66,7 +66,7 @@ class SearchContract:
 
     # filters ------------------------------------------------------------------------------------
     def test_scalar_metadata_becomes_typed_filterable_fields(self, store: VectorStore) -> None:
-        _needs(store, "filters")
+        needs_feature(store, "filters")
         rows = tenant_rows(12)
         self.filled(store, rows)
         assert store.metadata_fields("docs", 1) == {
@@ -76,7 +76,7 @@ class SearchContract:
         assert all(dict(stored[r.id].metadata) == dict(r.metadata) for r in rows)  # the JSON stays the truth
 
     def test_filtered_exact_search_is_numpy_top_k_over_the_matching_rows(self, store: VectorStore) -> None:
-        _needs(store, "filters")
+        needs_feature(store, "filters")
         rows = tenant_rows(60, seed=1)
         self.filled(store, rows)
         fields = store.metadata_fields("docs", 1)
@@ -91,7 +91,7 @@ class SearchContract:
 
     def test_filtered_search_with_an_ann_index_returns_only_matching_rows(self, make_store: Any) -> None:
         with make_store(index_min_rows=0) as store:
-            _needs(store, "filters")
+            needs_feature(store, "filters")
             rows = tenant_rows(300, seed=3)
             self.filled(store, rows)
             store.build_index("docs", 1)
@@ -102,7 +102,7 @@ class SearchContract:
             assert len(hits) == 10 and {h.id for h in hits} <= wanted
 
     def test_a_key_first_seen_in_a_later_batch_becomes_filterable(self, store: VectorStore) -> None:
-        _needs(store, "filters")
+        needs_feature(store, "filters")
         fingerprint = self.filled(store, tenant_rows(6))
         later = [Row(f"x{i}", f"hx{i}", "later", None, {"lang": "en" if i else "de"}, r.vector)
                  for i, r in enumerate(tenant_rows(3, seed=4))]  # fmt: skip
@@ -115,7 +115,7 @@ class SearchContract:
             assert {h.id for h in hits} == expected  # rows without the key match nothing, not even $ne
 
     def test_a_metadata_value_of_another_type_is_refused_and_nothing_is_written(self, store: VectorStore) -> None:
-        _needs(store, "filters")
+        needs_feature(store, "filters")
         fingerprint = self.filled(store, tenant_rows(4))
         vector = np.asarray(tenant_rows(1, seed=5)[0].vector)
         good = Row("ok", "h-ok", "fine", None, {"year": 2030, "score": 3}, vector)  # an int into a float column
@@ -157,7 +157,7 @@ class SearchContract:
 
     # lexical and hybrid -------------------------------------------------------------------------
     def test_lexical_search_ranks_by_words_and_finds_rows_written_after_the_index(self, store: VectorStore) -> None:
-        _needs(store, "lexical")
+        needs_feature(store, "lexical")
         texts = ["the zebra grazes", "a quiet river", "zebra zebra crossing at the river", "tax forms"]
         rows = [Row(f"d{i}", f"h{i}", t, None, {"tenant": f"t{i % 2}"}, r.vector)
                 for i, (t, r) in enumerate(zip(texts, tenant_rows(4), strict=True))]  # fmt: skip

@@ -231,3 +231,17 @@ def test_the_local_model_adapts_and_serves(tmp_path: Path) -> None:
         assert [h.id for h in hits] == [h.id for h in store.search("notes", 1, np.asarray(vector), 3)]
     finally:
         store.close()
+
+
+def test_a_store_without_the_adapters_feature_is_refused_before_anything_is_embedded(tmp_path: Path) -> None:
+    pytest.importorskip("qdrant_client")
+    url = f"qdrant+local://{tmp_path / 'q'}"
+    store = open_store(url, cache=None)
+    try:
+        index_items(store, "notes", items(20), provider=FakeProvider("a"))
+        new = FakeProvider("b")
+        with pytest.raises(InvalidOptionError, match="cannot hold space adapters yet"):
+            adapt(store, "notes", to=new, sample=10)
+        assert new.calls == []
+    finally:
+        store.close()

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -46,7 +46,7 @@ from omnivec.providers.stores import (
     open_store,
 )
 from omnivec.providers.stores import fingerprint_hash as digest
-from omnivec.providers.stores.base import AdapterRecord, State
+from omnivec.providers.stores.base import AdapterRecord, Feature, State
 from omnivec.providers.testing.store_contract import StoreContract, StoreFactory
 
 
@@ -69,6 +69,7 @@ class DictStore(VectorStore):
     """An in-memory store: dicts for tables, a lock for commits, numpy for exact search."""
 
     scheme = "toy"
+    features: ClassVar[frozenset[Feature]] = frozenset({"adapters"})  # no filters, no full-text index
 
     def __init__(self, settings: StoreSettings) -> None:
         super().__init__(settings)
