@@ -11,7 +11,6 @@ probes it, and a success puts it back.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._rate import Budget, estimate_tokens, rate_budget
 from .errors import AuthenticationError, EmbeddingError, ProviderTimeoutError, RateLimitError, ServiceUnavailableError
+from .observability import record_pool_attempt, record_pool_member
 from .types import BatchOutput, Intent
 
 if TYPE_CHECKING:
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from .inputs import Input
 
 __all__ = ["Member", "Router", "describe_member"]
-
-_log = logging.getLogger("omnivec.pool")
 
 DOWN = (ServiceUnavailableError, ProviderTimeoutError, AuthenticationError)
 """Failures of the endpoint, not of the input: another member may well answer the same batch."""
@@ -50,6 +48,7 @@ class Member:
 
     def __init__(self, index: int, provider: EmbeddingProvider[Any], *, out_s: float, max_out_s: float) -> None:
         self.index, self.provider, self.label = index, provider, f"{index}:{describe_member(provider)}"
+        self.endpoint = self.label.rpartition("@")[2]  # the region or URL alone, for narrow tables
         self.budget: Budget = rate_budget(provider.rate_key(), provider.rate_limits)
         self.learn = provider.settings.adaptive_concurrency and provider.rate_limits.learn
         self.meter_tokens = provider.rate_limits.tokens_per_minute is not None
@@ -77,12 +76,14 @@ class Member:
             except EmbeddingError as exc:
                 throttled = isinstance(exc, RateLimitError)
                 self.budget.record(ticket, throttled=throttled, learn=self.learn)
+                record_pool_attempt(self.label, "throttled" if throttled else "failed")
                 self._failed(exc)
                 raise
             self.budget.last_success = self.budget.clock()
             self.budget.record(ticket, throttled=False, learn=self.learn)
             if tokens:
                 self.budget.settle(tokens, output.usage.input_tokens)
+            record_pool_attempt(self.label, "ok")
             self._succeeded()
             return output
         finally:
@@ -92,7 +93,7 @@ class Member:
         self.ok += 1
         self.streak = 0
         if self.out_until:
-            _log.info("pool member %s answered its probe: back in", self.label)
+            record_pool_member(self.label, "member_in")
         self.out_until, self.probing = 0.0, False
 
     def _failed(self, exc: EmbeddingError) -> None:
@@ -108,12 +109,13 @@ class Member:
             backoff = min(self.max_out_s, self.out_s * 2 ** min(self.streak - 1, 30))
             self.out_until = time.monotonic() + backoff * random.uniform(0.8, 1.0)
             self.probing = False
-            _log.warning("pool member %s taken out for %.1f s: %s", self.label, backoff, exc)
+            record_pool_member(self.label, "member_out", error=exc, out_s=round(backoff, 3))
 
     def snapshot(self) -> dict[str, Any]:
         rate = self.budget.snapshot()
         return {
             "member": self.label,
+            "endpoint": self.endpoint,
             "state": self.state(time.monotonic()),
             "ok": self.ok,
             "failed": self.failed,

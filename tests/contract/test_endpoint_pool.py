@@ -118,3 +118,21 @@ def test_a_pool_section_builds_one_member_per_region(regions: list[Emulator], tm
     config.write_text(f'model = "{NOVA}"\n[pool]\nregions = ["us-east-1"]\nmembers = [{{region = "eu-west-1"}}]\n')
     with pytest.raises(InvalidOptionError, match="either members or regions"):
         load_config(config)
+
+
+def test_omnivec_providers_lists_the_pool_members(
+    regions: list[Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from omnivec.providers.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    regions_toml = '["us-east-1", "us-west-2", "eu-west-1"]'
+    (tmp_path / "omnivec.toml").write_text(f'model = "{NOVA}"\n[pool]\nregions = {regions_toml}\n')
+    out = CliRunner().invoke(app, ["providers"], terminal_width=200)
+    assert out.exit_code == 0, out.output
+    assert "endpoint pool" in out.output and all(region in out.output for region in REGIONS)
+    (tmp_path / "omnivec.toml").write_text(f'model = "{NOVA}"\n[pool]\nregions = ["us-east-1"]\n')
+    out = CliRunner().invoke(app, ["providers"])
+    assert out.exit_code == 2 and "needs at least 2 members" in out.output and "Traceback" not in out.output
