@@ -53,9 +53,10 @@ class Member:
         self.learn = provider.settings.adaptive_concurrency and provider.rate_limits.learn
         self.meter_tokens = provider.rate_limits.tokens_per_minute is not None
         self.out_s, self.max_out_s = out_s, max_out_s
-        self.booked = self.streak = self.outages = 0
+        self.booked = self.streak = self.rounds = self.outages = 0
+        """Calls booked; endpoint failures in a row; backoffs in a row (failed probes + 1); outages so far."""
         self.out_until = 0.0  # 0: in; else monotonic time its backoff ends (then one probe may go)
-        self.probing = False
+        self.probing = self.probe_next = False  # a probe in flight; the router chose the next call as one
         self.ok = self.failed = self.throttled = 0
 
     def state(self, now: float) -> str:
@@ -66,6 +67,8 @@ class Member:
     async def call(self, batch: Sequence[Input], intent: Intent) -> BatchOutput:
         """ONE provider call through this member's budget (its learned rate and fixed caps)."""
         self.booked += 1
+        probe, self.probe_next = self.probe_next, False
+        self.probing |= probe
         try:
             tokens = estimate_tokens(batch) if self.meter_tokens else 0
             wait, ticket = self.budget.reserve(tokens, learned=self.learn)
@@ -77,7 +80,7 @@ class Member:
                 throttled = isinstance(exc, RateLimitError)
                 self.budget.record(ticket, throttled=throttled, learn=self.learn)
                 record_pool_attempt(self.label, "throttled" if throttled else "failed")
-                self._failed(exc)
+                self._failed(exc, probe=probe)
                 raise
             self.budget.last_success = self.budget.clock()
             self.budget.record(ticket, throttled=False, learn=self.learn)
@@ -88,15 +91,16 @@ class Member:
             return output
         finally:
             self.booked -= 1
+            self.probing &= not probe
 
     def _succeeded(self) -> None:
         self.ok += 1
-        self.streak = 0
+        self.streak = self.rounds = 0
         if self.out_until:
             record_pool_member(self.label, "member_in")
-        self.out_until, self.probing = 0.0, False
+        self.out_until = 0.0
 
-    def _failed(self, exc: EmbeddingError) -> None:
+    def _failed(self, exc: EmbeddingError, *, probe: bool) -> None:
         if isinstance(exc, RateLimitError):
             self.throttled += 1
             return
@@ -104,11 +108,13 @@ class Member:
         if not isinstance(exc, DOWN):
             return
         self.streak += 1
-        if self.probing or self.streak >= self.FAILURES_TO_TAKE_OUT or isinstance(exc, AuthenticationError):
-            self.outages += 1 if not self.out_until else 0
-            backoff = min(self.max_out_s, self.out_s * 2 ** min(self.streak - 1, 30))
+        if self.out_until and not probe:
+            return  # sent before it was taken out: the outage is counted already, its backoff must not grow
+        if probe or self.streak >= self.FAILURES_TO_TAKE_OUT or isinstance(exc, AuthenticationError):
+            self.rounds += 1
+            self.outages += self.rounds == 1
+            backoff = min(self.max_out_s, self.out_s * 2 ** min(self.rounds - 1, 30))
             self.out_until = time.monotonic() + backoff * random.uniform(0.8, 1.0)
-            self.probing = False
             record_pool_member(self.label, "member_out", error=exc, out_s=round(backoff, 3))
 
     def snapshot(self) -> dict[str, Any]:
@@ -141,7 +147,7 @@ class Router:
             due = [m for m in fresh if m.state(now) == "due"]
             if due:
                 member = min(due, key=lambda m: m.out_until)
-                member.probing = True
+                member.probe_next = member.probing = True
                 return member
             ready = [m for m in fresh if not m.out_until]
             if ready:
