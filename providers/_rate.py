@@ -184,6 +184,15 @@ class Budget:
                 pacer.take(at, units)
             return at - now, at
 
+    def delay(self) -> float:
+        """Seconds the next :meth:`reserve` would wait, booking nothing (an endpoint pool routes by it)."""
+        with self._lock:
+            now = self.clock()
+            pacers = [p for p in (self._rpm,) if p is not None]
+            if self._current(now) is not None:
+                pacers.append(self._learned)  # type: ignore[arg-type]
+            return max((p.earliest(now, 1.0) - now for p in pacers), default=0.0)
+
     def record(self, ticket: float, *, throttled: bool, learn: bool = True) -> bool:
         """Feedback from one answer (every attempt, retries included); ``learn=False`` only counts it.
 

@@ -27,7 +27,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from ._validation import check_intent, describe_validation_error
-from .config import load_provider
+from .config import load_config, load_provider
 from .console import err, print_error, print_warning, progress_bar
 from .errors import EmbeddingError
 from .inputs import Image, Input, is_blank_text
@@ -244,6 +244,30 @@ def providers() -> None:
             str(caps.max_batch_size) if caps else "?",
             caps.describe_dimensions() if caps else "?",
         )
+    Console().print(table)
+    try:
+        _pool_table()
+    except EmbeddingError as exc:  # a bad [pool] section: one line, as everywhere
+        print_error(exc)
+        raise typer.Exit(2) from exc
+
+
+def _pool_table() -> None:
+    """The configured endpoint pool's members with their rate budgets (process-wide, per rate key)."""
+    config = load_config()
+    if not config.pool.member_options():
+        return
+    from .pool import EndpointPool
+
+    pool = load_provider(config)
+    assert isinstance(pool, EndpointPool)
+    table = Table(title=f"endpoint pool for {config.model} (one vector space)")
+    for column in ("#", "endpoint", "state", "learned req/s", "ok", "failed", "throttled", "outages"):
+        table.add_column(column)
+    for i, row in enumerate(pool.snapshot()):
+        learned = row["learned_rps"]
+        table.add_row(str(i), *(str(row[k]) for k in ("endpoint", "state")), "-" if learned is None else f"{learned:.1f}",
+                      *(str(row[k]) for k in ("ok", "failed", "throttled", "outages")))  # fmt: skip
     Console().print(table)
 
 

@@ -34,6 +34,7 @@ from pydantic_settings import (
 from ._validation import describe_validation_error, options_from_configuration, refuse_lax_coercions
 from .base import EmbeddingProvider
 from .errors import InvalidOptionError
+from .pool import EndpointPool, PoolConfig
 from .registry import builtin_providers, get_provider, parse_model_ref
 from .settings import ProviderSettings
 
@@ -66,6 +67,8 @@ class OmnivecConfig(BaseSettings):
     """``provider:model`` of the reranker (``OMNIVEC_RERANKER``); None when none is configured. See docs/rerankers.md."""
     rerankers: dict[str, dict[str, Any]] = {}
     """Reranker settings by provider (``[rerankers.bedrock]``), checked by that reranker's settings class."""
+    pool: PoolConfig = PoolConfig()
+    """Endpoints of the configured model that serve one vector space together (``[pool]``, docs/configuration.md)."""
     store: Annotated[dict[str, Any], NoDecode] = {}
     """Vector store: ``OMNIVEC_STORE=postgresql://...`` or ``[store] url = ...`` (default ``lancedb://./.omnivec``).
     Kept as the raw table: the stores layer validates it (``omnivec.providers.stores.config``), so the
@@ -215,7 +218,7 @@ def _refuse_unknown_env() -> None:
 
 def _json_fields() -> set[str]:
     """Fields whose whole value, set in one variable, is read as JSON (sections, plugins)."""
-    return {*_sections(), "plugins", "rerankers"}
+    return {*_sections(), "plugins", "rerankers", "pool"}
 
 
 def _refuse_bad_json(key: str, value: str) -> None:
@@ -253,6 +256,15 @@ def load_provider(
         config, model = None, config
     config = config or load_config()
     ref = config.model if model is None else model
+    members = config.pool.member_options()
+    if not members:
+        return _load_one(config, ref, overrides)
+    pool = config.pool
+    built = [_load_one(config, m.pop("model", ref), {**overrides, **m}) for m in members]
+    return EndpointPool(built, out_s=pool.out_s, max_out_s=pool.max_out_s, max_concurrency=pool.max_concurrency)
+
+
+def _load_one(config: OmnivecConfig, ref: str, overrides: dict[str, Any]) -> EmbeddingProvider[Any]:
     client = overrides.pop("client", None)  # a caller-owned SDK client: an argument, never a setting
     passed = {} if client is None else {"client": client}
     section = config.settings_for(parse_model_ref(ref).provider)

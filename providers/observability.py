@@ -3,7 +3,7 @@
 Logging: the ``omnivec`` logger (with a ``NullHandler``: silent until the application configures
 logging). ``omnivec.calls`` gets one record per throttled answer (INFO), per scheduled retry with
 its delay (INFO) and per call given up (WARNING); ``omnivec.concurrency`` one per move of the
-adaptive limit (INFO). Fields are in the message (``key=value``) and on the record
+adaptive limit (INFO); ``omnivec.pool`` one per endpoint-pool member taken out (WARNING) or back in (INFO). Fields are in the message (``key=value``) and on the record
 (``record.provider``, ``record.attempt``...). Records hold provider, model, counts, delays and the
 error's class, HTTP status and provider code, never its message, the inputs or settings: messages
 can echo input text and settings can hold keys.
@@ -28,15 +28,19 @@ __all__ = [
     "genai_provider_name",
     "observe_call",
     "record_concurrency_change",
+    "record_pool_attempt",
+    "record_pool_member",
     "use_tracer_provider",
 ]
 
 LOGGER = "omnivec"
 CALLS_LOGGER = "omnivec.calls"
 CONCURRENCY_LOGGER = "omnivec.concurrency"
+POOL_LOGGER = "omnivec.pool"
 logging.getLogger(LOGGER).addHandler(logging.NullHandler())
 _calls = logging.getLogger(CALLS_LOGGER)
 _concurrency = logging.getLogger(CONCURRENCY_LOGGER)
+_pool = logging.getLogger(POOL_LOGGER)
 
 _GENAI_PROVIDER = {
     "bedrock": "aws.bedrock",
@@ -247,3 +251,20 @@ def record_concurrency_change(
             "window": window,
         },
     )
+
+
+def record_pool_member(member: str, event: str, *, error: BaseException | None = None, **fields: Any) -> None:
+    """An endpoint pool's member was taken out (WARNING, with the error's class and status, never its
+    message) or came back in (INFO), on ``omnivec.pool``."""
+    level = logging.WARNING if event == "member_out" else logging.INFO
+    _log(_pool, level, event, {"member": member, **fields, **(_error_fields(error) if error else {})})
+
+
+def record_pool_attempt(member: str, outcome: str) -> None:
+    """One attempt of a pool call went to ``member`` (outcome ``ok``, ``throttled``, ``failed``): an
+    event on the call's span, so a trace shows which endpoint answered. Nothing without tracing."""
+    if _tracer() is None:
+        return
+    from opentelemetry import trace
+
+    trace.get_current_span().add_event("pool.member", {"omnivec.pool.member": member, "omnivec.pool.outcome": outcome})

@@ -66,6 +66,10 @@ class Faults:
     hang_s: float = 5.0
     drop_rate: float = 0.0
     """Share whose connection is closed without an answer."""
+    unavailable: bool = False
+    """Answer every request 503 (an outage, ahead of the rate limit); may be flipped while it runs."""
+    missing_models: tuple[str, ...] = ()
+    """Bedrock model ids this endpoint does not serve (a region without the model): refused as invalid."""
     seed: int = 0
     batch_delay_s: float = 1.0
     """Gemini batch jobs are PENDING for the first half of this, RUNNING for the rest, then SUCCEEDED."""
@@ -198,6 +202,9 @@ class Emulator:
             if self._queued:
                 self.stats.injected += 1
                 return self._error(protocol, *self._queued.pop(0))
+            if f.unavailable:
+                self.stats.injected += 1
+                return self._error(protocol, 503, "")
             if self._bucket is not None and not self._bucket.take():
                 self.stats.throttled += 1
                 return self._error(protocol, 429, "")
@@ -281,7 +288,9 @@ class Emulator:
         if result is None:
             if self.faults.latency_ms:
                 time.sleep(self.faults.latency_ms / 1000)
-            if protocol == "bedrock":
+            if protocol == "bedrock" and model in self.faults.missing_models:
+                result = _bedrock.error(400, "ValidationException", "The provided model identifier is invalid.")
+            elif protocol == "bedrock":
                 result = _bedrock.invoke(model, headers, body, require_auth=self.require_auth)
             elif protocol == "openai":
                 result = _openai.embed(headers, body, require_auth=self.require_auth)

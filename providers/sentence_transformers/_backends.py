@@ -43,6 +43,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, MissingDependencyError
 from ._runtime import compiled_encoder, runner
+from ._static_int8 import Calibration, quantize_static
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -57,7 +58,7 @@ __all__ = [
     "load_sentence_transformer",
 ]
 
-Backend = Literal["torch", "onnx", "onnx-int8", "openvino"]
+Backend = Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 
 EXPORT_VERSION = 2
@@ -69,14 +70,21 @@ _FILES: dict[str, str] = {
     "onnx": "onnx/model_fused.onnx",
     "onnx-int8": "onnx/model_fused_quint8_per_channel.onnx",
     "openvino": "openvino/openvino_model.xml",
+    "openvino-int8": "openvino/openvino_model_int8_static_{calibration}.xml",  # one per calibration sample
 }
 _NEEDS: dict[str, tuple[str, ...]] = {
     "onnx": ("onnxruntime", "onnx"),
     "onnx-int8": ("onnxruntime", "onnx"),
     "openvino": ("openvino", "onnx"),  # the plain export only: no onnxruntime needed
+    "openvino-int8": ("openvino", "onnx", "nncf"),
 }
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-_SOURCE = {"onnx": "plain", "onnx-int8": "onnx", "openvino": "plain"}  # what each file is made from
+_SOURCE = {
+    "onnx": "plain",
+    "onnx-int8": "onnx",
+    "openvino": "plain",
+    "openvino-int8": "openvino",
+}  # what each file is made from
 _export_lock = threading.RLock()  # re-entrant: a file's source is exported first
 
 
@@ -110,7 +118,7 @@ def _openvino_precision() -> str:
     return str(openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").to_string())  # "f32", "bf16"
 
 
-def backend_space_options(backend: str) -> dict[str, Any]:
+def backend_space_options(backend: str, calibration: Calibration | None = None) -> dict[str, Any]:
     """What to add to the fingerprint's options for ``backend``.
 
     fp32 ONNX and OpenVINO-f32 give the torch vectors to float rounding (cosine >= 0.99999 measured),
@@ -119,6 +127,14 @@ def backend_space_options(backend: str) -> dict[str, Any]:
     """
     if backend == "onnx-int8":
         return {"backend": "onnx-int8", "quantization": "dynamic-quint8-per-channel-fused"}
+    if backend == "openvino-int8" and calibration is not None:  # int8 matmuls; the rest at the CPU's precision
+        precision = f"int8-static+{_openvino_precision()}"
+        return {
+            "backend": backend,
+            "quantization": "nncf-static",
+            "precision": precision,
+            **calibration.space_options(),
+        }
     if backend == "openvino":
         precision = _openvino_precision()
         if precision != "f32":
@@ -153,7 +169,7 @@ class _FromExporters(logging.Filter):
 
 
 _log = logging.getLogger(__name__)
-_EXPORTERS = ("onnxruntime", "onnx", "torch.onnx", "openvino")
+_EXPORTERS = ("onnxruntime", "onnx", "torch.onnx", "openvino", "nncf")
 _EXPORTERS_PATHS = tuple(f"{os.sep}{name.replace('.', os.sep)}{os.sep}" for name in _EXPORTERS)
 
 
@@ -283,14 +299,16 @@ def _convert_openvino(source: Path, target: Path) -> None:
         openvino.save_model(graph, str(target), compress_to_fp16=False)  # keep fp32 weights: same vectors
 
 
-def ensure_export(st: SentenceTransformer, backend: str, folder: Path) -> tuple[Path, bool]:
+def ensure_export(
+    st: SentenceTransformer, backend: str, folder: Path, calibration: Calibration | None = None
+) -> tuple[Path, bool]:
     """The backend's model file in ``folder``, exported first if missing; returns ``(file, exported)``.
 
     ``backend`` may also be ``"plain"`` (torch's export, the others' source). Exports are built in a
     temporary folder beside the final one and renamed into place, so two processes exporting at once
     never see a half-written file (the loser's copy is dropped).
     """
-    target = folder / _FILES[backend]
+    target = folder / _FILES[backend].format(calibration=calibration.digest if calibration else "")
     if target.is_file():
         return target, False
     with _export_lock:
@@ -310,13 +328,17 @@ def ensure_export(st: SentenceTransformer, backend: str, folder: Path) -> tuple[
         _log.info("exporting %s for backend=%r, once, into %s", _model_name(st), backend, folder)
         began = time.perf_counter()
         try:
-            made = staging / ("model.xml" if backend == "openvino" else "model.onnx")
+            made = staging / ("model.xml" if backend.startswith("openvino") else "model.onnx")
             if source is None:
                 _export_onnx(st, made)
             elif backend == "onnx":
                 _fuse(st, source, made)
             elif backend == "onnx-int8":
                 _quantize_int8(source, made)
+            elif backend == "openvino-int8":
+                assert calibration is not None  # the provider refuses the backend without a sample
+                with _quiet():
+                    quantize_static(st, source, made, calibration.texts)
             else:
                 _convert_openvino(source, made)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -324,7 +346,7 @@ def ensure_export(st: SentenceTransformer, backend: str, folder: Path) -> tuple[
                 os.replace(produced, target.with_suffix(produced.suffix))  # .bin first, then .onnx/.xml
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        _record(folder, backend, time.perf_counter() - began, model=_model_name(st))
+        _record(folder, backend, time.perf_counter() - began, model=_model_name(st), file=target)
         return target, True
 
 
@@ -366,7 +388,7 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _record(folder: Path, backend: str, seconds: float, *, model: str) -> None:
+def _record(folder: Path, backend: str, seconds: float, *, model: str, file: Path) -> None:
     """An export.json beside the files: what made them (model, recipe, library versions), for people
     looking at a cache folder whose names are hashes."""
     from importlib.metadata import PackageNotFoundError, version
@@ -377,12 +399,12 @@ def _record(folder: Path, backend: str, seconds: float, *, model: str) -> None:
     except (OSError, ValueError):
         info = {}
     libraries = {}
-    for name in ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "openvino"):
+    for name in ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "openvino", "nncf"):
         with contextlib.suppress(PackageNotFoundError):
             libraries[name] = version(name)
     info[backend] = {
         "model": model,
-        "file": _FILES[backend],
+        "file": str(file.relative_to(folder)),
         "seconds": round(seconds, 1),
         "recipe": EXPORT_VERSION,
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -401,6 +423,7 @@ def load_sentence_transformer(
     cache_folder: str | None = None,
     trust_remote_code: bool = False,
     threads: int | None = None,
+    calibration: Calibration | None = None,
 ) -> SentenceTransformer:
     """A SentenceTransformer for ``path`` whose transformer runs on ``backend``.
 
@@ -409,6 +432,8 @@ def load_sentence_transformer(
     threads (None: one per core).
     """
     check_backend(backend, device=device)
+    if backend == "openvino-int8" and calibration is None:
+        calibration = Calibration.from_file(None)  # refuses: static int8 needs the user's sample
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(
@@ -430,7 +455,7 @@ def load_sentence_transformer(
             f"backend={backend!r} supports text-only Transformer models, not {path!r}; use backend='torch'",
             model=path,
         )
-    file, _ = ensure_export(st, backend, export_folder(path, weights, cache_folder))
+    file, _ = ensure_export(st, backend, export_folder(path, weights, cache_folder), calibration)
     names = [n for n in _INPUTS if n in transformer.tokenizer.model_input_names]
     transformer.model = compiled_encoder(runner(backend, file, threads), names, transformer.model.config)
     transformer.backend = backend  # what ST reports; the torch weights are freed with the old model

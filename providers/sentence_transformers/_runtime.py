@@ -17,7 +17,7 @@ __all__ = ["compiled_encoder", "runner"]
 
 
 def runner(backend: str, file: Path, threads: int | None) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
-    if backend == "openvino":
+    if backend.startswith("openvino"):  # f32 and static int8 alike
         import openvino  # type: ignore[import-untyped]
 
         config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}

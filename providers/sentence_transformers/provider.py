@@ -21,11 +21,12 @@ import numpy as np
 from .._translate import one_line
 from .._validation import resolve_settings
 from ..base import EmbeddingProvider
-from ..errors import ConfigurationError, InvalidInputError, ModelNotFoundError
+from ..errors import ConfigurationError, InvalidInputError, InvalidOptionError, ModelNotFoundError
 from ..inputs import Image, Input, Modality
 from ..types import BatchOutput, Capabilities, Intent
 from ._backends import backend_space_options, check_backend, load_sentence_transformer
 from ._device import check_device
+from ._static_int8 import Calibration
 from .settings import SentenceTransformersSettings
 
 if TYPE_CHECKING:
@@ -113,6 +114,18 @@ def _model_facts(path: str) -> _ModelFacts | None:
     return _ModelFacts(dims, normalized=normalized, multimodal=False, prompts=prompts)
 
 
+def _calibration(settings: SentenceTransformersSettings) -> Calibration | None:
+    """The static int8 calibration sample, read and checked before any model loads; None for other backends."""
+    if settings.backend == "openvino-int8":
+        return Calibration.from_file(settings.calibration_file)
+    if settings.calibration_file is not None:
+        raise InvalidOptionError(
+            f"calibration_file is for backend='openvino-int8' only, but backend={settings.backend!r}: remove it "
+            "or set backend='openvino-int8'"
+        )
+    return None
+
+
 class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSettings]):
     """Local models through ``sentence_transformers.SentenceTransformer`` (``local:<name or path>``)."""
 
@@ -127,6 +140,7 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
         settings = resolve_settings(self.settings_class, settings, options, where=f"{self.name}:{model}")
         check_backend(settings.backend, device=settings.device, provider=self.name)
         check_device(settings.device, provider=self.name)
+        self._calibration = _calibration(settings)
         self._path = _resolve_path(model)
         self._model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
@@ -149,7 +163,7 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
     def vector_space_options(self) -> dict[str, Any]:
         # The weights' signature, for local folders: a model replaced in place is another space.
         weights = {"weights": self._weights} if self._weights else {}
-        return {**weights, **backend_space_options(self.settings.backend)}  # int8 is another space
+        return {**weights, **backend_space_options(self.settings.backend, self._calibration)}  # int8: another space
 
     def _facts_from_loaded(self, settings: SentenceTransformersSettings) -> _ModelFacts:
         model = self._load(settings)
@@ -202,6 +216,7 @@ class SentenceTransformersProvider(EmbeddingProvider[SentenceTransformersSetting
                         device=settings.device,
                         cache_folder=settings.cache_folder,
                         trust_remote_code=settings.trust_remote_code,
+                        calibration=self._calibration,
                     )
                 except OSError as exc:
                     raise ModelNotFoundError(

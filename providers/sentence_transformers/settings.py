@@ -30,13 +30,18 @@ class SentenceTransformersSettings(ProviderSettings):
     """Override what the model takes; None detects CLIP-style text+image models from their files."""
     trust_remote_code: bool = False
     cache_folder: str | None = None
-    backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = "torch"
+    backend: Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"] = "torch"
     """Inference engine for text models. ``onnx`` / ``openvino``: the same weights exported once
     (cached under ``cache_folder``, else ~/.cache/omnivec) and run on ONNX Runtime / OpenVINO,
     CPU only, vectors equal to torch's to float rounding (same fingerprint, same cache).
     ``onnx-int8``: dynamic int8 quantization of the fused ONNX graph, the fastest on the CPUs we
     measured (1.6x torch, -0.0005 nDCG@10 on SciFact), vectors slightly moved (own fingerprint).
+    ``openvino-int8``: static int8 (nncf post-training quantization of the OpenVINO model) calibrated on
+    ``calibration_file``; its digest and the precision are in the fingerprint.
     Needs ``pip install "omnivec[local-fast]"``; measured speeds in docs/local-backends.md."""
+    calibration_file: str | None = None
+    """For ``backend="openvino-int8"`` only: a UTF-8 file with one text per line, a sample of your own
+    corpus (at least 50; 300 is plenty). Read offline; its digest names the export and the vector space."""
 
 
 PROVIDER = ProviderInfo(

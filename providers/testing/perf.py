@@ -86,21 +86,38 @@ def emulator_text_vector(text: str, dims: int) -> list[float]:
 
 
 def local_model(
-    model: str, backend: str, *, cache_folder: str | None = None, threads: int | None = None
+    model: str,
+    backend: str,
+    *,
+    cache_folder: str | None = None,
+    threads: int | None = None,
+    calibration_file: str | None = None,
 ) -> tuple[Any, bool]:
     """A SentenceTransformer for ``model`` on ``backend``, loaded as the local provider loads it,
-    and whether its export was in the cache already (torch has none: always True)."""
+    and whether its export was in the cache already (torch has none: always True).
+    ``calibration_file`` is the static int8 sample (``backend="openvino-int8"`` only)."""
     import json
 
     from ..sentence_transformers._backends import export_folder, load_sentence_transformer
+    from ..sentence_transformers._static_int8 import Calibration
     from ..sentence_transformers.provider import _resolve_path, _weights_signature
 
     path = _resolve_path(model)
     weights = _weights_signature(path)
-    record = export_folder(path, weights, cache_folder) / "export.json"
+    calibration = Calibration.from_file(calibration_file) if backend == "openvino-int8" else None
+    folder = export_folder(path, weights, cache_folder)
+    record = folder / "export.json"
     cached = backend == "torch" or (record.is_file() and backend in json.loads(record.read_text()))
+    if calibration is not None:  # one export per sample
+        cached = any((folder / "openvino").glob(f"*_{calibration.digest}.xml"))
     st = load_sentence_transformer(
-        path, backend=backend, weights=weights, device="cpu", cache_folder=cache_folder, threads=threads
+        path,
+        backend=backend,
+        weights=weights,
+        device="cpu",
+        cache_folder=cache_folder,
+        threads=threads,
+        calibration=calibration,
     )
     return st, cached
 

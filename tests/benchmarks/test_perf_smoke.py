@@ -71,6 +71,7 @@ def test_grant_and_random_throttle_ratios_hold_a_loose_floor() -> None:
         ("peers", ["--n", "-3"], "argument --n: must be a whole number of at least 1, got '-3'"),
         ("peers", ["--peers", "langchan"], "--peers: unknown langchan"),
         ("local_backends", ["--n", "0"], "argument --n: must be a whole number of at least 1, got '0'"),
+        ("pool", ["--outage-n", "0"], "argument --outage-n: must be a whole number of at least 1, got '0'"),
         ("local_backends", ["--repeats", "0"], "argument --repeats: must be a whole number of at least 1"),
         ("local_backends", ["--backends", "onnx_int8"], "unknown backend 'onnx_int8': did you mean 'onnx-int8'?"),
     ],
