@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -21,17 +19,16 @@ import typer
 
 from ..config import load_provider
 from ..console import err, print_error, print_warning, progress_bar
-from ..errors import EmbeddingError
 from . import adapting
 from . import collection as coll
 from . import migration as mig
 from .adapter_catalog import describe_adapter, serving_adapter, verdict
 from .base import VectorStore
+from .command_store import command_store
 from .doctor import doctor as find_problems
 from .engines import ENGINES, Ray
-from .errors import MigrationIncompleteError, SpaceOverrideWarning
+from .errors import SpaceOverrideWarning
 from .planning import estimate, plan_migration
-from .registry import open_store
 from .sources import read_source
 from .writer import Engine
 
@@ -69,30 +66,7 @@ def _engine(engine: str, bulk: str | None, ray_options: dict[str, Any] | None = 
     return Ray(**ray_options) if engine == "ray" and ray_options else engine
 
 
-@contextmanager
-def _store(url: str | None, batch_size: int | None = None, *, create: bool = False) -> Iterator[VectorStore]:
-    """The store of a command; only ``index`` and ``migrate`` may create it (``create``)."""
-    try:
-        # --store replaces the URL only: the other [store] settings (index, index_min_rows...) still apply
-        options = {**({"url": url} if url else {}), **({"batch_size": batch_size} if batch_size else {})}
-        store = open_store(None, create=create, **options)
-    except EmbeddingError as exc:
-        print_error(exc)
-        raise typer.Exit(2) from exc
-    store.on_lock_wait = print_warning  # a run queued behind another writer says so instead of hanging silently
-    try:
-        yield store
-    except KeyboardInterrupt:
-        print_error("interrupted: what was already committed is kept; run the same command again to resume")
-        raise typer.Exit(130) from None
-    except MigrationIncompleteError as exc:
-        print_error(exc)
-        raise typer.Exit(3) from exc
-    except EmbeddingError as exc:
-        print_error(exc)
-        raise typer.Exit(2) from exc
-    finally:
-        store.close()
+_store = command_store  # every command's store, opened and closed the same way
 
 
 def index(

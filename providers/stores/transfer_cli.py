@@ -9,7 +9,7 @@ import typer
 
 from ..console import err, print_error, print_warning, progress_bar
 from .base import check_name
-from .cli import _store
+from .command_store import command_store
 from .registry import open_store
 from .transfer import check_distinct_stores, transfer
 
@@ -36,7 +36,7 @@ def migrate_to_store(
     if dry_run:
         print_error("--dry-run plans a re-embedding inside one store: leave it out with --to-store")
         raise typer.Exit(2)
-    with _store(store, batch_size) as source:
+    with command_store(store, batch_size) as source:
         check_name(collection)  # before the target is opened (or created): errors here are one line, exit 2
         check_distinct_stores(source.url, to_store)
         target = open_store(to_store, batch_size=batch_size) if batch_size else open_store(to_store)
