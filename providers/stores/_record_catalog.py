@@ -30,7 +30,7 @@ import numpy as np
 from .base import State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
 
-__all__ = ["CATALOG", "RecordCatalogStore", "lock_folder_for", "redact"]
+__all__ = ["CATALOG", "RecordCatalogStore", "lock_folder_for", "no_filters_yet", "redact"]
 
 CATALOG = "omnivec__catalog"
 
@@ -217,3 +217,10 @@ def exact_top_k(batches: Iterator[list[Any]], query: np.ndarray, k: int) -> list
         best += [(float(s), r) for s, r in zip(scores, rows, strict=True)]
         best = sorted(best, key=lambda pair: -pair[0])[:k]
     return best
+
+
+def no_filters_yet(store: VectorStore, where: object) -> None:
+    """These stores do not declare ``filters`` (the collection layer refuses ``where=`` before any
+    call); a caller that reaches ``search`` directly with one gets a StoreError, not unfiltered hits."""
+    if where:
+        raise StoreError(f"{type(store).__name__} does not push metadata filters down yet")

@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Chroma store needs its extra: pip install "omnivec[chroma]" ({exc})') from exc
 
-from ._record_catalog import CATALOG, RecordCatalogStore, exact_top_k, lock_folder_for, redact
+from ._record_catalog import CATALOG, RecordCatalogStore, exact_top_k, lock_folder_for, no_filters_yet, redact
 from .base import Hit, Row
 from .errors import StoreError
 from .filters import Condition
@@ -178,8 +178,7 @@ class ChromaStore(RecordCatalogStore):
         self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False,
         where: Sequence[Condition] = (),
     ) -> list[Hit]:  # fmt: skip
-        if where:  # not declared in `features`: the collection layer refuses a filter before this
-            raise StoreError(f"{type(self).__name__} does not push metadata filters down yet")
+        no_filters_yet(self, where)
         table = self._table(collection, version)
         total = table.count()
         if exact or total < self.settings.index_min_rows:

@@ -32,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Milvus store needs its extra: pip install "omnivec[milvus]" ({exc})') from exc
 
-from ._record_catalog import CATALOG, RecordCatalogStore, count_duplicates, lock_folder_for, redact
+from ._record_catalog import CATALOG, RecordCatalogStore, count_duplicates, lock_folder_for, no_filters_yet, redact
 from .base import Hit, Row
 from .errors import StoreError
 from .filters import Condition
@@ -272,8 +272,7 @@ class MilvusStore(RecordCatalogStore):
         self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False,
         where: Sequence[Condition] = (),
     ) -> list[Hit]:  # fmt: skip
-        if where:  # not declared in `features`: the collection layer refuses a filter before this
-            raise StoreError(f"{type(self).__name__} does not push metadata filters down yet")
+        no_filters_yet(self, where)
         table = self._table(collection, version)
         params: dict[str, Any] = {"metric_type": "COSINE"}
         if self._is_ivf(table):  # probing every list is a full scan: nprobe is clamped to nlist (Lite keeps its own)

@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Qdrant store needs its extra: pip install "omnivec[qdrant]" ({exc})') from exc
 
-from ._record_catalog import CATALOG, RecordCatalogStore, lock_folder_for, redact
+from ._record_catalog import CATALOG, RecordCatalogStore, lock_folder_for, no_filters_yet, redact
 from .base import Hit, Row
 from .errors import StoreError
 from .filters import Condition
@@ -341,8 +341,7 @@ class QdrantStore(RecordCatalogStore):
         self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False,
         where: Sequence[Condition] = (),
     ) -> list[Hit]:  # fmt: skip
-        if where:  # not declared in `features`: the collection layer refuses a filter before this
-            raise StoreError(f"{type(self).__name__} does not push metadata filters down yet")
+        no_filters_yet(self, where)
         # where= will go here as query_filter (a Qdrant payload filter on metadata.<key>)
         found = self._c.query_points(
             self._table(collection, version),
