@@ -1,4 +1,4 @@
-"""What the LangChain and LlamaIndex adapters share: building the provider, intents, images.
+"""What the LangChain and LlamaIndex adapters share: building the provider or reranker, intents, images.
 
 Kept free of any framework import, so each adapter module only pulls in its own framework.
 """
@@ -15,9 +15,18 @@ from ..base import EmbeddingProvider
 from ..config import load_provider
 from ..errors import InvalidInputError, InvalidOptionError
 from ..inputs import Image
+from ..rerank import Reranker, load_reranker
 from ..types import INTENTS, EmbeddingResult, Intent
 
-__all__ = ["checked_intent", "resolve_provider", "to_image", "to_lists"]
+__all__ = [
+    "checked_intent",
+    "checked_top_n",
+    "rerank_query",
+    "resolve_provider",
+    "resolve_reranker",
+    "to_image",
+    "to_lists",
+]
 
 _URI_SCHEMES = ("s3://", "gs://", "https://")
 
@@ -44,6 +53,37 @@ def resolve_provider(
         f"{where}: model must be a 'provider:model' reference (e.g. 'local') or an EmbeddingProvider, "
         f"got {type(model).__name__}"
     )
+
+
+def resolve_reranker(reranker: str | Reranker[Any] | None, options: Mapping[str, Any], *, where: str) -> Reranker[Any]:
+    """The reranker an adapter wraps: the one passed in, or the one a reference (or ``OMNIVEC_RERANKER``) names."""
+    if isinstance(reranker, Reranker):
+        if options:
+            raise InvalidOptionError(
+                f"{where}: options ({', '.join(sorted(options))}) apply only to a reranker reference; "
+                "set them when you build the reranker you pass, or pass its 'provider:model' string instead"
+            )
+        return reranker
+    if reranker is None or isinstance(reranker, str):
+        return load_reranker(reranker, **options)
+    raise InvalidOptionError(
+        f"{where}: reranker must be a 'provider:model' reference (e.g. 'bedrock:cohere.rerank-v3-5:0') "
+        f"or an omnivec Reranker, got {type(reranker).__name__}"
+    )
+
+
+def checked_top_n(value: object, *, where: str) -> int | None:
+    """``top_n`` refused at construction when it is not a whole number >= 1 (None keeps every document)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidOptionError(f"{where}: top_n must be a whole number >= 1 or None (keep all), got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def rerank_query(query: object, *, where: str) -> str:
+    """The query to rank against, or one line saying it is missing (checked before the empty-list shortcut)."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInputError(f"{where}: reranking needs a non-empty query string, got {query!r}")
+    return query
 
 
 def checked_intent(value: str, field: str, *, where: str) -> Intent:

@@ -1,7 +1,9 @@
-"""LangChain drop-in: :class:`OmnivecEmbeddings` implements ``langchain_core.embeddings.Embeddings``.
+"""LangChain drop-ins: :class:`OmnivecEmbeddings` implements ``langchain_core.embeddings.Embeddings``,
+:class:`OmnivecReranker` a ``BaseDocumentCompressor`` (for ``ContextualCompressionRetriever``).
 
-    from omnivec.providers.integrations.langchain import OmnivecEmbeddings
+    from omnivec.providers.integrations.langchain import OmnivecEmbeddings, OmnivecReranker
     embeddings = OmnivecEmbeddings("gemini:gemini-embedding-2", dimensions=768)
+    reranker = OmnivecReranker("bedrock:cohere.rerank-v3-5:0", top_n=3)
 
 Every call goes through omnivec's core, so LangChain code gets what omnivec guarantees: queries and
 documents embedded with their own intent (Nova ``embeddingPurpose``, Gemini prefixes, ST prompts),
@@ -15,22 +17,28 @@ Needs ``pip install "omnivec[langchain]"``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 try:
+    from langchain_core.callbacks import Callbacks
+    from langchain_core.documents import Document
+    from langchain_core.documents.compressor import BaseDocumentCompressor
     from langchain_core.embeddings import Embeddings
+    from pydantic import ConfigDict
 except ImportError as exc:  # the extra is optional: say which one to install
     from ..errors import MissingDependencyError
 
     raise MissingDependencyError(
-        f'OmnivecEmbeddings needs langchain-core: pip install "omnivec[langchain]" ({exc})'
+        f'the LangChain adapters need langchain-core: pip install "omnivec[langchain]" ({exc})'
     ) from exc
 
 from ..base import EmbeddingProvider
+from ..rerank import Reranker, RerankResult
 from ..types import Fingerprint, Intent
-from ._common import checked_intent, resolve_provider, to_lists
+from ._common import checked_intent, checked_top_n, rerank_query, resolve_provider, resolve_reranker, to_lists
 
-__all__ = ["OmnivecEmbeddings"]
+__all__ = ["OmnivecEmbeddings", "OmnivecReranker"]
 
 
 class OmnivecEmbeddings(Embeddings):
@@ -112,3 +120,58 @@ class OmnivecEmbeddings(Embeddings):
     async def aclose(self) -> None:
         if self._owns_provider:
             await self.provider.aclose()
+
+
+class OmnivecReranker(BaseDocumentCompressor):
+    """LangChain document compressor that reranks with any omnivec reranker, as ``CohereRerank`` does.
+
+    Returns the ``top_n`` best documents, best first, each a copy with ``metadata["relevance_score"]``
+    added (the other metadata kept).
+
+    Args:
+        reranker: a reference (``"bedrock:cohere.rerank-v3-5:0"``, ``"local:cross-encoder/..."``), an
+            omnivec :class:`Reranker` you built (shared, not closed here), or ``None`` for
+            ``OMNIVEC_RERANKER`` / the ``omnivec.toml`` reranker.
+        top_n: how many documents to keep (``None`` keeps them all, reordered).
+        **options: that reranker's settings, merged over the configured ones; only with a reference.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    reranker: Reranker[Any]
+    top_n: int | None = 3
+
+    def __init__(self, reranker: str | Reranker[Any] | None = None, *, top_n: int | None = 3, **options: Any) -> None:
+        where = "OmnivecReranker"
+        top_n = checked_top_n(top_n, where=where)
+        super().__init__(reranker=resolve_reranker(reranker, options, where=where), top_n=top_n)
+
+    def _ranked(self, documents: Sequence[Document], result: RerankResult) -> list[Document]:
+        return [
+            Document(
+                page_content=documents[i].page_content,
+                metadata={**documents[i].metadata, "relevance_score": score},
+                id=documents[i].id,
+            )
+            for i, score in result.top(self.top_n or len(documents))
+        ]
+
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """The ``top_n`` documents best first; no documents gives ``[]`` without a call."""
+        query = rerank_query(query, where="OmnivecReranker")
+        if not documents:
+            return []
+        texts = [doc.page_content for doc in documents]
+        return self._ranked(documents, self.reranker.rerank_sync(query, texts))
+
+    async def acompress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """Async :meth:`compress_documents`, on the caller's event loop."""
+        query = rerank_query(query, where="OmnivecReranker")
+        if not documents:
+            return []
+        texts = [doc.page_content for doc in documents]
+        return self._ranked(documents, await self.reranker.rerank(query, texts))

@@ -1,4 +1,5 @@
-"""LlamaIndex drop-in: :class:`OmnivecEmbedding` implements ``MultiModalEmbedding`` (a ``BaseEmbedding``).
+"""LlamaIndex drop-ins: :class:`OmnivecEmbedding` implements ``MultiModalEmbedding`` (a ``BaseEmbedding``),
+:class:`OmnivecRerank` a node post-processor (``node_postprocessors=[OmnivecRerank(...)]``).
 
     from llama_index.core import VectorStoreIndex
     from omnivec.providers.integrations.llamaindex import OmnivecEmbedding
@@ -23,21 +24,23 @@ from typing import Any
 
 try:
     from llama_index.core.embeddings import MultiModalEmbedding
-    from llama_index.core.schema import ImageType
+    from llama_index.core.postprocessor.types import BaseNodePostprocessor
+    from llama_index.core.schema import ImageType, MetadataMode, NodeWithScore, QueryBundle
 except ImportError as exc:  # the extra is optional: say which one to install
     from ..errors import MissingDependencyError
 
     raise MissingDependencyError(
-        f'OmnivecEmbedding needs llama-index-core: pip install "omnivec[llamaindex]" ({exc})'
+        f'the LlamaIndex adapters need llama-index-core: pip install "omnivec[llamaindex]" ({exc})'
     ) from exc
 
 from pydantic import Field, PrivateAttr
 
 from ..base import EmbeddingProvider
+from ..rerank import Reranker, RerankResult
 from ..types import Fingerprint, Intent
-from ._common import checked_intent, resolve_provider, to_image, to_lists
+from ._common import checked_intent, checked_top_n, rerank_query, resolve_provider, resolve_reranker, to_image, to_lists
 
-__all__ = ["OmnivecEmbedding"]
+__all__ = ["OmnivecEmbedding", "OmnivecRerank"]
 
 Embedding = list[float]
 
@@ -172,3 +175,61 @@ class OmnivecEmbedding(MultiModalEmbedding):
     async def aclose(self) -> None:
         if self._owns_provider:
             await self._provider.aclose()
+
+
+class OmnivecRerank(BaseNodePostprocessor):
+    """LlamaIndex node post-processor that reranks with any omnivec reranker, as ``CohereRerank`` does.
+
+    Returns the ``top_n`` best nodes, best first, as new ``NodeWithScore`` whose score is the
+    reranker's. Nodes are read as LlamaIndex's own rerankers read them (``MetadataMode.EMBED``).
+
+    Args:
+        reranker: a reference (``"bedrock:cohere.rerank-v3-5:0"``...), an omnivec :class:`Reranker`
+            you built (shared, not closed here), or ``None`` for ``OMNIVEC_RERANKER`` / ``omnivec.toml``.
+        top_n: how many nodes to keep (``None`` keeps them all, reordered).
+        **options: that reranker's settings; only with a reference.
+    """
+
+    model: str = Field(default="unknown", description="omnivec reranker reference, e.g. 'bedrock:...'.")
+    top_n: int | None = Field(default=2, description="Nodes to keep, best first (None keeps all).")
+    _reranker: Reranker[Any] = PrivateAttr()
+
+    def __init__(self, reranker: str | Reranker[Any] | None = None, *, top_n: int | None = 2, **options: Any) -> None:
+        where = "OmnivecRerank"
+        top_n = checked_top_n(top_n, where=where)
+        resolved = resolve_reranker(reranker, options, where=where)
+        super().__init__(model=resolved.ref, top_n=top_n)
+        self._reranker = resolved
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "OmnivecRerank"
+
+    @property
+    def reranker(self) -> Reranker[Any]:
+        return self._reranker
+
+    def _texts(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> tuple[str, list[str]]:
+        query = rerank_query(query_bundle.query_str if query_bundle is not None else None, where="OmnivecRerank")
+        return query, [node.node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+
+    def _ranked(self, nodes: list[NodeWithScore], result: RerankResult) -> list[NodeWithScore]:
+        return [NodeWithScore(node=nodes[i].node, score=score) for i, score in result.top(self.top_n or len(nodes))]
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        """The ``top_n`` nodes best first; no nodes gives ``[]`` without a call."""
+        query, texts = self._texts(nodes, query_bundle)
+        if not nodes:
+            return []
+        return self._ranked(nodes, self._reranker.rerank_sync(query, texts))
+
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        """Async :meth:`_postprocess_nodes`, on the caller's event loop (not a thread)."""
+        query, texts = self._texts(nodes, query_bundle)
+        if not nodes:
+            return []
+        return self._ranked(nodes, await self._reranker.rerank(query, texts))
