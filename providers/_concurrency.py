@@ -101,7 +101,8 @@ class AdaptiveLimit:
     and grows past its start while calls are latency-bound.
 
     A call holds its slot through its retries and their backoff sleeps, so a throttled call keeps
-    its place instead of letting a fresh call fire into the same 429. The limit is revised once per
+    its place instead of letting a fresh call fire into the same 429; only a background throttle's
+    sleep gives the slot up (see ``_retry._sleep``). The limit is revised once per
     window of ``limit`` attempts: if more than ``THROTTLED_SHARE`` were throttled it is cut to 3/4,
     otherwise it grows by one, up to ``ceiling``. Judging a window rather than single answers keeps
     occasional 429s from shrinking it; a steady background share of 429s never reaches it (the

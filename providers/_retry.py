@@ -89,6 +89,7 @@ class _Call(Generic[T]):
         "call",
         "failed_at",
         "gate",
+        "last_error",
         "learn",
         "observer",
         "quota",
@@ -110,6 +111,7 @@ class _Call(Generic[T]):
         self.call, self.gate, self.budget, self.learn = call, gate, budget, learn
         self.tokens, self.observer = tokens, observer
         self.attempt, self.seconds, self.quota = 0, 0.0, True
+        self.last_error: BaseException | None = None
         self.retried: list[str] = []
         self.streak, self.failed_at = 0, -float("inf")  # failures in a row with no success of the key between
 
@@ -157,7 +159,7 @@ class Retrier:
                     state.set_result(result)
             elif isinstance(do, DoSleep):
                 state.prepare_for_next_attempt()
-                await asyncio.sleep(do)
+                await _sleep(run, do)
             else:
                 return do  # type: ignore[no-any-return]
 
@@ -221,6 +223,25 @@ class Retrier:
             run.observer.retrying(state.attempt_number, state.upcoming_sleep, exc)
 
 
+async def _sleep(run: _Call[Any], seconds: float) -> None:
+    """The backoff before a retry. After a throttle the budget read as the quota the call keeps its
+    slot, so a fresh call does not fire into the same empty bucket. After a background throttle (a
+    steady share of 429s whatever the rate) nothing is gained by that: the slot goes to the next
+    call while this one sleeps, and it queues for a slot again to retry. Holding it idled a fifth of
+    the slots at 20% random 429 and cut throughput to 0.6 of an unfaulted run (issue 17)."""
+    gate = run.gate
+    if gate is None or run.quota or not isinstance(run.last_error, RateLimitError):
+        await asyncio.sleep(seconds)
+        return
+    gate.release()
+    try:
+        await asyncio.sleep(seconds)
+        await gate.acquire()
+    except BaseException:
+        gate.in_flight += 1  # cancelled while away: the caller releases one slot on the way out
+        raise
+
+
 async def _metered(run: _Call[T]) -> T:
     """One attempt under the rate budget and the concurrency gate (both set on ``run``)."""
     budget, gate = run.budget, run.gate
@@ -239,6 +260,7 @@ async def _metered(run: _Call[T]) -> T:
         run.streak = 1 if budget.last_success > run.failed_at else run.streak + 1
         run.failed_at = now
         run.quota = budget.record(ticket, throttled=throttled, learn=run.learn)
+        run.last_error = exc
         gate.record(throttled=run.quota)
         if run.observer is not None and throttled:
             run.observer.throttled(run.attempt, exc)

@@ -137,7 +137,9 @@ async def run_batches(
         if progress is not None:
             progress(len(batch))
 
-    await run_workers(chunks, run_chunk, gate.grow_to)
+    # Twice the most slots: a call sleeping off a background throttle gives its slot up (_retry._sleep),
+    # and a worker must be there to take it.
+    await run_workers(chunks, run_chunk, 2 * gate.grow_to)
 
 
 async def run_calls(
