@@ -115,18 +115,7 @@ def migrate(
         )  # fmt: skip
         deleted = _catch_up(store, name, source, target, writer, progress)
         report = MigrationReport(name, source.version, target.version, writer.report, deleted, spent_usd=writer.spent)
-        if writer.stopped:
-            raise MigrationIncompleteError(
-                f"migration of {name!r} to {provider.ref} stopped at the spend cap (${max_cost}) after about "
-                f"${writer.spent:.4f}: run the same command with a higher --max-cost to resume"
-            )
-        if writer.report.failed:
-            failed = sorted(writer.report.failed)
-            raise MigrationIncompleteError(
-                f"{len(failed)} item(s) failed for good and are not in version {target.version}: "
-                f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}; fix or remove them and run again",
-                failed_ids=failed,
-            )
+        writer.raise_if_incomplete(f"migration of {name!r} to {provider.ref}", f"version {target.version}")
         report.count = store.count(name, target.version)
         expected = store.count(name, source.version)
         if report.count != expected or store.duplicate_ids(name, target.version):

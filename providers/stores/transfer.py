@@ -29,7 +29,6 @@ from ._record_catalog import redact
 from .base import Row, VectorStore, VersionInfo, check_name, fingerprint_hash
 from .collection import open_cache
 from .engines import engine_for
-from .errors import MigrationIncompleteError
 from .planning import price_per_token
 from .serving import require_serving, same_space
 from .writer import Engine, IndexReport, Progress, StoreWriter
@@ -197,18 +196,7 @@ def _embed(
     )  # fmt: skip
     writer.run(source.scan(name, origin, target.settings.batch_size), progress)  # stored rows are items
     report.embedded = writer.report
-    if writer.stopped:
-        raise MigrationIncompleteError(
-            f"moving {name!r} to {redact(target.url)} with {provider.ref} stopped at the spend cap (${max_cost}) after about "
-            f"${writer.spent:.4f}: run the same command with a higher --max-cost to resume"
-        )
-    if writer.report.failed:
-        failed = sorted(writer.report.failed)
-        raise MigrationIncompleteError(
-            f"{len(failed)} item(s) failed for good and are not in {redact(target.url)}: {', '.join(failed[:10])}"
-            f"{' ...' if len(failed) > 10 else ''}; fix or remove them and run again",
-            failed_ids=failed,
-        )
+    writer.raise_if_incomplete(f"moving {name!r} to {redact(target.url)} with {provider.ref}", redact(target.url))
 
 
 def _serve_or_ready(target: VectorStore, name: str, version: int, report: TransferReport) -> None:

@@ -28,6 +28,7 @@ from ..inputs import Input
 from ..types import EmbeddingResult
 from . import _embed
 from .base import Row, VectorStore
+from .errors import MigrationIncompleteError
 from .sources import SourceItem
 
 __all__ = ["Engine", "IndexReport", "Online", "Progress", "StoreWriter"]
@@ -114,6 +115,25 @@ class StoreWriter:
             self._stream(batches, progress)
         else:
             self._windowed(batches, self.engine.window, progress)
+
+    def raise_if_incomplete(self, run: str, missing_from: str) -> None:
+        """End a migration or a move the same way when it fell short: at the spend cap (rerun with a
+        higher cap to resume) or with items that failed for good (named, at most ten).
+
+        ``run`` names the run in the message ("migration of 'docs' to REF"), ``missing_from`` where the
+        failed items are not ("version 2")."""
+        if self.stopped:
+            raise MigrationIncompleteError(
+                f"{run} stopped at the spend cap (${self.max_cost}) after about ${self.spent:.4f}: "
+                "run the same command with a higher --max-cost to resume"
+            )
+        if self.report.failed:
+            failed = sorted(self.report.failed)
+            raise MigrationIncompleteError(
+                f"{len(failed)} item(s) failed for good and are not in {missing_from}: {', '.join(failed[:10])}"
+                f"{' ...' if len(failed) > 10 else ''}; fix or remove them and run again",
+                failed_ids=failed,
+            )
 
     def _todo(self, batch: list[SourceItem]) -> list[SourceItem]:
         """The items to embed; items whose content is unchanged but metadata is not are rewritten

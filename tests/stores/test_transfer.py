@@ -124,6 +124,25 @@ def test_another_model_embeds_the_target_and_the_own_model_copies(tmp_path: Path
         assert (v2.state, v2.dimensions, v2.fingerprint["model"]) == ("ready", 16, "b")
 
 
+def test_items_that_fail_for_good_are_named_and_a_rerun_finishes(tmp_path: Path) -> None:
+    from omnivec.providers import InvalidInputError
+    from omnivec.providers.stores import MigrationIncompleteError
+
+    items = _items()
+    failing = FakeProvider(
+        "b", dimensions=16, max_batch_size=1, fail_items={items[7].text: InvalidInputError("bad item")}
+    )
+    with _filled(URLS["lancedb"].format(tmp_path)) as source, open_store(URLS["chroma"].format(tmp_path)) as target:
+        with pytest.raises(
+            MigrationIncompleteError, match=r"1 item\(s\) failed for good and are not in chroma"
+        ) as info:
+            transfer(source, "docs", target, to=failing, cache=False)
+        assert info.value.failed_ids == ["d7"]
+        report = transfer(source, "docs", target, to=FakeProvider("b", dimensions=16, max_batch_size=1), cache=False)
+        assert report.embedded is not None and report.embedded.embedded == 1  # only the one that failed
+        assert len(_all(target, report.target_version)) == N
+
+
 # the CLI ------------------------------------------------------------------------------------------
 def cli(*args: str) -> Any:
     return runner.invoke(app, list(args), catch_exceptions=False)
