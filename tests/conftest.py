@@ -60,6 +60,12 @@ SLOW = (
     "tests/stores/test_adapt.py::test_the_local_model_adapts_and_serves",  # loads MiniLM: 10-40 s on 2 cores
     "tests/stores/test_adapt_emulator.py::test_kill_9_during_adapt_then_rerun_fits_the_same_adapter_and_re_embeds_at_most_one_batch",
     "tests/stores/test_transfer_crash.py",  # kill -9 during migrate --to-store, 7 CLI processes per store
+    # the shipped contract's kill -9 case (some 30 processes per store)
+    "tests/stores/test_store_contract.py::TestLanceDB::test_kill_9_during_index_and_migrate_then_rerun_is_exact",
+    "tests/stores/test_store_contract.py::TestPgVector::test_kill_9_during_index_and_migrate_then_rerun_is_exact",
+    "tests/stores/test_contract_qdrant.py::TestQdrantLocal::test_kill_9_during_index_and_migrate_then_rerun_is_exact",
+    "tests/stores/test_contract_milvus.py::TestMilvusLite::test_kill_9_during_index_and_migrate_then_rerun_is_exact",
+    "tests/stores/test_contract_chroma.py::TestChromaLocal::test_kill_9_during_index_and_migrate_then_rerun_is_exact",
     "tests/unit/test_packaging.py",  # builds and installs the wheel
     "tests/benchmarks/test_perf_smoke.py::test_throughput_script_runs_both_providers_and_loses_nothing",
     "tests/benchmarks/test_perf_smoke.py::test_grant_and_random_throttle_ratios_hold_a_loose_floor",

@@ -19,7 +19,7 @@ import json
 import os
 import time
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from .base import State, VectorStore, VersionInfo, fingerprint_hash
+from .base import Row, State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
+from .filters import FieldType, typed_fields
 
-__all__ = ["CATALOG", "RecordCatalogStore", "lock_folder_for", "no_filters_yet", "redact"]
+__all__ = ["CATALOG", "RecordCatalogStore", "lock_folder_for", "redact"]
 
 CATALOG = "omnivec__catalog"
 
@@ -98,6 +99,7 @@ class RecordCatalogStore(VectorStore):
                     "fingerprint_hash": fingerprint_hash(fingerprint),
                     "dimensions": dims,
                     "state": "building",
+                    "fields": {},  # typed metadata keys (filters); a version made before them has none
                     "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 }
                 self._write_record(collection, record)
@@ -163,6 +165,36 @@ class RecordCatalogStore(VectorStore):
                 self._write_record(collection, record if record["versions"] else None)
             self._drop_table(collection, version)  # after the record: a version never lacks its table
 
+    # typed metadata (the ``filters`` feature) --------------------------------------------------------
+    def metadata_fields(self, collection: str, version: int) -> dict[str, FieldType]:
+        entry = (self._read_record(collection) or {"versions": {}})["versions"].get(str(version)) or {}
+        return dict(entry.get("fields") or {})
+
+    def _declare_fields(self, collection: str, version: int, rows: Sequence[Row]) -> dict[str, FieldType]:
+        """The version's typed keys once ``rows`` are written, recording in the catalog the keys they
+        carry first BEFORE the rows are written (a key whose rows a kill lost matches nothing; a row
+        whose key was not recorded could never be found). A value of another type than its key's is a
+        StoreError, before anything is written. A version made before typed metadata gets none."""
+        table = f"{collection}__v{version}"
+        entry = (self._read_record(collection) or {"versions": {}})["versions"].get(str(version))
+        if entry is None or "fields" not in entry:
+            return {}
+        if not typed_fields(rows, entry["fields"], table):
+            return dict(entry["fields"])
+        with self._catalog_lock(collection):
+            record = self._read_record(collection)
+            if record is None or str(version) not in record["versions"]:
+                raise CollectionNotFoundError(f"version {table} is missing from {redact(self.url)}")
+            fields = record["versions"][str(version)]["fields"]
+            new = typed_fields(rows, fields, table)  # again: another writer may have added keys
+            fields.update(new)
+            self._write_record(collection, record)
+        self._index_fields(table, new)
+        return dict(fields)
+
+    def _index_fields(self, table: str, new: Mapping[str, FieldType]) -> None:
+        """Index keys first seen in a version, where the engine wants a payload index to filter fast."""
+
     def health(self, collection: str, version: int) -> list[str]:
         return [] if self._has_table(collection, version) else [f"table {collection}__v{version} is missing"]
 
@@ -217,10 +249,3 @@ def exact_top_k(batches: Iterator[list[Any]], query: np.ndarray, k: int) -> list
         best += [(float(s), r) for s, r in zip(scores, rows, strict=True)]
         best = sorted(best, key=lambda pair: -pair[0])[:k]
     return best
-
-
-def no_filters_yet(store: VectorStore, where: object) -> None:
-    """These stores do not declare ``filters`` (the collection layer refuses ``where=`` before any
-    call); a caller that reaches ``search`` directly with one gets a StoreError, not unfiltered hits."""
-    if where:
-        raise StoreError(f"{type(store).__name__} does not push metadata filters down yet")

@@ -326,6 +326,11 @@ class VectorStore(ABC):
         """``filters``: the version's typed metadata columns, key -> ``str``/``int``/``float``/``bool``."""
         return {}
 
+    def check_conditions(self, conditions: Sequence[Condition], table: str) -> None:  # noqa: B027 - none by default
+        """``filters``: refuse, in one :class:`InvalidOptionError` line naming the operator and the store,
+        a checked condition this engine cannot push down (the collection layer calls it before the query
+        is embedded; ``search`` again). Never filtered here after a top-k: that would lose rows."""
+
     def lexical_search(
         self, collection: str, version: int, text: str, k: int, *, where: Sequence[Condition] = ()
     ) -> list[Hit]:

@@ -4,8 +4,9 @@
 Mapping: a version is a Chroma collection ``<name>__v<N>`` (``hnsw:space = cosine``, no embedding
 function: omnivec embeds; the fingerprint in the collection metadata). A row is a record: its id,
 ``document`` = text, ``uri`` = Chroma's own uri field, and in the record metadata ``content_hash``,
-the whole metadata as JSON (``omnivec.metadata``: Chroma metadata holds scalars only) and each scalar
-top-level key again as ``m.<key>``, so a metadata filter can be pushed down as a Chroma ``where`` later.
+the whole metadata as JSON (``omnivec.metadata``: Chroma metadata holds scalars only) and each typed
+key (:mod:`.filters`; its type recorded in the catalog) again as ``m.<key>`` with a presence marker
+``h.<key>``, so a metadata filter is pushed down as a Chroma ``where`` (:mod:`.native_filters`).
 Chroma normalizes the embeddings of a cosine collection, so the vector as written is kept, byte for
 byte, in the record metadata too (``omnivec.vector``, base64 float32). Catalog and alias: one record per collection in
 ``omnivec__catalog`` (:mod:`._record_catalog`): Chroma has no aliases, so a switch is that one
@@ -20,7 +21,7 @@ import base64
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -34,10 +35,11 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Chroma store needs its extra: pip install "omnivec[chroma]" ({exc})') from exc
 
-from ._record_catalog import CATALOG, RecordCatalogStore, exact_top_k, lock_folder_for, no_filters_yet, redact
-from .base import Hit, Row
+from ._record_catalog import CATALOG, RecordCatalogStore, exact_top_k, lock_folder_for, redact
+from .base import Feature, Hit, Row
 from .errors import StoreError
-from .filters import Condition
+from .filters import Condition, FieldType
+from .native_filters import PRESENT, chroma_where, refuse_string_ranges
 from .settings import BaseStoreSettings
 
 __all__ = ["ChromaStore"]
@@ -55,6 +57,7 @@ def _local_path(settings: BaseStoreSettings) -> Path | None:
 
 class ChromaStore(RecordCatalogStore):
     scheme = "chroma"
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters"})
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         super().__init__(settings)
@@ -149,9 +152,10 @@ class ChromaStore(RecordCatalogStore):
                 f"Chroma takes at most {self._client.get_max_batch_size()} records per write, not {len(rows)}: "
                 "lower --batch-size"
             )
+        fields = self._declare_fields(collection, version, rows)
         metadatas = [
             {"content_hash": r.content_hash, _META: json.dumps(dict(r.metadata)), _VECTOR: _b64(vector),
-             **{f"m.{k}": v for k, v in r.metadata.items() if isinstance(v, str | int | float | bool)}}
+             **_typed(r.metadata, fields)}
             for r, vector in zip(rows, matrix, strict=True)
         ]  # fmt: skip
         table.upsert(
@@ -178,21 +182,33 @@ class ChromaStore(RecordCatalogStore):
         self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False,
         where: Sequence[Condition] = (),
     ) -> list[Hit]:  # fmt: skip
-        no_filters_yet(self, where)
         table = self._table(collection, version)
-        total = table.count()
-        if exact or total < self.settings.index_min_rows:
-            best = exact_top_k(self.scan(collection, version, 4096, vectors=True), vector, k)
-            return [Hit(r.id, score, r.metadata, r.text, r.uri) for score, r in best]
-        # where= will go here as where= on the m.<key> fields
-        found = table.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(k, total),
-            include=[*_INCLUDE_ROW, "distances"],
-        )  # fmt: skip
-        first: dict[str, Any] = {key: (value or [[]])[0] for key, value in found.items() if isinstance(value, list)}
-        hits = _rows({key: first.get(key) for key in ("ids", "documents", "uris", "metadatas")})
-        distances: list[float] = first.get("distances") or []
-        return [Hit(r.id, 1.0 - float(d), r.metadata, r.text, r.uri) for r, d in zip(hits, distances, strict=True)]
+        self.check_conditions(where, table.name)
+        total, native = table.count(), chroma_where(where)
+        if not exact and total >= self.settings.index_min_rows:
+            found = table.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(k, total),
+                include=[*_INCLUDE_ROW, "distances"], where=native,  # Chroma filters before its graph search
+            )  # fmt: skip
+            first: dict[str, Any] = {key: (value or [[]])[0] for key, value in found.items() if isinstance(value, list)}
+            hits = _rows({key: first.get(key) for key in ("ids", "documents", "uris", "metadatas")})
+            distances: list[float] = first.get("distances") or []
+            if not where or len(hits) == k:  # else: the graph walk fell short of k matching rows: scan them
+                return [
+                    Hit(r.id, 1.0 - float(d), r.metadata, r.text, r.uri) for r, d in zip(hits, distances, strict=True)
+                ]
+        best = exact_top_k(self._matching(table, native), vector, k)
+        return [Hit(r.id, score, r.metadata, r.text, r.uri) for score, r in best]
+
+    def _matching(self, table: Any, native: dict[str, Any] | None, page: int = 4096) -> Iterator[list[Row]]:
+        """The rows ``native`` selects (every row without it), with vectors, filtered by Chroma itself."""
+        offset = 0
+        while batch := _rows(table.get(where=native, limit=page, offset=offset, include=_INCLUDE_ROW), True):
+            yield batch
+            offset += len(batch)
+
+    def check_conditions(self, conditions: Sequence[Condition], table: str) -> None:
+        refuse_string_ranges("Chroma", conditions, table)
 
     def count(self, collection: str, version: int) -> int:
         return int(self._table(collection, version).count())
@@ -204,6 +220,16 @@ class ChromaStore(RecordCatalogStore):
     def build_index(self, collection: str, version: int) -> str | None:
         self._require(collection, version)
         return None  # Chroma builds its HNSW graph on every write
+
+
+def _typed(metadata: Mapping[str, Any], fields: Mapping[str, FieldType]) -> dict[str, Any]:
+    """The typed keys as Chroma metadata: ``m.<key>`` (floats as floats) and the presence marker ``h.<key>``."""
+    typed: dict[str, Any] = {}
+    for key, kind in fields.items():
+        value = metadata.get(key)
+        if value is not None:
+            typed[f"m.{key}"], typed[f"{PRESENT}{key}"] = float(value) if kind == "float" else value, True
+    return typed
 
 
 def _b64(vector: np.ndarray) -> str:

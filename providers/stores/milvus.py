@@ -3,8 +3,8 @@ Zilliz; ``user:password`` in the URL or ``MILVUS_TOKEN``), or ``milvus+lite://PA
 the real engine in-process, one file; ONE process per file: the engine locks it).
 
 Mapping: a version is a Milvus collection ``<name>__v<N>`` (``id`` VARCHAR primary key,
-``content_hash``, nullable ``text`` / ``uri`` VARCHARs, ``metadata`` as a JSON field, so a metadata
-filter can be pushed down as a Milvus boolean expression on ``metadata["key"]``, and a FLOAT_VECTOR
+``content_hash``, nullable ``text`` / ``uri`` VARCHARs, ``metadata`` as a JSON field (a metadata
+filter is pushed down as a Milvus boolean expression on ``metadata["key"]``, :mod:`.native_filters`), and a FLOAT_VECTOR
 with COSINE metric; strong consistency, so a write is read back at once). The fingerprint is also a
 collection property. Catalog and alias: one row per collection in ``omnivec__catalog``
 (:mod:`._record_catalog`); the Milvus alias ``<name>`` is then moved to the serving version with one
@@ -20,7 +20,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -32,10 +32,11 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Milvus store needs its extra: pip install "omnivec[milvus]" ({exc})') from exc
 
-from ._record_catalog import CATALOG, RecordCatalogStore, count_duplicates, lock_folder_for, no_filters_yet, redact
-from .base import Hit, Row
+from ._record_catalog import CATALOG, RecordCatalogStore, count_duplicates, lock_folder_for, redact
+from .base import Feature, Hit, Row
 from .errors import StoreError
 from .filters import Condition
+from .native_filters import milvus_expression
 from .settings import BaseStoreSettings
 
 __all__ = ["MAX_DIMENSIONS", "MilvusStore"]
@@ -58,6 +59,7 @@ def _first_line(exc: BaseException) -> str:
 
 class MilvusStore(RecordCatalogStore):
     scheme = "milvus"
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters"})
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         super().__init__(settings)
@@ -239,6 +241,7 @@ class MilvusStore(RecordCatalogStore):
                         f"row {row.id[:40]!r}: its {name} is {len(value.encode())} bytes; a Milvus VARCHAR holds "
                         f"{_VARCHAR}: split the item: nothing of the batch was written"
                     )
+        self._declare_fields(collection, version, rows)
         data = [
             {"id": r.id, "content_hash": r.content_hash, "text": r.text, "uri": r.uri, "metadata": dict(r.metadata),
              "vector": vector}
@@ -272,16 +275,21 @@ class MilvusStore(RecordCatalogStore):
         self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False,
         where: Sequence[Condition] = (),
     ) -> list[Hit]:  # fmt: skip
-        no_filters_yet(self, where)
         table = self._table(collection, version)
-        params: dict[str, Any] = {"metric_type": "COSINE"}
-        if self._is_ivf(table):  # probing every list is a full scan: nprobe is clamped to nlist (Lite keeps its own)
-            params["params"] = {"nprobe": _MAX_NPROBE if exact else 32}
-        # where= will go here as filter= (a Milvus boolean expression on metadata["key"])
-        found = self._c.search(
-            table, [np.asarray(vector, dtype=np.float32).tolist()], limit=k, output_fields=_FIELDS,
-            search_params=params,
-        )[0]  # fmt: skip
+        ivf = self._is_ivf(table)
+
+        def query(exact: bool) -> list[Any]:
+            params: dict[str, Any] = {"metric_type": "COSINE"}
+            if ivf:  # probing every list is a full scan: nprobe is clamped to nlist (Lite keeps its own)
+                params["params"] = {"nprobe": _MAX_NPROBE if exact else 32}
+            return list(self._c.search(
+                table, [np.asarray(vector, dtype=np.float32).tolist()], limit=k, output_fields=_FIELDS,
+                search_params=params, filter=milvus_expression(where),  # filtered inside the search, before top-k
+            )[0])  # fmt: skip
+
+        found = query(exact)
+        if where and len(found) < k and ivf and not exact:
+            found = query(True)  # the matching rows sat in lists not probed: k rows match, k come back
         return [
             Hit(h["entity"]["id"], float(h["distance"]), h["entity"].get("metadata") or {}, h["entity"].get("text"),
                 h["entity"].get("uri"))

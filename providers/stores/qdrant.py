@@ -3,8 +3,8 @@
 
 Mapping: a version is a Qdrant collection ``<name>__v<N>`` (cosine distance, the fingerprint in the
 collection's ``metadata``); a row is a point whose id is ``uuid5(row id)`` with ``id``, ``content_hash``,
-``text``, ``uri`` and ``metadata`` in its payload (so a metadata filter can be pushed down as a
-Qdrant payload filter on ``metadata.<key>``). Qdrant normalizes vectors of a cosine collection when it
+``text``, ``uri`` and ``metadata`` in its payload: a metadata filter is pushed down as a Qdrant
+payload filter on ``metadata.<key>`` (:mod:`.native_filters`; on a server each typed key gets a payload index). Qdrant normalizes vectors of a cosine collection when it
 stores them, so the vector as written is kept, byte for byte, in the payload (``vector_f32``, base64).
 Catalog and alias: one point per collection in ``omnivec__catalog`` (:mod:`._record_catalog`); the
 Qdrant alias ``<name>`` is then moved to the serving version with one ``update_collection_aliases``
@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -37,10 +37,11 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Qdrant store needs its extra: pip install "omnivec[qdrant]" ({exc})') from exc
 
-from ._record_catalog import CATALOG, RecordCatalogStore, lock_folder_for, no_filters_yet, redact
-from .base import Hit, Row
+from ._record_catalog import CATALOG, RecordCatalogStore, lock_folder_for, redact
+from .base import Feature, Hit, Row
 from .errors import StoreError
-from .filters import Condition
+from .filters import Condition, FieldType
+from .native_filters import qdrant_filter, refuse_string_ranges
 from .settings import BaseStoreSettings
 
 __all__ = ["QdrantStore"]
@@ -105,6 +106,7 @@ class _NoCommit:
 
 class QdrantStore(RecordCatalogStore):
     scheme = "qdrant"
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters"})
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         super().__init__(settings)
@@ -308,6 +310,7 @@ class QdrantStore(RecordCatalogStore):
         if not rows:
             return
         matrix = self.check_vectors(collection, version, rows)
+        self._declare_fields(collection, version, rows)
         points = [
             models.PointStruct(
                 id=_point_id(r.id),
@@ -341,20 +344,36 @@ class QdrantStore(RecordCatalogStore):
         self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False,
         where: Sequence[Condition] = (),
     ) -> list[Hit]:  # fmt: skip
-        no_filters_yet(self, where)
-        # where= will go here as query_filter (a Qdrant payload filter on metadata.<key>)
-        found = self._c.query_points(
-            self._table(collection, version),
-            query=np.asarray(vector, dtype=np.float32).tolist(),
-            limit=k,
-            search_params=None if self._path is not None else models.SearchParams(exact=exact),  # local: always exact
-            with_payload=_PAYLOAD,
-        ).points
+        table = self._table(collection, version)
+        self.check_conditions(where, table)
+
+        def query(exact: bool) -> list[Any]:
+            return list(self._c.query_points(
+                table, query=np.asarray(vector, dtype=np.float32).tolist(), limit=k,
+                query_filter=qdrant_filter(where),  # a payload filter: applied inside the search, before top-k
+                search_params=None if self._path is not None else models.SearchParams(exact=exact),  # local: exact
+                with_payload=_PAYLOAD,
+            ).points)  # fmt: skip
+
+        found = query(exact)
+        if where and len(found) < k and not exact and self._path is None:
+            found = query(True)  # a selective filter the graph walk fell short on: k rows match, k come back
         return [
             Hit(p.payload["id"], float(p.score), p.payload.get("metadata") or {}, p.payload.get("text"),
                 p.payload.get("uri"))
             for p in found
         ]  # fmt: skip
+
+    def check_conditions(self, conditions: Sequence[Condition], table: str) -> None:
+        refuse_string_ranges("Qdrant", conditions, table)
+
+    def _index_fields(self, table: str, new: Mapping[str, FieldType]) -> None:
+        if self._path is not None:
+            return  # local mode has no payload indexes
+        kinds = {"str": models.PayloadSchemaType.KEYWORD, "int": models.PayloadSchemaType.INTEGER,
+                 "float": models.PayloadSchemaType.FLOAT, "bool": models.PayloadSchemaType.BOOL}  # fmt: skip
+        for key, kind in new.items():  # filtered HNSW search stays fast and k-complete with one per key
+            self._c.create_payload_index(table, f"metadata.{key}", field_schema=kinds[kind], wait=True)
 
     def count(self, collection: str, version: int) -> int:
         return int(self._c.count(self._table(collection, version), exact=True).count)

@@ -50,6 +50,7 @@ def plan_search(
     if mode == "hybrid":
         check_fusion(rrf_k, weights)
     conditions = check_where(where, store.metadata_fields(name, info.version), table) if where is not None else []
+    store.check_conditions(conditions, table)
     if reranker is not None:
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError(f"rerank scores text: the query must be a non-blank string, got {query!r:.60}")

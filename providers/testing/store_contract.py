@@ -22,7 +22,9 @@ idempotent upserts by id, byte-equal float32 vectors, batched scans, exact cosin
 numpy, the alias and its flip, the fingerprint guard where rows are written, the writer lock.
 A case a store fails for a known reason goes into its class's ``known_bugs`` (a strict xfail). The
 optional features a store declares in ``VectorStore.features`` (metadata filters, lexical search)
-have their cases in :mod:`.store_contract_search`, inherited here: skipped where not declared. Scan
+have their cases in :mod:`.store_contract_search`, inherited here: skipped where not declared; the
+kill -9 case (``index`` and ``migrate`` killed at random points, then rerun) is in
+:mod:`.store_contract_crash`, inherited too (slow: put it on your slow list). Scan
 order is not part of the contract (pgvector pages by id, LanceDB reads in storage order):
 completeness is. Needs pytest.
 """
@@ -41,6 +43,7 @@ import pytest
 from ..errors import InvalidOptionError
 from ..stores.base import AdapterRecord, Row, State, VectorStore, check_name, fingerprint_hash
 from ..stores.errors import CollectionNotFoundError, StoreError, VectorSpaceMismatchError
+from .store_contract_crash import CrashContract
 from .store_contract_search import SearchContract, needs_feature
 
 __all__ = ["StoreContract", "StoreFactory", "contract_fingerprint", "contract_rows"]
@@ -87,7 +90,7 @@ def _cosine(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.asarray(matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)))
 
 
-class StoreContract(SearchContract):
+class StoreContract(SearchContract, CrashContract):
     """Behaviour every omnivec vector store must show. Override :meth:`make_store` (a fixture)."""
 
     max_dimensions: ClassVar[int | None] = None

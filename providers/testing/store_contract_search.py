@@ -11,6 +11,7 @@ layer refuses the undeclared feature in one line before embedding anything.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -154,6 +155,59 @@ class SearchContract:
                 search(store, "notes", "q", where=where, provider=provider)
         assert provider.calls == []
         assert [h.id for h in search(store, "notes", "q", where={"tenant": "t1"}, provider=provider)] == ["n1"]
+
+    def test_a_selective_filter_returns_k_hits_while_k_rows_match(self, make_store: Any) -> None:
+        """11 of 400 rows match: an ANN walk (or IVF probe) that meets few of them must not come back short."""
+        with make_store(index_min_rows=0) as store:
+            needs_feature(store, "filters")
+            rows = [replace(r, metadata={**r.metadata, "pick": i % 37 == 0}) for i, r in enumerate(tenant_rows(400))]
+            self.filled(store, rows)
+            store.build_index("docs", 1)
+            picked = [i for i, r in enumerate(rows) if r.metadata["pick"]]
+            where = check_where({"pick": True}, store.metadata_fields("docs", 1), "t")
+            query = np.asarray(rows[1].vector)  # a row that does not match: its neighbours mostly do not either
+            truth = _cosine(np.stack([np.asarray(r.vector) for r in rows]), query)
+            ranked = [rows[i].id for i in sorted(picked, key=lambda i: -truth[i])]
+            for k, exact in ((10, True), (10, False), (11, False), (30, False), (30, True)):
+                hits = [h.id for h in store.search("docs", 1, query, k, exact=exact, where=where)]
+                assert len(hits) == min(k, len(picked)) and set(hits) <= set(ranked), (k, exact)
+                if exact or k >= len(picked):
+                    assert (hits if exact else sorted(hits)) == (ranked[:k] if exact else sorted(ranked)), (k, exact)
+
+    def test_an_operator_the_store_cannot_push_down_is_refused_in_one_line_or_answered_exactly(
+        self, store: VectorStore
+    ) -> None:
+        from ..cache import content_key
+        from ..stores import SourceItem, index_items, search
+        from . import FakeProvider
+
+        needs_feature(store, "filters")
+        rows = tenant_rows(30, seed=6)
+        self.filled(store, rows)
+        where = check_where({"tenant": {"$gt": "t0"}, "name": {"$lte": "plain"}}, store.metadata_fields("docs", 1), "t")
+        query = np.asarray(rows[0].vector)
+        refused: str | None = None
+        try:
+            store.check_conditions(where, "docs__v1")
+        except InvalidOptionError as exc:
+            refused = str(exc)
+        if refused is not None:  # named in one line: the operator and the engine
+            assert "$gt" in refused and "\n" not in refused
+            with pytest.raises(InvalidOptionError, match=r"\$gt"):
+                store.search("docs", 1, query, 5, exact=True, where=where)  # never filtered after the top-k
+            items = [
+                SourceItem(f"n{i}", content_key(f"t{i}"), f"text {i}", None, {"tenant": f"t{i}"}) for i in range(3)
+            ]
+            index_items(store, "notes", items, provider=FakeProvider("contract-f"), cache=False)
+            provider = FakeProvider("contract-f")
+            with pytest.raises(InvalidOptionError, match=r"\$gt"):
+                search(store, "notes", "q", where={"tenant": {"$gt": "t0"}}, provider=provider)
+            assert provider.calls == []
+            return
+        truth = _cosine(np.stack([np.asarray(r.vector) for r in rows]), query)
+        matching = [i for i, r in enumerate(rows) if r.metadata["tenant"] > "t0" and r.metadata["name"] <= "plain"]
+        expected = [rows[i].id for i in sorted(matching, key=lambda i: -truth[i])[:5]]
+        assert [h.id for h in store.search("docs", 1, query, 5, exact=True, where=where)] == expected
 
     # lexical and hybrid -------------------------------------------------------------------------
     def test_lexical_search_ranks_by_words_and_finds_rows_written_after_the_index(self, store: VectorStore) -> None:

@@ -15,6 +15,9 @@ pytest.importorskip("chromadb", reason='the Chroma extra is not installed: pip i
 
 class TestChromaLocal(StoreContract):
     @pytest.fixture
-    def make_store(self, tmp_path: Path) -> StoreFactory:
-        url = f"chroma+local://{tmp_path / 'chroma'}"
-        return lambda **settings: open_store(url, cache=None, **settings)
+    def store_url(self, tmp_path: Path) -> str:
+        return f"chroma+local://{tmp_path / 'chroma'}"  # not read from a handle: the engine is one process per folder
+
+    @pytest.fixture
+    def make_store(self, store_url: str) -> StoreFactory:
+        return lambda **settings: open_store(store_url, cache=None, **settings)

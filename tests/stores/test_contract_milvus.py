@@ -16,6 +16,9 @@ pytest.importorskip("milvus_lite", reason='the Milvus extra is not installed: pi
 
 class TestMilvusLite(StoreContract):
     @pytest.fixture
-    def make_store(self, tmp_path: Path) -> StoreFactory:
-        url = f"milvus+lite://{tmp_path / 'milvus.db'}"
-        return lambda **settings: open_store(url, cache=None, **settings)
+    def store_url(self, tmp_path: Path) -> str:
+        return f"milvus+lite://{tmp_path / 'milvus.db'}"  # not read from a handle: the engine is one process per folder
+
+    @pytest.fixture
+    def make_store(self, store_url: str) -> StoreFactory:
+        return lambda **settings: open_store(store_url, cache=None, **settings)

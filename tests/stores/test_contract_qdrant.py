@@ -15,6 +15,9 @@ pytest.importorskip("qdrant_client", reason='the Qdrant extra is not installed: 
 
 class TestQdrantLocal(StoreContract):
     @pytest.fixture
-    def make_store(self, tmp_path: Path) -> StoreFactory:
-        url = f"qdrant+local://{tmp_path / 'qdrant'}"
-        return lambda **settings: open_store(url, cache=None, **settings)
+    def store_url(self, tmp_path: Path) -> str:
+        return f"qdrant+local://{tmp_path / 'qdrant'}"  # not read from a handle: the engine is one process per folder
+
+    @pytest.fixture
+    def make_store(self, store_url: str) -> StoreFactory:
+        return lambda **settings: open_store(store_url, cache=None, **settings)

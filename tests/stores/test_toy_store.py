@@ -230,6 +230,8 @@ def install_toy(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class TestDictStore(StoreContract):
+    survives_its_process = False  # an in-memory dict: a killed process takes it along
+
     @pytest.fixture
     def make_store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StoreFactory:
         install_toy(tmp_path / "site", monkeypatch)
