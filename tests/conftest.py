@@ -69,6 +69,7 @@ SLOW = (
     "tests/unit/test_packaging.py",  # builds and installs the wheel
     "tests/benchmarks/test_perf_smoke.py::test_throughput_script_runs_both_providers_and_loses_nothing",
     "tests/benchmarks/test_perf_smoke.py::test_grant_and_random_throttle_ratios_hold_a_loose_floor",
+    "tests/benchmarks/test_perf_smoke.py::test_million_script_kills_resumes_and_counts_what_was_embedded_twice",
     "tests/contract/test_rerank_wire.py::test_ten_thousand_candidates",
     "tests/unit/test_bad_inputs.py::test_a_model_that_cannot_be_loaded_is_one_line",  # 70 s of model loading
     # End-to-end store commands (index, migrate, switch, adapt, move) as a user runs them, each a few
