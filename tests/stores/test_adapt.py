@@ -105,6 +105,29 @@ def test_the_guard_maps_only_the_from_side_of_an_adapter_the_version_holds(tmp_p
         store.close()
 
 
+def test_an_open_store_sees_adapter_changes_made_through_another_handle(tmp_path: Path) -> None:
+    # Each open store keeps the adapter lists it read (search asks on every query) and must read again
+    # once the catalog moved on, whoever moved it.
+    url = f"lancedb://{tmp_path / 'l'}"
+    serving, other = open_store(url, cache=None), open_store(url, cache=None)
+    try:
+        index_items(serving, "notes", items(), provider=FakeProvider("a"))
+        old_ids = [h.id for h in search(serving, "notes", "tax law", k=5)]
+        adapt(other, "notes", "fake:b", sample=30)
+        assert [a.serving for a in serving.adapters("notes", 1)] == [False]
+        switch_via_adapter(other, "notes")
+        assert [h.id for h in search(serving, "notes", "tax law", k=5)] == mapped_search(
+            serving, "tax law", FakeProvider("b")
+        )
+        rollback(other, "notes")
+        assert [h.id for h in search(serving, "notes", "tax law", k=5)] == old_ids
+        switch_via_adapter(serving, "notes")  # its own change, seen by itself
+        assert [a.serving for a in serving.adapters("notes", 1)] == [True]
+    finally:
+        serving.close()
+        other.close()
+
+
 def pictures(folder: Path) -> list[SourceItem]:
     from PIL import Image
 
