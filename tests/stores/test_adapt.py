@@ -90,6 +90,19 @@ def test_adapt_then_switch_via_adapter_serves_mapped_queries_until_rollback_or_t
     assert [h.id for h in search(store, "notes", "tax law", k=5)] == via
 
 
+def test_the_sample_is_drawn_from_ids_alone_and_matches_a_draw_over_whole_rows(store: VectorStore) -> None:
+    from omnivec.providers.stores.adapting import sample_ids
+
+    index_items(store, "notes", items(75), provider=FakeProvider("a"))
+    info = store.versions("notes")[0]
+    pages = list(store.ids("notes", 1, 16))  # id pages, the size asked for
+    assert max(len(p) for p in pages) <= 16
+    assert sorted(i for p in pages for i in p) == sorted(r.id for rows in store.scan("notes", 1, 16) for r in rows)
+    drawn, total = sample_ids(store, info, 20, seed=3)
+    assert total == 75 and len(drawn) == 20 == len(set(drawn)) and drawn == sorted(drawn)
+    assert sample_ids(store, info, 20, seed=3) == (drawn, 75) and sample_ids(store, info, 20, seed=4)[0] != drawn
+
+
 def test_the_guard_maps_only_the_from_side_of_an_adapter_the_version_holds(tmp_path: Path) -> None:
     store = open_store(f"lancedb://{tmp_path / 'l'}", cache=None)
     try:
