@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 from ._adapter_fits import Candidate, apply_params, candidates, fit_candidate
+from ._adapter_one import OneVectorMap
 from ._adapter_score import HeldOut, check_pairs, fingerprint_dict, folds, score_fold
 from .errors import InvalidInputError
 from .types import Fingerprint
@@ -81,6 +82,11 @@ class SpaceAdapter:
     report: tuple[HeldOut, ...]
     """Every candidate tried, best first."""
     params: Mapping[str, npt.NDArray[np.float32]]
+    _one: OneVectorMap = field(init=False, repr=False, compare=False)
+    """The one-query path (serving maps a query at a time), laid out once here rather than per query."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_one", OneVectorMap(self.params, normalized=self.normalized))
 
     @property
     def normalized(self) -> bool:
@@ -113,15 +119,15 @@ class SpaceAdapter:
     def apply(self, vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """New-space vectors (``(d_new,)`` or ``(n, d_new)``) mapped into the old space."""
         x = np.asarray(vectors, dtype=np.float32)
-        one = x.ndim == 1
-        x = x[None, :] if one else x
         d_new = int(self.params["W"].shape[0])
-        if x.ndim != 2 or x.shape[1] != d_new:
+        if x.ndim not in (1, 2) or x.shape[-1] != d_new:
             raise InvalidInputError(f"vectors: this adapter maps {d_new}-dimensional vectors, got shape {x.shape}")
+        if x.ndim == 1:
+            return self._one(x)
         out = apply_params(self.params, x)
         if self.normalized:
             out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), np.float32(1e-12))
-        return out[0] if one else out
+        return out
 
     def to_bytes(self) -> bytes:
         """One self-describing blob (JSON header, then raw little-endian float32 arrays); no pickle."""

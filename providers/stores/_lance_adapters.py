@@ -4,6 +4,11 @@ One row per (version, ``from`` space), keyed ``<name>__v<N>/<from_hash>``, the a
 binary column read only when a query needs them. Putting one is a single ``merge_insert`` commit;
 choosing the one that serves is a single ``update`` over the version's rows (one commit), so a
 reader sees the old or the new choice, never two adapters serving.
+
+``search`` asks for a version's adapters on every query. Reading them is a filtered scan (~12 ms);
+the table's version number is one manifest check (~0.5 ms, the connection re-reads it on every read),
+so an open store keeps each version's list with the table version it was read at, and reads again
+only when any commit (here or in another process) moved the table on.
 """
 
 from __future__ import annotations
@@ -53,8 +58,13 @@ class LanceAdapters:
         raise NotImplementedError  # LanceStore's own
 
     def _adapter_table(self, *, create: bool = True) -> Any:
+        held = self.__dict__.get("_adapters_held")
+        if held is not None:
+            return held
         try:
-            return self._db.open_table("_omnivec_adapters")
+            table = self._db.open_table("_omnivec_adapters")
+            self.__dict__["_adapters_held"] = table  # kept open: it sees later commits (consistency interval 0)
+            return table
         except ValueError:
             if not create:  # a reader never creates the table
                 return None
@@ -89,6 +99,14 @@ class LanceAdapters:
         table = self._adapter_table(create=False)
         if table is None:
             return []
+        seen: dict[tuple[str, int], tuple[int, list[AdapterRecord]]] = self.__dict__.setdefault("_adapters_seen", {})
+        table_version = table.version
+        cached = seen.get((collection, version))
+        if cached is None or cached[0] != table_version:
+            cached = seen[(collection, version)] = (table_version, self._read_adapters(table, collection, version))
+        return list(cached[1])
+
+    def _read_adapters(self, table: Any, collection: str, version: int) -> list[AdapterRecord]:
         query = table.search().where(_of_version(collection, version)).select(_LISTED)
         rows = query.limit(None).to_arrow().to_pylist()
         found = [

@@ -67,17 +67,22 @@ def _check_options(sample: int, max_cost: float | None) -> None:
         raise InvalidOptionError(f"max_cost must be a finite number of USD >= 0, got {max_cost!r}")
 
 
+ID_PAGE = 8192
+"""Ids read per page when drawing the sample: the id column alone, so pages can be large."""
+
+
 def sample_ids(store: VectorStore, info: VersionInfo, size: int, seed: int) -> tuple[list[str], int]:
     """``size`` stored ids drawn at random by ``seed`` (the ids with the smallest seeded hash: the
-    same draw whatever order the store scans in, O(size) memory), sorted; and how many there are."""
+    same draw whatever order the store scans in, O(size) memory), sorted; and how many there are.
+    Only ids are read here; the caller fetches the drawn rows alone."""
     total = 0
 
     def keyed() -> Any:
         nonlocal total
-        for rows in store.scan(info.collection, info.version, store.settings.batch_size):
-            total += len(rows)
-            for row in rows:
-                yield hashlib.blake2b(f"{seed}:{row.id}".encode(), digest_size=8).digest(), row.id
+        for ids in store.ids(info.collection, info.version, max(store.settings.batch_size, ID_PAGE)):
+            total += len(ids)
+            for item_id in ids:
+                yield hashlib.blake2b(f"{seed}:{item_id}".encode(), digest_size=8).digest(), item_id
 
     chosen = heapq.nsmallest(size, keyed())
     return sorted(item_id for _, item_id in chosen), total

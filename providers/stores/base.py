@@ -306,6 +306,12 @@ class VectorStore(ABC):
     def scan(self, collection: str, version: int, batch_size: int, *, vectors: bool = False) -> Iterator[list[Row]]:
         """Stream every row in batches; memory stays bounded by ``batch_size``."""
 
+    def ids(self, collection: str, version: int, batch_size: int) -> Iterator[list[str]]:
+        """Every stored id, in batches: what drawing a sample needs (no text, no vectors). This default
+        reads whole rows; stores that can read the id column alone override it."""
+        for rows in self.scan(collection, version, batch_size):
+            yield [r.id for r in rows]
+
     @abstractmethod
     def search(
         self,

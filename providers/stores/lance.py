@@ -277,6 +277,11 @@ class LanceStore(LanceAdapters, VectorStore):
         for batch in reader:
             yield [_row(r) for r in batch.to_pylist()]
 
+    def ids(self, collection: str, version: int, batch_size: int) -> Iterator[list[str]]:
+        reader = self._table(collection, version).search().select(["id"]).limit(None).to_batches(batch_size)
+        for batch in reader:
+            yield batch.column("id").to_pylist()
+
     def search(
         self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False,
         where: Sequence[Condition] = (),

@@ -242,8 +242,17 @@ class PgVectorStore(VectorStore):
             self._exec(f"DELETE FROM {_table(collection, version)} WHERE id = ANY(%s)", (list(ids),))
 
     def scan(self, collection: str, version: int, batch_size: int, *, vectors: bool = False) -> Iterator[list[Row]]:
-        """Keyset pagination by id: each page is one short query, nothing held open between pages."""
         columns = "id, content_hash, text, uri, metadata" + (", embedding" if vectors else "")
+        for page in self._pages(collection, version, columns, batch_size):
+            yield [Row(r[0], r[1], r[2], r[3], r[4] or {}, _vector(r[5]) if vectors else None) for r in page]
+
+    def ids(self, collection: str, version: int, batch_size: int) -> Iterator[list[str]]:
+        for page in self._pages(collection, version, "id", batch_size):
+            yield [r[0] for r in page]
+
+    def _pages(self, collection: str, version: int, columns: str, batch_size: int) -> Iterator[list[Any]]:
+        """Keyset pagination by id (``columns`` start with it): each page is one short query, nothing
+        held open between pages."""
         last: str | None = None
         while True:
             where = "" if last is None else "WHERE id > %s"
@@ -253,7 +262,7 @@ class PgVectorStore(VectorStore):
             ).fetchall()
             if not page:
                 return
-            yield [Row(r[0], r[1], r[2], r[3], r[4] or {}, _vector(r[5]) if vectors else None) for r in page]
+            yield page
             last = page[-1][0]
 
     def search(

@@ -90,6 +90,19 @@ def test_adapt_then_switch_via_adapter_serves_mapped_queries_until_rollback_or_t
     assert [h.id for h in search(store, "notes", "tax law", k=5)] == via
 
 
+def test_the_sample_is_drawn_from_ids_alone_and_matches_a_draw_over_whole_rows(store: VectorStore) -> None:
+    from omnivec.providers.stores.adapting import sample_ids
+
+    index_items(store, "notes", items(75), provider=FakeProvider("a"))
+    info = store.versions("notes")[0]
+    pages = list(store.ids("notes", 1, 16))  # id pages, the size asked for
+    assert max(len(p) for p in pages) <= 16
+    assert sorted(i for p in pages for i in p) == sorted(r.id for rows in store.scan("notes", 1, 16) for r in rows)
+    drawn, total = sample_ids(store, info, 20, seed=3)
+    assert total == 75 and len(drawn) == 20 == len(set(drawn)) and drawn == sorted(drawn)
+    assert sample_ids(store, info, 20, seed=3) == (drawn, 75) and sample_ids(store, info, 20, seed=4)[0] != drawn
+
+
 def test_the_guard_maps_only_the_from_side_of_an_adapter_the_version_holds(tmp_path: Path) -> None:
     store = open_store(f"lancedb://{tmp_path / 'l'}", cache=None)
     try:
@@ -103,6 +116,29 @@ def test_the_guard_maps_only_the_from_side_of_an_adapter_the_version_holds(tmp_p
         assert search(store, "notes", "tax law", provider=FakeProvider("b"))
     finally:
         store.close()
+
+
+def test_an_open_store_sees_adapter_changes_made_through_another_handle(tmp_path: Path) -> None:
+    # Each open store keeps the adapter lists it read (search asks on every query) and must read again
+    # once the catalog moved on, whoever moved it.
+    url = f"lancedb://{tmp_path / 'l'}"
+    serving, other = open_store(url, cache=None), open_store(url, cache=None)
+    try:
+        index_items(serving, "notes", items(), provider=FakeProvider("a"))
+        old_ids = [h.id for h in search(serving, "notes", "tax law", k=5)]
+        adapt(other, "notes", "fake:b", sample=30)
+        assert [a.serving for a in serving.adapters("notes", 1)] == [False]
+        switch_via_adapter(other, "notes")
+        assert [h.id for h in search(serving, "notes", "tax law", k=5)] == mapped_search(
+            serving, "tax law", FakeProvider("b")
+        )
+        rollback(other, "notes")
+        assert [h.id for h in search(serving, "notes", "tax law", k=5)] == old_ids
+        switch_via_adapter(serving, "notes")  # its own change, seen by itself
+        assert [a.serving for a in serving.adapters("notes", 1)] == [True]
+    finally:
+        serving.close()
+        other.close()
 
 
 def pictures(folder: Path) -> list[SourceItem]:

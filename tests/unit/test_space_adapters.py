@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from omnivec.providers import Fingerprint, InvalidInputError
+from omnivec.providers._adapter_fits import Candidate, apply_params, fit_candidate
+from omnivec.providers._adapter_one import OneVectorMap
 from omnivec.providers.space_adapters import SpaceAdapter, fit_space_adapter, predicted_verdict
 
 
@@ -94,6 +96,29 @@ def test_the_anchored_kind_follows_a_map_that_differs_by_region_and_is_the_defau
     np.testing.assert_array_equal(copy.apply(x[600:]), fitted.apply(x[600:]))
 
 
+@pytest.mark.parametrize(
+    ("kind", "settings", "d_new", "d_old"),
+    [
+        ("procrustes", {}, 48, 24),
+        ("mlp", {"hidden": 16}, 48, 24),
+        ("anchored", {"neighbours": 5, "temperature": 0.02, "weight": 1.0}, 48, 24),  # anchors in the old space
+        ("anchored", {"neighbours": 20, "temperature": 0.05, "weight": 0.5}, 24, 48),  # anchors in the new space
+        ("anchored", {"neighbours": 80, "temperature": 0.05, "weight": 1.0}, 48, 24),  # every anchor a neighbour
+    ],
+)
+def test_one_query_path_equals_the_batch_map(kind: str, settings: dict, d_new: int, d_old: int) -> None:  # type: ignore[type-arg]
+    # Serving maps one vector at a time through OneVectorMap; it must give what the batch map gives.
+    x = latent_space(80, d_new, latent=12, seed=3)
+    old = unit(np.tanh(3 * x @ np.random.default_rng(4).standard_normal((d_new, d_old)))).astype(np.float32)
+    params = fit_candidate(Candidate(kind, settings), x, old, seed=0)
+    queries = latent_space(30, d_new, latent=12, seed=5)
+    batch = unit(apply_params(params, queries))
+    one = OneVectorMap(params, normalized=True)
+    np.testing.assert_allclose(np.stack([one(q) for q in queries]), batch, atol=1e-6)
+    unnormalized = OneVectorMap(params, normalized=False)
+    np.testing.assert_allclose(np.stack([unnormalized(q) for q in queries]), apply_params(params, queries), atol=1e-6)
+
+
 def test_serialisation_round_trips_to_the_same_adapter() -> None:
     x = latent_space(120, 48, latent=12)
     old = unit(x @ semi_orthogonal(48, 24, seed=1))
@@ -157,7 +182,7 @@ def test_bad_input_is_one_typed_line(new: np.ndarray, old: np.ndarray, kwargs: d
 def test_apply_refuses_vectors_of_another_size() -> None:
     x = latent_space(40, 16, latent=8)
     adapter = fit_space_adapter(x, x[:, :8], from_fp=fp("new", 16), to_fp=fp("old", 8), kinds=("procrustes",))
-    with pytest.raises(InvalidInputError, match="maps 16-dimensional vectors, got shape \\(1, 8\\)"):
+    with pytest.raises(InvalidInputError, match="maps 16-dimensional vectors, got shape \\(8,\\)"):
         adapter.apply(np.ones(8))
 
 
