@@ -21,7 +21,13 @@ from ..providers.errors import (
     ServiceUnavailableError,
 )
 from ..providers.stores import VectorStore, VersionInfo
-from ..providers.stores.adapter_catalog import describe_adapter, load_adapter, provider_of_adapter, verdict
+from ..providers.stores.adapter_catalog import (
+    describe_adapter,
+    held_adapters,
+    load_adapter,
+    provider_of_adapter,
+    verdict,
+)
 from ..providers.stores.base import AdapterRecord
 from ..providers.stores.collection import require_serving
 from ..providers.types import Fingerprint
@@ -36,11 +42,7 @@ _PAIRS = (("adapter", "old"), ("new", "old"), ("adapter", "new"))
 
 
 def _adapter_of(store: VectorStore, info: VersionInfo, name: str) -> AdapterRecord:
-    held = store.adapters(name, info.version)
-    if not held:
-        raise InvalidOptionError(
-            f"v{info.version} of {name!r} holds no adapter: run 'omnivec adapt {name} --to REF' first"
-        )
+    held = held_adapters(store, info)
     return next((a for a in held if a.serving), held[-1])
 
 

@@ -50,7 +50,11 @@ def _load_queries(path: Path | None, store: VectorStore, name: str, version: int
                 break
         return dict(list(queries.items())[:sample])
     out = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, data in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            line = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidOptionError(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if not line.strip():
             continue
         try:

@@ -16,19 +16,22 @@ from typing import Any
 import numpy as np
 
 from ..base import EmbeddingProvider
+from ..errors import InvalidOptionError
 from ..space_adapters import SpaceAdapter, predicted_verdict
 from .base import AdapterRecord, VectorStore, VersionInfo, fingerprint_hash
-from .errors import SpaceOverrideWarning, VectorSpaceMismatchError, describe
+from .errors import CollectionNotFoundError, SpaceOverrideWarning, VectorSpaceMismatchError, describe
 from .serving import check_provider, provider_for, same_space
 
 __all__ = [
     "Mapper",
     "adapter_from",
     "describe_adapter",
+    "held_adapters",
     "held_out_score",
     "load_adapter",
     "provider_of_adapter",
     "query_provider",
+    "require_adapter_store",
     "serving_adapter",
     "stop_serving_adapter",
     "verdict",
@@ -53,6 +56,27 @@ def verdict(record: AdapterRecord) -> str:
 def describe_adapter(record: AdapterRecord) -> str:
     """``gemini:model/768 #hash`` of the model whose queries the adapter maps."""
     return describe(record.meta["from"])
+
+
+def require_adapter_store(store: VectorStore) -> None:
+    """Refuse a store that cannot hold adapters, with the way out (checked before anything is paid)."""
+    if "adapters" not in store.features:
+        raise InvalidOptionError(
+            f"{type(store).__name__} cannot hold space adapters yet: adapt a collection in LanceDB or pgvector "
+            "(omnivec migrate NAME --to-store URL copies it there without re-embedding)"
+        )
+
+
+def held_adapters(store: VectorStore, info: VersionInfo) -> list[AdapterRecord]:
+    """The adapters ``info`` holds, oldest first; one line naming the fix when there are none."""
+    require_adapter_store(store)
+    held = store.adapters(info.collection, info.version)
+    if not held:
+        name = info.collection
+        raise CollectionNotFoundError(
+            f"v{info.version} of {name!r} holds no adapter: run 'omnivec adapt {name} --to REF' first"
+        )
+    return held
 
 
 def serving_adapter(store: VectorStore, info: VersionInfo) -> AdapterRecord | None:

@@ -25,10 +25,9 @@ from ..config import load_provider
 from ..errors import InvalidOptionError
 from ..space_adapters import VERDICT_THRESHOLDS, fit_space_adapter
 from . import _embed
-from .adapter_catalog import describe_adapter, held_out_score, verdict
+from .adapter_catalog import describe_adapter, held_adapters, held_out_score, require_adapter_store, verdict
 from .base import AdapterRecord, Row, VectorStore, VersionInfo
 from .collection import batched, open_cache
-from .errors import CollectionNotFoundError
 from .planning import price_per_token
 from .serving import require_serving, same_space
 from .writer import Progress
@@ -124,11 +123,7 @@ def adapt(
     """Fit and keep an adapter from ``to``'s space into the serving version's, on ``sample`` stored items."""
     _check_options(sample, max_cost)
     info = require_serving(store, name)
-    if "adapters" not in store.features:  # before a single item is embedded and paid for
-        raise InvalidOptionError(
-            f"{type(store).__name__} cannot hold space adapters yet: adapt a collection in LanceDB or pgvector "
-            "(omnivec migrate NAME --to-store URL copies it there without re-embedding)"
-        )
+    require_adapter_store(store)  # before a single item is embedded and paid for
     overrides = {"dimensions": dimensions} if dimensions is not None else {}
     provider = load_provider(model=to, **overrides) if isinstance(to, str) else to
     if same_space(info, provider):
@@ -226,11 +221,7 @@ def switch_via_adapter(
     model adapted to; default: the newest adapter it holds), mapped into its space. Refuses a
     ``poor`` adapter unless ``force``. One write; :func:`~.migration.rollback` undoes it."""
     info = require_serving(store, name)
-    held = store.adapters(name, info.version)
-    if not held:
-        raise CollectionNotFoundError(
-            f"v{info.version} of {name!r} holds no adapter: run 'omnivec adapt {name} --to REF' first"
-        )
+    held = held_adapters(store, info)
     chosen = held[-1]
     if to is not None:
         overrides = {"dimensions": dimensions} if dimensions is not None else {}

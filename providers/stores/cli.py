@@ -315,7 +315,7 @@ def switch(
     force: Annotated[bool, typer.Option("--force", help="Serve an adapter predicted 'poor' anyway.")] = False,
 ) -> None:
     """Point the collection at its migrated version, atomically (after a last catch-up), or --via-adapter."""
-    if via_adapter or to is not None or force:
+    if via_adapter or to is not None or force or dimensions is not None:
         _switch_via_adapter(collection, version, store, via_adapter, to, dimensions, force)
         return
     with _store(store) as st:
@@ -380,8 +380,11 @@ def adapt(
 def _switch_via_adapter(
     collection: str, version: int | None, store: str | None, via: bool, to: str | None, dims: int | None, force: bool
 ) -> None:
-    if not via or version is not None:
-        print_error("--to and --force go with --via-adapter, which serves the version that serves now (no --version)")
+    if not via:
+        print_error("--to, --dimensions and --force go with --via-adapter (switch to a migrated version takes none)")
+        raise typer.Exit(2)
+    if version is not None:
+        print_error("--version does not go with --via-adapter: the adapter serves through the version that serves now")
         raise typer.Exit(2)
     with _store(store) as st:
         info, record = adapting.switch_via_adapter(st, collection, to, dimensions=dims, force=force)

@@ -15,14 +15,18 @@ from ..config import load_config
 from ..errors import InvalidOptionError
 from .settings import StoreSettings
 
-__all__ = ["configured_store_settings"]
+__all__ = ["configured_store_settings", "store_settings"]
 
 
 def configured_store_settings(**overrides: Any) -> StoreSettings:
     """Arguments, then the environment, then ``omnivec.toml`` / ``pyproject.toml``, then defaults."""
-    configured = load_config().store
+    return store_settings(**{**load_config().store, **overrides})
+
+
+def store_settings(**options: Any) -> StoreSettings:
+    """``StoreSettings`` from ``options``; a bad value is one :class:`InvalidOptionError` line naming it."""
     try:
-        return StoreSettings(**{**configured, **overrides})
+        return StoreSettings(**options)
     except ValidationError as exc:
         message = describe_validation_error(exc, "store", StoreSettings).replace("for store: ", "for store: store.", 1)
         raise InvalidOptionError(message) from None

@@ -49,7 +49,9 @@ def open_store(store: str | StoreSettings | None = None, *, create: bool = True,
 
         settings = configured_store_settings(**options)
     elif isinstance(store, str):
-        settings = StoreSettings(url=store, **options)
+        from .config import store_settings  # (config reads omnivec.toml: imported when used, as above)
+
+        settings = store_settings(url=store, **options)
     elif not isinstance(store, StoreSettings):  # an int or a Path here was an AttributeError on .url
         raise ConfigurationError(
             f"store must be a URL string ('lancedb://PATH', 'postgresql://...') or StoreSettings, got {store!r}"

@@ -53,6 +53,11 @@ def _item(raw: dict[str, Any], base: Path, where: str) -> SourceItem | str:
     if not isinstance(ident, (str, int)) or str(ident) == "":
         raise SourceError(f"{where}: missing '_id'")
     title, text, image = raw.pop("title", None), raw.pop("text", None), raw.pop("image", None)
+    if (key := _too_wide(raw)) is not None:
+        raise SourceError(
+            f"{where}: metadata {key!r} is an integer wider than 64 bits, which no store can filter on "
+            "(Milvus refuses the row): write it as a string"
+        )
     if image is not None:
         path = (base / str(image)).resolve()
         return SourceItem(str(ident), content_key(Image.from_path(path)), None, f"file://{path}", raw)
@@ -62,6 +67,18 @@ def _item(raw: dict[str, Any], base: Path, where: str) -> SourceItem | str:
     if not full:
         return str(ident)
     return SourceItem(str(ident), content_key(full), full, None, raw)
+
+
+def _too_wide(value: Any, path: str = "") -> str | None:
+    """The first metadata key (dotted) holding an integer outside int64, else None; checked here so
+    that every store refuses the same file before anything is written."""
+    if isinstance(value, dict):
+        return next((p for k, v in value.items() if (p := _too_wide(v, f"{path}.{k}" if path else str(k)))), None)
+    if isinstance(value, list):
+        return next((p for v in value if (p := _too_wide(v, path))), None)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return path
+    return None
 
 
 def _jsonl(path: Path, skipped: list[str]) -> Iterator[SourceItem]:

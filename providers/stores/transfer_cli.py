@@ -7,10 +7,12 @@ import sys
 
 import typer
 
+from ..config import load_provider
 from ..console import err, print_error, print_warning, progress_bar
 from .base import check_name
 from .command_store import command_store
 from .registry import open_store
+from .serving import require_serving
 from .transfer import check_distinct_stores, transfer
 
 __all__ = ["migrate_to_store"]
@@ -36,14 +38,21 @@ def migrate_to_store(
     if dry_run:
         print_error("--dry-run plans a re-embedding inside one store: leave it out with --to-store")
         raise typer.Exit(2)
+    for flag, given in (("--dimensions", dimensions is not None), ("--engine", engine != "online")):
+        if given and to is None:
+            print_error(f"{flag} goes with --to REF (re-embedding); a move without --to copies the stored vectors")
+            raise typer.Exit(2)
     with command_store(store, batch_size) as source:
-        check_name(collection)  # before the target is opened (or created): errors here are one line, exit 2
+        # Everything that can be refused is checked before the target is opened, since opening creates it.
+        check_name(collection)
         check_distinct_stores(source.url, to_store)
+        require_serving(source, collection)
+        provider = None if to is None else load_provider(model=to, **({"dimensions": dimensions} if dimensions else {}))
         target = open_store(to_store, batch_size=batch_size) if batch_size else open_store(to_store)
         with target, progress_bar(f"moving {collection}", enabled=sys.stderr.isatty()) as bar:
             task = bar.add_task("move", total=None)
             report = transfer(
-                source, collection, target, to=to, dimensions=dimensions, max_cost=max_cost, cache=not no_cache,
+                source, collection, target, to=provider, max_cost=max_cost, cache=not no_cache,
                 progress=lambda n: bar.advance(task, n), engine=engine,
             )  # fmt: skip
     for problem in report.problems:

@@ -14,7 +14,7 @@ from . import FakeProvider
 
 __all__ = ["BATCH", "ITEMS", "crash_items"]
 
-ITEMS, BATCH = 240, 8
+ITEMS, BATCH = 240, 16  # 15 commits a run: the case runs some 14 processes per store, in CI
 
 
 def crash_items() -> list[SourceItem]:

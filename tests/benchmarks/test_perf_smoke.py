@@ -191,13 +191,13 @@ def test_million_script_kills_resumes_and_counts_what_was_embedded_twice(tmp_pat
     """benchmarks/perf/million.py end to end at a tiny size (LanceDB): the resumed run finishes the
     collection, the provider-call count shows at most the batches in flight embedded twice, and the
     figures docs/scale.md quotes are all produced."""
-    command = [sys.executable, str(PERF / "million.py"), "--store", "lancedb", "--n", "6000", "--batch-size", "200"]
+    command = [sys.executable, str(PERF / "million.py"), "--store", "lancedb", "--n", "3000", "--batch-size", "200"]
     command += ["--kill-at", "0.5", "--queries", "20", "--out", str(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     figures = json.loads((tmp_path / "lancedb.json").read_text())
-    assert figures["resume"]["report"]["count"] == 6000
-    assert figures["resume"]["provider_items"] == 6000 - figures["first"]["committed_at_kill"]
+    assert figures["resume"]["report"]["count"] == 3000
+    assert figures["resume"]["provider_items"] == 3000 - figures["first"]["committed_at_kill"]
     assert 0 <= figures["re_embedded"] <= figures["in_flight_bound"]
     assert figures["ann"]["recall@10"] > 0.5 and figures["ann"]["p95_ms"] > 0
     samples = (tmp_path / "lancedb-samples.jsonl").read_text().splitlines()

@@ -186,12 +186,18 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
     one_line(cli("adapt", "pictures", "--to", "fake:b", "--store", url), "holds images", "migrate")
     one_line(cli("switch", "notes", "--to", "fake:b", "--store", url), "--via-adapter")
     one_line(cli("compare", "notes", "--adapter", "--store", url), "holds no adapter")
+    # found by a new user's trial: a misleading message, a flag ignored, a file not named
+    one_line(cli("switch", "notes", "--via-adapter", "--version", "5", "--store", url), "--version does not go with")
+    one_line(cli("switch", "notes", "--dimensions", "32", "--store", url), "--dimensions", "--via-adapter")
     assert _state(url) == before
 
     done = cli("adapt", "notes", "--to", "fake:b", "--sample", "1000", "--store", url)  # more than it holds
     assert done.exit_code == 0, done.stderr
     assert "notes holds 60 items, fewer than --sample 1000: all 60 used" in done.stderr
     assert json.loads(done.stdout)["sample"] == 60 and "predicted verdict: good" in done.stderr
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"caf\xe9 tax\nhello\n")
+    one_line(cli("compare", "notes", "--adapter", "--queries", str(bad), "--store", url), "bad.txt:1: not UTF-8")
     poor = cli("adapt", "notes", "--to", "fake:b", "--dimensions", "2", "--store", url)
     assert poor.exit_code == 0 and json.loads(poor.stdout)["verdict"] == "poor", poor.stderr
     before = _state(url)

@@ -189,6 +189,15 @@ def test_bad_input_is_one_line_and_writes_nothing(source_url: str, tmp_path: Pat
                    "collection name")  # fmt: skip
     for down in ("qdrant://127.0.0.1:9", "chroma://127.0.0.1:9", "milvus://127.0.0.1:9"):
         one_line_error(cli("migrate", "docs", "--store", source_url, "--to-store", down), "127.0.0.1:9")
+    # found by a new user's trial: each was a traceback, a silent copy, or a target store created
+    chroma = f"chroma+local://{tmp_path / 'c'}"
+    one_line_error(cli("migrate", "docs", "--store", source_url, "--to-store", "foo"), "store.url='foo'", "no scheme")
+    one_line_error(cli("migrate", "nodocs", "--store", source_url, "--to-store", chroma), "no collection 'nodocs'")
+    one_line_error(cli("migrate", "docs", "--store", source_url, "--to-store", chroma, "--to", "fakee:b"), "'fake'")
+    for flag in (["--dimensions", "32"], ["--engine", "ray"]):
+        one_line_error(
+            cli("migrate", "docs", "--store", source_url, "--to-store", chroma, *flag), f"{flag[0]} goes with --to"
+        )
     assert not (tmp_path / "xdg").exists() and not (tmp_path / "c").exists()  # nothing written anywhere
     assert cli("collections", "--store", source_url).stdout == before
 
