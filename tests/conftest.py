@@ -71,7 +71,8 @@ SLOW = (
     "tests/benchmarks/test_perf_smoke.py::test_grant_and_random_throttle_ratios_hold_a_loose_floor",
     "tests/benchmarks/test_perf_smoke.py::test_million_script_kills_resumes_and_counts_what_was_embedded_twice",
     "tests/contract/test_rerank_wire.py::test_ten_thousand_candidates",
-    "tests/unit/test_bad_inputs.py::test_a_model_that_cannot_be_loaded_is_one_line",  # 70 s of model loading
+    # the bad-input campaign (~300 cases through the real SDKs and the CLI): 1m20 of the README step
+    "tests/unit/test_bad_inputs.py",
     # End-to-end store commands (index, migrate, switch, adapt, move) as a user runs them, each a few
     # seconds: together a third of the README step's time, which must stay under 6 minutes (issue 19).
     "tests/stores/test_cli.py",
