@@ -86,16 +86,31 @@ def _bins() -> Path:
         return bins
     from importlib.metadata import version
 
-    copy = _SERVICE_HOME / f"pginstall-{version('pgserver')}"
-    if not (copy / "bin" / "postgres").exists():
+    # The binaries find the wheel's vendored libraries by a relative rpath
+    # ($ORIGIN/../../../pgserver.libs), so the copy keeps the wheel's layout: pgserver/pginstall next to
+    # pgserver.libs. A copy that cannot start (a library missing) is made again, never trusted.
+    home = _SERVICE_HOME / f"pgserver-{version('pgserver')}"
+    copy_bins = home / "pgserver" / "pginstall" / "bin"
+    if not _runs(copy_bins / "initdb"):
         _SERVICE_HOME.mkdir(mode=0o755, parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=_SERVICE_HOME))
-        shutil.copytree(bins.parent, staging / "pginstall", symlinks=True)
+        shutil.copytree(bins.parent, staging / "pgserver" / "pginstall", symlinks=True)
+        libs = bins.parent.parent.parent / "pgserver.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / "pgserver.libs", symlinks=True)
         subprocess.run(["chmod", "-R", "o+rX", str(staging)], check=True)  # our copy, nobody else's folder
         os.chmod(staging, 0o755)
-        (staging / "pginstall").rename(copy)
-        shutil.rmtree(staging, ignore_errors=True)
-    return copy / "bin"
+        shutil.rmtree(home, ignore_errors=True)
+        staging.rename(home)
+    return copy_bins
+
+
+def _runs(program: Path) -> bool:
+    """Whether ``program --version`` starts as the service user (false when missing or a library is)."""
+    if not program.exists():
+        return False
+    done = subprocess.run([str(program), "--version"], capture_output=True, cwd="/", **_as_service())  # type: ignore[call-overload]
+    return done.returncode == 0  # type: ignore[no-any-return]
 
 
 def _run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:

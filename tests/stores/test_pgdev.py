@@ -46,3 +46,34 @@ def test_the_command_line_refuses_an_unreachable_folder_in_one_line(tmp_path: Pa
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "never loosens a folder" in done.stderr  # it was a 12-line traceback
+
+
+def test_a_copy_of_an_unreachable_wheel_runs_and_a_broken_copy_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The copy once left out the wheel's vendored libraries (pgserver.libs, reached by a relative
+    # rpath): initdb then failed with "libpq-….so: cannot open shared object file" on every start.
+    import shutil
+    import tempfile
+
+    from omnivec.providers.stores import pgdev
+
+    wheel = pgdev._bin_dir().parent  # site-packages/pgserver/pginstall
+    private = tmp_path / "site-packages"  # under pytest's 0700 folder: the service user cannot reach it
+    shutil.copytree(wheel, private / "pgserver" / "pginstall", symlinks=True)
+    shutil.copytree(wheel.parent.parent / "pgserver.libs", private / "pgserver.libs")
+    home = Path("/var/lib/omnivec-pg")
+    home.mkdir(mode=0o755, parents=True, exist_ok=True)
+    service_home = Path(tempfile.mkdtemp(dir=home))  # our own, so concurrent runs keep theirs
+    os.chmod(service_home, 0o755)
+    monkeypatch.setattr(pgdev, "_bin_dir", lambda: private / "pgserver" / "pginstall" / "bin")
+    monkeypatch.setattr(pgdev, "_SERVICE_HOME", service_home)
+    try:
+        bins = pgdev._bins()
+        assert bins.is_relative_to(service_home) and pgdev._runs(bins / "initdb")
+        broken = next(bins.parent.parent.parent.glob("pgserver.libs/libpq*"))
+        broken.unlink()  # what deleting the venv the old copy leaned on did
+        assert not pgdev._runs(bins / "initdb")
+        assert pgdev._runs(pgdev._bins() / "initdb")
+    finally:
+        shutil.rmtree(service_home, ignore_errors=True)
