@@ -49,8 +49,12 @@ def _load_queries(path: Path | None, store: VectorStore, name: str, version: int
             if len(queries) >= sample:
                 break
         return dict(list(queries.items())[:sample])
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:  # it printed a bare "[Errno 2] No such file or directory: 'q.txt'"
+        raise InvalidOptionError(f"--queries {path}: cannot read it ({exc.strerror or exc})") from None
     out = {}
-    for number, data in enumerate(path.read_bytes().splitlines(), 1):
+    for number, data in enumerate(lines, 1):
         try:
             line = data.decode("utf-8")
         except UnicodeDecodeError as exc:

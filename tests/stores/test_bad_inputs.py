@@ -94,6 +94,11 @@ def test_compare_versions_that_cannot_be_compared(indexed: str, tmp_path: Path) 
         "--qrels",
         "cannot read",
     )
+    one_line_error(  # a bare "[Errno 2] No such file or directory: '…'" before
+        cli("compare", "docs", "--version", "2", "--queries", str(tmp_path / "missing.txt"), "--store", indexed),
+        "--queries",
+        "cannot read it (No such file or directory)",
+    )
 
 
 def test_a_duplicate_id_is_refused_with_both_lines(tmp_path: Path) -> None:
