@@ -218,11 +218,17 @@ def switch_via_adapter(
     force: bool = False,
 ) -> tuple[VersionInfo, AdapterRecord]:
     """From now on the serving version answers queries embedded by the adapter's model (``to``: the
-    model adapted to; default: the newest adapter it holds), mapped into its space. Refuses a
+    model adapted to; may be left out when the version holds one adapter), mapped into its space. Refuses a
     ``poor`` adapter unless ``force``. One write; :func:`~.migration.rollback` undoes it."""
     info = require_serving(store, name)
     held = held_adapters(store, info)
     chosen = held[-1]
+    if to is None and len(held) > 1:  # never guess which model the app will send queries from
+        adapted = ", ".join(describe_adapter(a) for a in held)
+        raise InvalidOptionError(
+            f"v{info.version} of {name!r} holds adapters from {adapted}: name the model the queries will come "
+            f"from with --to REF"
+        )
     if to is not None:
         overrides = {"dimensions": dimensions} if dimensions is not None else {}
         provider = load_provider(model=to, **overrides) if isinstance(to, str) else to

@@ -202,6 +202,8 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
     assert poor.exit_code == 0 and json.loads(poor.stdout)["verdict"] == "poor", poor.stderr
     before = _state(url)
     one_line(cli("switch", "notes", "--via-adapter", "--to", "fake:c", "--store", url), "no adapter from fake:c")
+    # two adapters held: it picked the newest (here the poor one) without a word
+    one_line(cli("switch", "notes", "--via-adapter", "--force", "--store", url), "fake:b/64", "fake:b/2", "--to REF")
     one_line(cli("switch", "notes", "--via-adapter", "--to", "fake:b", "--dimensions", "2", "--store", url),
              "predicted poor", "--force")  # fmt: skip
     assert _state(url) == before
