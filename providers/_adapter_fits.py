@@ -26,6 +26,13 @@ RANKS = (32, 64, 128, 256)
 ANCHOR_NEIGHBOURS = (5, 20)
 ANCHOR_TEMPERATURES = (0.02, 0.05)
 ANCHOR_WEIGHTS = (0.5, 1.0)
+ANCHOR_BASIS = 32
+ANCHOR_SHORTLIST = 100
+"""A query's neighbours are drawn in two steps: the ANCHOR_SHORTLIST anchors nearest in the anchors'
+top ANCHOR_BASIS principal directions (a 1,000 x 32 product instead of 1,000 x 384 per query), then the
+nearest of those in the full space. Measured on Cranfield and CISI (1,000 pairs, both directions),
+the shortlist holds 98.6-99.3 % of the exact 20 nearest (32 directions alone rank only 72-78 % of them
+right, which cost up to 0.03 x nDCG@10)."""
 MLP_HIDDEN = 128
 MLP_MAX_EPOCHS = 200
 MLP_PATIENCE = 15
@@ -118,7 +125,9 @@ def fit_anchored(x: Array, y: Array, *, neighbours: int, temperature: float, wei
     stored items say where the old model put that region. Measured on Cranfield (MiniLM <-> mpnet, 3
     samples of 1,000 pairs): 0.962 / 0.978 x the old index's nDCG@10 for Procrustes alone, 1.009 /
     0.987 with the correction chosen by held-out pairs. Applying it costs one more product with the
-    sample (n x d_new), and the adapter keeps the sample's new vectors and residuals (n x (d_new + d_old)).
+    sample in a 32-d principal basis of the anchors (n x 32), one with a 100-anchor shortlist in the full
+    space (see ANCHOR_SHORTLIST) and a k-row weighted sum; the adapter keeps the sample's vectors,
+    residuals and the basis (n x (d_small + d_old) + d_small x 32).
     """
     params = fit_procrustes(x, y)
     mapped = unit_rows(x @ params["W"] + params["b"])
@@ -126,23 +135,60 @@ def fit_anchored(x: Array, y: Array, *, neighbours: int, temperature: float, wei
     # half the products at 768 -> 384): the new one, or the old one after the linear map.
     in_old_space = y.shape[1] < x.shape[1]
     anchors = mapped if in_old_space else unit_rows(x)
-    knobs = np.array([neighbours, temperature, weight, in_old_space], dtype=np.float32)
-    as32 = {"anchors": anchors, "residuals": unit_rows(y) - mapped, "anchor_knobs": knobs}
+    knobs = np.array([neighbours, temperature, weight, in_old_space, ANCHOR_SHORTLIST], dtype=np.float32)
+    as32 = {
+        "anchors": anchors,
+        "anchor_basis": _principal_basis(anchors, ANCHOR_BASIS),
+        "residuals": unit_rows(y) - mapped,
+        "anchor_knobs": knobs,
+    }
     return {**params, **{k: np.ascontiguousarray(v, dtype=np.float32) for k, v in as32.items()}}
+
+
+def _principal_basis(rows: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """The ``size`` directions that keep most of ``rows`` (uncentred SVD: dot products, not variances,
+    are what the neighbour search needs), as columns. Sign-fixed so a refit gives the same numbers."""
+    _, _, vt = np.linalg.svd(rows.astype(np.float64), full_matrices=False)
+    top = vt[: min(size, len(vt))]
+    signs = np.where(top[np.arange(len(top)), np.abs(top).argmax(axis=1)] < 0, -1.0, 1.0)
+    basis: npt.NDArray[Any] = (top * signs[:, None]).T
+    return basis
 
 
 def _anchor_shift(params: Mapping[str, Array], x: Array, mapped: Array) -> Array:
     """The softmax-weighted residual of each row's nearest anchors (see :func:`fit_anchored`);
-    ``mapped``: the rows' unit-length linear map, where the anchors live when ``in_old_space``."""
-    k, temperature, weight, in_old_space = (float(v) for v in params["anchor_knobs"])
-    n = min(int(k), len(params["anchors"]))
-    sims = (mapped if in_old_space else unit_rows(x)) @ params["anchors"].T
-    near = np.argpartition(-sims, n - 1, axis=1)[:, :n] if n < sims.shape[1] else np.argsort(-sims, axis=1)
-    near_sims = np.take_along_axis(sims, near, axis=1)
+    ``mapped``: the rows' unit-length linear map, where the anchors live when ``in_old_space``.
+    Neighbours come from a shortlist drawn in the anchors' principal basis (see ANCHOR_SHORTLIST)."""
+    k, temperature, weight, in_old_space, *shortlist = (float(v) for v in params["anchor_knobs"])
+    anchors = params["anchors"]
+    n = min(int(k), len(anchors))
+    probe = mapped if in_old_space else unit_rows(x)
+    size = max(int(shortlist[0]), n) if shortlist and "anchor_basis" in params else len(anchors)
+    if size < len(anchors):
+        near, near_sims = _shortlisted(probe, anchors, params["anchor_basis"], size, n)
+    else:  # no shortlist (or adapters stored before it): every anchor in the full space
+        sims = probe @ anchors.T
+        near = np.argpartition(-sims, n - 1, axis=1)[:, :n] if n < sims.shape[1] else np.argsort(-sims, axis=1)
+        near_sims = np.take_along_axis(sims, near, axis=1)
     w = np.exp((near_sims - near_sims.max(axis=1, keepdims=True)) / temperature)
     w /= w.sum(axis=1, keepdims=True)
     shift: Array = weight * np.einsum("nk,nkd->nd", w, params["residuals"][near]).astype(np.float32)
     return shift
+
+
+def _shortlisted(probe: Array, anchors: Array, basis: Array, size: int, n: int) -> tuple[npt.NDArray[np.intp], Array]:
+    """Each row's ``n`` nearest anchors (ids, similarities) among the ``size`` nearest in ``basis``;
+    by blocks of rows, so a large batch never holds ``rows x size x d`` floats at once."""
+    coords = anchors @ basis
+    near, near_sims = [], []
+    for start in range(0, len(probe), 256):
+        block = probe[start : start + 256]
+        short = np.argpartition(-((block @ basis) @ coords.T), size - 1, axis=1)[:, :size]
+        exact = np.einsum("nd,ncd->nc", block, anchors[short])
+        top = np.argpartition(-exact, n - 1, axis=1)[:, :n] if n < size else np.argsort(-exact, axis=1)
+        near.append(np.take_along_axis(short, top, axis=1))
+        near_sims.append(np.take_along_axis(exact, top, axis=1))
+    return np.concatenate(near), np.concatenate(near_sims)
 
 
 def unit_rows(m: npt.NDArray[Any]) -> npt.NDArray[Any]:

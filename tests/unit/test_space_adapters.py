@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from omnivec.providers import Fingerprint, InvalidInputError
-from omnivec.providers._adapter_fits import Candidate, apply_params, fit_candidate
+from omnivec.providers._adapter_fits import ANCHOR_BASIS, ANCHOR_SHORTLIST, Candidate, apply_params, fit_candidate
 from omnivec.providers._adapter_one import OneVectorMap
 from omnivec.providers.space_adapters import SpaceAdapter, fit_space_adapter, predicted_verdict
 
@@ -104,6 +104,8 @@ def test_the_anchored_kind_follows_a_map_that_differs_by_region_and_is_the_defau
         ("anchored", {"neighbours": 5, "temperature": 0.02, "weight": 1.0}, 48, 24),  # anchors in the old space
         ("anchored", {"neighbours": 20, "temperature": 0.05, "weight": 0.5}, 24, 48),  # anchors in the new space
         ("anchored", {"neighbours": 80, "temperature": 0.05, "weight": 1.0}, 48, 24),  # every anchor a neighbour
+        ("anchored", {"neighbours": 5, "temperature": 0.002, "weight": 0.25}, 96, 64),  # basis < space; too cold
+        ("anchored", {"neighbours": 7, "temperature": 0.02, "weight": 1.0}, 64, 96),  # for exp without the max
     ],
 )
 def test_one_query_path_equals_the_batch_map(kind: str, settings: dict, d_new: int, d_old: int) -> None:  # type: ignore[type-arg]
@@ -117,6 +119,27 @@ def test_one_query_path_equals_the_batch_map(kind: str, settings: dict, d_new: i
     np.testing.assert_allclose(np.stack([one(q) for q in queries]), batch, atol=1e-6)
     unnormalized = OneVectorMap(params, normalized=False)
     np.testing.assert_allclose(np.stack([unnormalized(q) for q in queries]), apply_params(params, queries), atol=1e-6)
+
+
+def test_anchor_neighbours_come_from_a_shortlist_drawn_in_a_small_basis_and_old_adapters_still_map() -> None:
+    # The serving path shortlists ANCHOR_SHORTLIST anchors in ANCHOR_BASIS principal directions, then
+    # ranks them in the full space; with more anchors than the shortlist the two paths must still agree.
+    count = ANCHOR_SHORTLIST + 150
+    x = latent_space(count, 96, latent=48, seed=3)
+    old = unit(np.tanh(3 * x @ np.random.default_rng(4).standard_normal((96, 64)))).astype(np.float32)
+    queries = latent_space(20, 96, latent=48, seed=5)
+    for k in (5, ANCHOR_SHORTLIST + 20):  # a neighbour count above the shortlist widens it
+        settings = {"neighbours": k, "temperature": 0.05, "weight": 1.0}
+        params = fit_candidate(Candidate("anchored", settings), x, old, seed=0)
+        assert params["anchor_basis"].shape == (64, ANCHOR_BASIS)
+        basis = params["anchor_basis"].astype(np.float64)
+        np.testing.assert_allclose(basis.T @ basis, np.eye(ANCHOR_BASIS), atol=1e-5)
+        one = OneVectorMap(params, normalized=True)
+        np.testing.assert_allclose(np.stack([one(q) for q in queries]), unit(apply_params(params, queries)), atol=1e-6)
+        # An adapter stored before the shortlist (4 knobs, no basis) ranks every anchor: both paths agree.
+        full = {**{n: a for n, a in params.items() if n != "anchor_basis"}, "anchor_knobs": params["anchor_knobs"][:4]}
+        exact = OneVectorMap(full, normalized=True)
+        np.testing.assert_allclose(np.stack([exact(q) for q in queries]), unit(apply_params(full, queries)), atol=1e-6)
 
 
 def test_serialisation_round_trips_to_the_same_adapter() -> None:
