@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -179,7 +180,7 @@ class LanceStore(LanceAdapters, VectorStore):
             self._building.add(name)
         elif name in self._building:  # built: compact and drop the superseded versions once more
             self._building.discard(name)
-            self._table(collection, version).optimize(cleanup_older_than=timedelta(0))
+            _compact(self._table(collection, version), building=True)
         self._catalog.update(where=f"key = {_quote(name)}", values={"state": state})
 
     # The alias lives in the catalog table too (key = the collection name, state "alias", the previous
@@ -279,7 +280,7 @@ class LanceStore(LanceAdapters, VectorStore):
         now; any other keeps them for LanceDB's default 7 days (a reader may still be on one)."""
         from lancedb.index import BTree
 
-        table.optimize(cleanup_older_than=timedelta(0) if building else None)
+        _compact(table, building=building)
         if table.count_rows() >= _ID_INDEX_ROWS and not any(i.columns == ["id"] for i in table.list_indices()):
             table.create_index("id", config=BTree())
 
@@ -399,6 +400,15 @@ class LanceStore(LanceAdapters, VectorStore):
                 "(safe to delete while no writer runs)"
             )
         return problems
+
+
+def _compact(table: Any, *, building: bool) -> None:
+    if not building:
+        table.optimize()  # cleans up versions older than LanceDB's default 7 days
+        return
+    with warnings.catch_warnings():  # "readers of older versions will fail": a building table has none
+        warnings.filterwarnings("ignore", "optimize.cleanup_older_than=0", UserWarning)
+        table.optimize(cleanup_older_than=timedelta(0))
 
 
 def _alias_row(collection: str, version: int, previous: int | None) -> dict[str, Any]:
