@@ -86,6 +86,8 @@ SLOW = (
     "tests/stores/test_search_modes.py::test_cli_",
     "tests/contract/test_endpoint_pool.py::test_an_outage_of_one_region_loses_and_repeats_nothing",
     "tests/benchmarks/test_runner.py",
+    # a 30-item LanceDB migration with compactions every 4 commits: ~2 s
+    "tests/stores/test_lance_versions.py",
 )
 
 

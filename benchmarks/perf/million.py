@@ -2,6 +2,7 @@
 
     python benchmarks/perf/million.py --store lancedb [--n 1000000] [--kill-at 0.7] [--out DIR]
     python benchmarks/perf/million.py --store postgresql [--n 300000]
+    [--malloc-arena-max 2] [--no-ann]
 
 The provider is :class:`CheapProvider` (64 dims, one blake2b per text: a vector near one of 1,024
 fixed cluster centres), so what is timed is the loop: scan the serving version, diff by id + content
@@ -11,7 +12,10 @@ hash against the target (the checkpoint), embed, commit one batch at a time.
 2. **migrate** in a child process, killed with SIGKILL once ``--kill-at`` of the items are committed,
    then run again to the end. The child samples items done and its RSS every second; every provider
    call appends its size to a file, so the items embedded twice are counted, not estimated.
-3. **ANN index** built on the target (IVF-PQ on LanceDB, HNSW on pgvector), timed; then search p50/p95
+   The child runs with ``MALLOC_ARENA_MAX=--malloc-arena-max`` (2 by default, 0 = glibc's own 8 per
+   core): LanceDB's worker threads otherwise spread their allocations over many glibc arenas that
+   keep the freed memory (docs/scale.md measures both).
+3. **ANN index** (unless ``--no-ann``) built on the target (IVF-PQ on LanceDB, HNSW on pgvector), timed; then search p50/p95
    over ``--queries`` held-out texts and recall@10 against exact numpy search over all vectors.
 
 Writes ``DIR/<store>.json`` (figures) and ``DIR/<store>-samples.jsonl`` (the curve). Numbers describe
@@ -121,7 +125,8 @@ def run_child(args: argparse.Namespace, url: str, tag: str, kill_at: int | None)
     samples, calls = args.out / f"{args.store}-{tag}.jsonl", args.out / f"{args.store}-{tag}-calls.txt"
     command = [sys.executable, __file__, "--child", url, "--batch-size", str(args.batch_size)]
     began = time.perf_counter()
-    proc = subprocess.Popen([*command, "--samples", str(samples), "--calls", str(calls)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    env = os.environ | ({"MALLOC_ARENA_MAX": str(args.malloc_arena_max)} if args.malloc_arena_max else {})
+    proc = subprocess.Popen([*command, "--samples", str(samples), "--calls", str(calls)], stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
     killed = False
     while proc.poll() is None:
         time.sleep(0.2)
@@ -202,6 +207,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--kill-at", type=float, default=0.7)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--malloc-arena-max", type=int, default=2, help="MALLOC_ARENA_MAX of the child; 0: unset")
+    parser.add_argument("--no-ann", action="store_true", help="skip the ANN index build and the search figures")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--samples", help=argparse.SUPPRESS)
@@ -221,6 +228,7 @@ def main() -> None:
         url = server.url
     try:
         out: dict[str, Any] = {"store": args.store, "n": args.n, "batch_size": args.batch_size, "dims": DIMS}
+        out["malloc_arena_max"] = args.malloc_arena_max or None
         out["load_start"] = os.getloadavg()
         out["source_load_s"] = round(load_source(url, args.n, args.batch_size), 1)
         print(json.dumps(out), flush=True)
@@ -241,7 +249,13 @@ def main() -> None:
         out["rss_first"] = rss_flat(first["samples"], args.n)
         out["rss_resume"] = rss_flat(resumed, args.n)
         out["peak_rss_mb"] = max(s["rss_mb"] for s in every)
-        out["ann"] = ann(url, args.n, args.queries)
+        store = open_store(url)
+        out["disk_mb_after_migrate"] = round(disk_bytes(url, store) / 2**20, 1)
+        store.close()
+        if url.startswith("lancedb://"):  # table versions kept on disk (each commit and compaction writes one)
+            versions = Path(url.removeprefix("lancedb://")) / f"{NAME}__v2.lance" / "_versions"
+            out["table_versions"] = len(list(versions.glob("*.manifest")))
+        out["ann"] = None if args.no_ann else ann(url, args.n, args.queries)
         out["load_end"] = os.getloadavg()
         (args.out / f"{args.store}.json").write_text(json.dumps(out, indent=2))
         print(json.dumps(out, indent=2), flush=True)

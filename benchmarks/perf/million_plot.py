@@ -1,6 +1,9 @@
 """Plot the curves of ``million.py`` runs: items done vs time, and RSS vs items done (needs matplotlib).
 
 python benchmarks/perf/million_plot.py OUT.png DIR/lancedb-samples.jsonl [DIR/postgresql-samples.jsonl ...]
+
+A file given as ``LABEL=PATH`` is labelled LABEL (two runs of one store side by side); else the store
+named by the file.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import matplotlib.pyplot as plt  # after the backend is chosen
 
 def main(target: str, files: list[str]) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for file in files:
+    for given in files:
+        label_given, _, file = given.rpartition("=")
         samples = [json.loads(line) for line in Path(file).read_text().splitlines()]
-        store = Path(file).name.split("-")[0]
+        store = label_given or Path(file).name.split("-")[0]
         for run, style in (("first", "-"), ("resume", "--")):
             part = [s for s in samples if s["run"] == run]
             if not part:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,7 @@ class LanceStore(LanceAdapters, VectorStore):
             raise StoreError(f"store {settings.url}: cannot create the folder {self.path} ({exc.strerror})") from None
         self._db = lancedb.connect(str(self.path), read_consistency_interval=timedelta(0))
         self._writes: dict[str, int] = {}
+        self._building: set[str] = set()  # tables this process set to "building": it alone writes them
         self._catalog = self._table_or_create("_omnivec_versions", _VERSIONS, "key")
         self._aliases = self._table_or_create("_omnivec_aliases", _ALIASES, "alias")
 
@@ -173,7 +175,13 @@ class LanceStore(LanceAdapters, VectorStore):
         return sorted({r for r in rows if r is not None})  # alias rows have no collection
 
     def set_state(self, collection: str, version: int, state: State) -> None:
-        self._catalog.update(where=f"key = {_quote(f'{collection}__v{version}')}", values={"state": state})
+        name = f"{collection}__v{version}"
+        if state == "building":
+            self._building.add(name)
+        elif name in self._building:  # built: compact and drop the superseded versions once more
+            self._building.discard(name)
+            _compact(self._table(collection, version), building=True)
+        self._catalog.update(where=f"key = {_quote(name)}", values={"state": state})
 
     # The alias lives in the catalog table too (key = the collection name, state "alias", the previous
     # version in "dimensions"), so a switch writes alias and both states in ONE merge_insert commit.
@@ -252,18 +260,27 @@ class LanceStore(LanceAdapters, VectorStore):
             },
             schema=table.schema,
         )
-        table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(batch)
+        # merge_insert joins against the whole table and leaves native memory behind (~0.4 KiB a row);
+        # a batch of ids the table lacks (every batch of a fresh backfill) is a plain append. Writers
+        # hold the version's lock, so nothing inserts these ids between the lookup and the add.
+        ids = batch["id"].to_pylist()
+        if len(set(ids)) == len(ids) and not self.hashes(collection, version, ids):
+            table.add(batch)
+        else:
+            table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(batch)
         self._writes[table.name] = self._writes.get(table.name, 0) + 1
         if self._writes[table.name] % _OPTIMIZE_EVERY == 0:
-            self._maintain(table)
+            self._maintain(table, building=table.name in self._building)
 
     @staticmethod
-    def _maintain(table: Any) -> None:
+    def _maintain(table: Any, *, building: bool) -> None:
         """Every commit adds a fragment and a version: compact them, and index ``id`` once the table
-        is big enough for lookups by id (what every batch of index/migrate does) to need it."""
+        is big enough for lookups by id (what every batch of index/migrate does) to need it. A table
+        being built serves no reader and has one writer (the lock), so its superseded versions go
+        now; any other keeps them for LanceDB's default 7 days (a reader may still be on one)."""
         from lancedb.index import BTree
 
-        table.optimize()
+        _compact(table, building=building)
         if table.count_rows() >= _ID_INDEX_ROWS and not any(i.columns == ["id"] for i in table.list_indices()):
             table.create_index("id", config=BTree())
 
@@ -383,6 +400,15 @@ class LanceStore(LanceAdapters, VectorStore):
                 "(safe to delete while no writer runs)"
             )
         return problems
+
+
+def _compact(table: Any, *, building: bool) -> None:
+    if not building:
+        table.optimize()  # cleans up versions older than LanceDB's default 7 days
+        return
+    with warnings.catch_warnings():  # "readers of older versions will fail": a building table has none
+        warnings.filterwarnings("ignore", "optimize.cleanup_older_than=0", UserWarning)
+        table.optimize(cleanup_older_than=timedelta(0))
 
 
 def _alias_row(collection: str, version: int, previous: int | None) -> dict[str, Any]:

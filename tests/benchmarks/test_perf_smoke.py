@@ -200,5 +200,7 @@ def test_million_script_kills_resumes_and_counts_what_was_embedded_twice(tmp_pat
     assert figures["resume"]["provider_items"] == 3000 - figures["first"]["committed_at_kill"]
     assert 0 <= figures["re_embedded"] <= figures["in_flight_bound"]
     assert figures["ann"]["recall@10"] > 0.5 and figures["ann"]["p95_ms"] > 0
+    # the migration dropped its version's superseded table versions (optimize() may update an index after)
+    assert figures["table_versions"] <= 2
     samples = (tmp_path / "lancedb-samples.jsonl").read_text().splitlines()
     assert {json.loads(line)["run"] for line in samples} == {"first", "resume"}
