@@ -6,7 +6,8 @@ collection's ``metadata``); a row is a point whose id is ``uuid5(row id)`` with 
 ``text``, ``uri`` and ``metadata`` in its payload: a metadata filter is pushed down as a Qdrant
 payload filter on ``metadata.<key>`` (:mod:`.native_filters`; on a server each typed key gets a payload index). Qdrant normalizes vectors of a cosine collection when it
 stores them, so the vector as written is kept, byte for byte, in the payload (``vector_f32``, base64).
-Catalog and alias: one point per collection in ``omnivec__catalog`` (:mod:`._record_catalog`); the
+Catalog and alias: one point per collection in ``omnivec__catalog`` (:mod:`._record_catalog`; space
+adapters listed in it, their bytes a point each in ``omnivec__adapters``, :mod:`._record_adapters`); the
 Qdrant alias ``<name>`` is then moved to the serving version with one ``update_collection_aliases``
 request (delete + create, atomic in Qdrant), so apps that query Qdrant directly follow a switch.
 On a server, versions are created without an HNSW graph (``m=0``: the bulk-load setting) until
@@ -37,6 +38,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Qdrant store needs its extra: pip install "omnivec[qdrant]" ({exc})') from exc
 
+from ._record_adapters import ADAPTER_BLOBS
 from ._record_catalog import CATALOG, RecordCatalogStore, lock_folder_for, redact
 from .base import Feature, Hit, Row
 from .errors import StoreError
@@ -106,7 +108,7 @@ class _NoCommit:
 
 class QdrantStore(RecordCatalogStore):
     scheme = "qdrant"
-    features: ClassVar[frozenset[Feature]] = frozenset({"filters"})
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "adapters"})
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         super().__init__(settings)
@@ -208,6 +210,27 @@ class QdrantStore(RecordCatalogStore):
             names += [p.payload["name"] for p in points]
             if offset is None:
                 return names
+
+    # adapter bytes: one point each in ``omnivec__adapters`` (base64 in its payload; no vector) ----------------
+    def _put_blob(self, key: str, blob: bytes) -> None:
+        if not self._c.collection_exists(ADAPTER_BLOBS):  # made on first use: older stores have none
+            try:
+                self._c.create_collection(ADAPTER_BLOBS, vectors_config={})
+            except Exception:  # another handle made it first
+                if not self._c.collection_exists(ADAPTER_BLOBS):
+                    raise
+        point = models.PointStruct(id=_point_id(key), vector={}, payload={"blob": base64.b64encode(blob).decode()})
+        self._c.upsert(ADAPTER_BLOBS, [point], wait=True)
+
+    def _get_blob(self, key: str) -> bytes | None:
+        if not self._c.collection_exists(ADAPTER_BLOBS):
+            return None
+        found = self._c.retrieve(ADAPTER_BLOBS, [_point_id(key)], with_payload=True)
+        return base64.b64decode(found[0].payload["blob"]) if found else None
+
+    def _drop_blobs(self, keys: Sequence[str]) -> None:
+        if keys and self._c.collection_exists(ADAPTER_BLOBS):
+            self._c.delete(ADAPTER_BLOBS, models.PointIdsList(points=[_point_id(k) for k in keys]), wait=True)
 
     def _create_table(self, collection: str, version: int, dims: int, fingerprint_json: str) -> None:
         name = f"{collection}__v{version}"
