@@ -10,7 +10,8 @@ Catalog and alias: one point per collection in ``omnivec__catalog`` (:mod:`._rec
 adapters listed in it, their bytes a point each in ``omnivec__adapters``, :mod:`._record_adapters`); the
 Qdrant alias ``<name>`` is then moved to the serving version with one ``update_collection_aliases``
 request (delete + create, atomic in Qdrant), so apps that query Qdrant directly follow a switch.
-On a server, versions are created without an HNSW graph (``m=0``: the bulk-load setting) until
+Every version also holds a sparse vector of each row's words, ranked by Qdrant as BM25
+(:mod:`._qdrant_lexical`: the ``lexical`` feature). On a server, versions are created without an HNSW graph (``m=0``: the bulk-load setting) until
 ``build_index`` turns it on; ``exact=True`` asks for a full scan. Local mode is always exact.
 Local mode opens a folder from ONE process (the client locks it); handles of one process share it.
 """
@@ -38,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Qdrant store needs its extra: pip install "omnivec[qdrant]" ({exc})') from exc
 
+from ._qdrant_lexical import SPARSE, QdrantLexical, hit_of, sparse_weights
 from ._record_adapters import ADAPTER_BLOBS
 from ._record_catalog import CATALOG, RecordCatalogStore, lock_folder_for, redact
 from .base import Feature, Hit, Row
@@ -106,9 +108,9 @@ class _NoCommit:
         return getattr(self.connection, name)
 
 
-class QdrantStore(RecordCatalogStore):
+class QdrantStore(QdrantLexical, RecordCatalogStore):
     scheme = "qdrant"
-    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "adapters"})
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "lexical", "adapters"})
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         super().__init__(settings)
@@ -240,6 +242,7 @@ class QdrantStore(RecordCatalogStore):
         self._c.create_collection(
             name,
             vectors_config=models.VectorParams(size=dims, distance=models.Distance.COSINE),
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},  # lexical
             hnsw_config=models.HnswConfigDiff(m=0),  # no graph while bulk-loading (server); build_index sets it
             metadata={"omnivec.fingerprint": fingerprint_json},
         )
@@ -256,6 +259,7 @@ class QdrantStore(RecordCatalogStore):
         return {a.alias_name: a.collection_name for a in self._c.get_aliases().aliases}
 
     def _drop_table(self, collection: str, version: int) -> None:
+        self.__dict__.get("_sparse_known", {}).pop(f"{collection}__v{version}", None)
         if self._has_table(collection, version):
             self._c.delete_collection(f"{collection}__v{version}")
 
@@ -334,10 +338,11 @@ class QdrantStore(RecordCatalogStore):
             return
         matrix = self.check_vectors(collection, version, rows)
         self._declare_fields(collection, version, rows)
+        words = self._has_sparse(f"{collection}__v{version}")  # a version made before sparse vectors has none
         points = [
             models.PointStruct(
                 id=_point_id(r.id),
-                vector=vector.tolist(),
+                vector={"": vector.tolist(), **({SPARSE: _sparse(r.text)} if words else {})},
                 payload={"id": r.id, "content_hash": r.content_hash, "text": r.text, "uri": r.uri,
                          "metadata": dict(r.metadata), "vector_f32": base64.b64encode(vector.tobytes()).decode()},
             )
@@ -381,11 +386,7 @@ class QdrantStore(RecordCatalogStore):
         found = query(exact)
         if where and len(found) < k and not exact and self._path is None:
             found = query(True)  # a selective filter the graph walk fell short on: k rows match, k come back
-        return [
-            Hit(p.payload["id"], float(p.score), p.payload.get("metadata") or {}, p.payload.get("text"),
-                p.payload.get("uri"))
-            for p in found
-        ]  # fmt: skip
+        return [hit_of(p) for p in found]
 
     def check_conditions(self, conditions: Sequence[Condition], table: str) -> None:
         refuse_string_ranges("Qdrant", conditions, table)
@@ -419,6 +420,11 @@ class QdrantStore(RecordCatalogStore):
             return None
         self._c.update_collection(table, hnsw_config=models.HnswConfigDiff(m=16, ef_construct=100))
         return "HNSW m=16 ef_construct=100 (Qdrant builds it in the background)"
+
+
+def _sparse(text: str | None) -> Any:
+    indices, values = sparse_weights(text)
+    return models.SparseVector(indices=indices, values=values)
 
 
 def _row(payload: Mapping[str, Any]) -> Row:
