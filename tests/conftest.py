@@ -66,6 +66,9 @@ SLOW = (
     "tests/stores/test_contract_qdrant.py::TestQdrantLocal::test_kill_9_during_index_and_migrate_then_rerun_is_exact",
     "tests/stores/test_contract_milvus.py::TestMilvusLite::test_kill_9_during_index_and_migrate_then_rerun_is_exact",
     "tests/stores/test_contract_chroma.py::TestChromaLocal::test_kill_9_during_index_and_migrate_then_rerun_is_exact",
+    # Milvus Lite's adapter cases (~2 s each: a 1 MiB adapter in 23 VARCHAR rows, a version dropped)
+    "tests/stores/test_contract_milvus.py::TestMilvusLite::test_a_version_holds_adapters_with_their_bytes_and_one_serves_at_a_time",
+    "tests/stores/test_contract_milvus.py::TestMilvusLite::test_dropping_a_version_drops_its_adapters",
     "tests/unit/test_packaging.py",  # builds and installs the wheel
     "tests/benchmarks/test_perf_smoke.py::test_million_script_kills_resumes_and_counts_what_was_embedded_twice",
     "tests/contract/test_rerank_wire.py::test_ten_thousand_candidates",

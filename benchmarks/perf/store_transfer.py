@@ -1,7 +1,7 @@
 """``migrate --to-store`` throughput between stores (a script with numbers, not a timed test).
 
     python benchmarks/perf/store_transfer.py [--rows 100000] [--dims 384] [--batch-size 1000]
-                                             [--stores qdrant,milvus,chroma] [--pg]
+                                             [--stores qdrant,milvus,chroma] [--pg] [--cross]
 
 ``--rows`` random float32 vectors (fake fingerprint, no model) are written into a LanceDB collection,
 then moved with :func:`omnivec.providers.stores.transfer.transfer` (what ``omnivec migrate NAME
@@ -10,15 +10,20 @@ store, and each store -> LanceDB. Per pair: items/s, its ratio to the baseline, 
 made (must be 0: the same model copies the stored vectors), and whether the target answers 3 queries
 with the same top 10 as the source under exact search. Every store is embedded (local mode / Milvus Lite
 / PersistentClient) in a temporary folder; ``--pg`` adds pgvector on a throwaway local server.
+``--cross`` replaces the store -> LanceDB pairs by every ordered pair between the other stores (each
+filled from LanceDB first, those fills measured too; pgvector targets get a fresh database each),
+the pgvector targets first because they are the quickest.
 Numbers describe this machine, loaded or not: see the load average it prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +57,20 @@ def fill(store: VectorStore, rows: int, dims: int, batch: int) -> None:
         )  # fmt: skip
     store.set_state("docs", 1, "live")
     store.set_alias("docs", 1, None)
+
+
+def pg_database(url: str, label: str) -> str:
+    """The server's own database for ``copy`` (a source), a new empty one for any other label (a target)."""
+    if label == "copy":
+        return url
+    import psycopg  # the stores extra
+
+    database, base = label.replace("-", "_"), url.rsplit("/", 1)[0]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    with psycopg.connect(f"{base}/{database}", autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return f"{base}/{database}"
 
 
 def same_top_10(source: VectorStore, target: VectorStore, dims: int) -> bool:
@@ -91,6 +110,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--stores", default="qdrant,milvus,chroma")
     parser.add_argument("--pg", action="store_true", help="add pgvector on a throwaway local server")
+    parser.add_argument(
+        "--cross", action="store_true",
+        help="instead of store -> LanceDB, every ordered pair between the other stores (each filled from LanceDB first)",
+    )  # fmt: skip
     args = parser.parse_args()
     calls: list[int] = []
     original = FakeProvider._embed_batch
@@ -102,23 +125,32 @@ def main() -> None:
     FakeProvider._embed_batch = counting  # type: ignore[method-assign]
     print(f"load average before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
-        urls = {kind: URLS[kind].format(tmp, "{}") for kind in URLS}
+        urls: dict[str, Callable[[str], str]] = {
+            kind: functools.partial(template.format, tmp) for kind, template in URLS.items()
+        }
         server = None
         if args.pg:
             from omnivec.providers.stores.pgdev import start_local_postgres
 
             server = start_local_postgres()
-            urls["postgresql"] = server.url
-        source = urls["lancedb"].format("source")
+            pg_url = server.url  # with --cross, one database per source: a target of several starts empty each time
+            urls["postgresql"] = lambda label: pg_database(pg_url, label) if args.cross else pg_url
+        source = urls["lancedb"]("source")
         with open_store(source, cache=None) as store:
             fill(store, args.rows, args.dims, args.batch_size)
         pairs = [("lancedb", "lancedb")]
-        for kind in [s for s in args.stores.split(",") if s] + (["postgresql"] if args.pg else []):
-            pairs += [("lancedb", kind), (kind, "lancedb")]
+        kinds = [s for s in args.stores.split(",") if s] + (["postgresql"] if args.pg else [])
+        for kind in kinds:
+            pairs += [("lancedb", kind)] + ([] if args.cross else [(kind, "lancedb")])
+        if args.cross:
+            cheap_first = sorted(
+                kinds, key=lambda kind: kind != "postgresql"
+            )  # the fast target first: most pairs per hour
+            pairs += [(a, b) for b in cheap_first for a in kinds if a != b]
         results: dict[str, dict[str, Any]] = {}
         for src, dst in pairs:
-            from_url = source if src == "lancedb" else urls[src].format("copy")
-            to_url = urls[dst].format("copy" if src == "lancedb" else f"back-{src}")
+            from_url = source if src == "lancedb" else urls[src]("copy")
+            to_url = urls[dst]("copy" if src == "lancedb" else f"back-{src}")
             results[f"{src} -> {dst}"] = move(from_url, to_url, args.batch_size, args.dims, calls)
             line = results[f"{src} -> {dst}"]
             base = results["lancedb -> lancedb"]["items_s"]

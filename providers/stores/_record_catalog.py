@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ._record_adapters import RecordAdapters
 from .base import Row, State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
 from .filters import FieldType, typed_fields
@@ -51,8 +52,9 @@ def lock_folder_for(url: str) -> Path:
     return Path(home) / "omnivec" / "locks" / digest
 
 
-class RecordCatalogStore(VectorStore):
-    """Catalog, alias, states and the writer lock over a few engine hooks (below the line)."""
+class RecordCatalogStore(RecordAdapters, VectorStore):
+    """Catalog, alias, states, adapters (:mod:`._record_adapters`) and the writer lock over a few engine
+    hooks (below the line)."""
 
     lock_folder: Path
 
@@ -155,6 +157,7 @@ class RecordCatalogStore(VectorStore):
     def drop_version(self, collection: str, version: int) -> None:
         with self._catalog_lock(collection):
             record = self._read_record(collection)
+            unnamed = self._blobs_of(record, version)  # its adapters' bytes: deleted once nothing names them
             if record is not None:
                 record["versions"].pop(str(version), None)
                 pointer = record.get("alias")
@@ -164,6 +167,7 @@ class RecordCatalogStore(VectorStore):
                     self._point_alias(collection, None)
                 self._write_record(collection, record if record["versions"] else None)
             self._drop_table(collection, version)  # after the record: a version never lacks its table
+        self._drop_blobs(unnamed)
 
     # typed metadata (the ``filters`` feature) --------------------------------------------------------
     def metadata_fields(self, collection: str, version: int) -> dict[str, FieldType]:

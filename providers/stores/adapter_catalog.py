@@ -62,8 +62,8 @@ def require_adapter_store(store: VectorStore) -> None:
     """Refuse a store that cannot hold adapters, with the way out (checked before anything is paid)."""
     if "adapters" not in store.features:
         raise InvalidOptionError(
-            f"{type(store).__name__} cannot hold space adapters yet: adapt a collection in LanceDB or pgvector "
-            "(omnivec migrate NAME --to-store URL copies it there without re-embedding)"
+            f"{type(store).__name__} cannot hold space adapters: adapt a collection in a store that can (LanceDB, "
+            "pgvector, Qdrant, Milvus, Chroma; omnivec migrate NAME --to-store URL copies it there without re-embedding)"
         )
 
 

@@ -9,7 +9,8 @@ key (:mod:`.filters`; its type recorded in the catalog) again as ``m.<key>`` wit
 ``h.<key>``, so a metadata filter is pushed down as a Chroma ``where`` (:mod:`.native_filters`).
 Chroma normalizes the embeddings of a cosine collection, so the vector as written is kept, byte for
 byte, in the record metadata too (``omnivec.vector``, base64 float32). Catalog and alias: one record per collection in
-``omnivec__catalog`` (:mod:`._record_catalog`): Chroma has no aliases, so a switch is that one
+``omnivec__catalog`` (:mod:`._record_catalog`; space adapters listed in it, their bytes a record each
+in ``omnivec__adapters``, :mod:`._record_adapters`): Chroma has no aliases, so a switch is that one
 record write (atomic: one upsert). Chroma indexes every write in its HNSW graph as it goes, with no
 switch to a full scan, so ``exact=True`` (and every search below ``index_min_rows`` rows) is computed
 here over a scan of the version; ``build_index`` has nothing to build.
@@ -35,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Chroma store needs its extra: pip install "omnivec[chroma]" ({exc})') from exc
 
+from ._record_adapters import ADAPTER_BLOBS
 from ._record_catalog import CATALOG, RecordCatalogStore, exact_top_k, lock_folder_for, redact
 from .base import Feature, Hit, Row
 from .errors import StoreError
@@ -57,7 +59,7 @@ def _local_path(settings: BaseStoreSettings) -> Path | None:
 
 class ChromaStore(RecordCatalogStore):
     scheme = "chroma"
-    features: ClassVar[frozenset[Feature]] = frozenset({"filters"})
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "adapters"})
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         super().__init__(settings)
@@ -103,6 +105,23 @@ class ChromaStore(RecordCatalogStore):
 
     def _record_names(self) -> list[str]:
         return list(self._catalog.get(include=[])["ids"])
+
+    # adapter bytes: one record each in ``omnivec__adapters``, base64 in its metadata (a document would
+    # be fed to Chroma's full-text index)
+    def _blobs(self) -> Any:
+        return self._client.get_or_create_collection(ADAPTER_BLOBS, embedding_function=None)
+
+    def _put_blob(self, key: str, blob: bytes) -> None:
+        self._blobs().upsert(ids=[key], metadatas=[{"blob": base64.b64encode(blob).decode()}], embeddings=_UNUSED)
+
+    def _get_blob(self, key: str) -> bytes | None:
+        found = self._blobs().get(ids=[key], include=["metadatas"])
+        metadatas = found["metadatas"] or []
+        return base64.b64decode(str(metadatas[0]["blob"])) if found["ids"] and metadatas else None
+
+    def _drop_blobs(self, keys: Sequence[str]) -> None:
+        if keys:
+            self._blobs().delete(ids=list(keys))
 
     def _collection(self, name: str) -> Any:
         return self._client.get_collection(name, embedding_function=None)

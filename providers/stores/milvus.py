@@ -7,7 +7,8 @@ Mapping: a version is a Milvus collection ``<name>__v<N>`` (``id`` VARCHAR prima
 filter is pushed down as a Milvus boolean expression on ``metadata["key"]``, :mod:`.native_filters`), and a FLOAT_VECTOR
 with COSINE metric; strong consistency, so a write is read back at once). The fingerprint is also a
 collection property. Catalog and alias: one row per collection in ``omnivec__catalog``
-(:mod:`._record_catalog`); the Milvus alias ``<name>`` is then moved to the serving version with one
+(:mod:`._record_catalog`; space adapters listed in it, their bytes in rows of ``omnivec__adapters``,
+:mod:`._record_adapters`); the Milvus alias ``<name>`` is then moved to the serving version with one
 ``alter_alias`` (atomic in Milvus). Milvus keeps vectors as written (no normalization). A version
 starts with a FLAT index (exact); ``build_index`` replaces it by IVF_FLAT (Milvus Lite has no HNSW),
 and ``exact=True`` then probes every list, which is a full scan.
@@ -15,6 +16,7 @@ and ``exact=True`` then probes every list, which is a full scan.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -32,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Milvus store needs its extra: pip install "omnivec[milvus]" ({exc})') from exc
 
+from ._record_adapters import ADAPTER_BLOBS
 from ._record_catalog import CATALOG, RecordCatalogStore, count_duplicates, lock_folder_for, redact
 from .base import Feature, Hit, Row
 from .errors import StoreError
@@ -45,6 +48,7 @@ MAX_DIMENSIONS = 32_768  # Milvus' FLOAT_VECTOR limit
 _VARCHAR = 65_535  # bytes, Milvus' widest VARCHAR
 _MAX_NPROBE = 65_536  # Milvus' upper bound for nprobe
 _FIELDS = ["id", "content_hash", "text", "uri", "metadata"]
+_PART = 60_000  # base64 characters per row of an adapter's bytes (under one VARCHAR)
 
 
 def _lite_path(settings: BaseStoreSettings) -> Path | None:
@@ -59,7 +63,7 @@ def _first_line(exc: BaseException) -> str:
 
 class MilvusStore(RecordCatalogStore):
     scheme = "milvus"
-    features: ClassVar[frozenset[Feature]] = frozenset({"filters"})
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "adapters"})
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         super().__init__(settings)
@@ -139,6 +143,52 @@ class MilvusStore(RecordCatalogStore):
         ):  # fmt: skip
             names += [r["name"] for r in page]
         return names
+
+    # adapter bytes: rows ``<key>#<i>`` of ``omnivec__adapters``, base64 in VARCHAR parts (Milvus has no
+    # binary scalar; a 1 MiB adapter is ~23 rows), all written in one upsert, read back by their ids
+    def _blob_table(self) -> str:
+        if not self._c.has_collection(ADAPTER_BLOBS):  # made on first use: older stores have none
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("part_key", DataType.VARCHAR, is_primary=True, max_length=512)
+            schema.add_field("parts", DataType.INT64)
+            schema.add_field("data", DataType.VARCHAR, max_length=_VARCHAR)
+            schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
+            index = self._c.prepare_index_params()
+            index.add_index("unused", index_type="FLAT", metric_type="L2")
+            self._c.create_collection(ADAPTER_BLOBS, schema=schema, index_params=index, consistency_level="Strong")
+        if ADAPTER_BLOBS not in self._loaded:
+            self._c.load_collection(ADAPTER_BLOBS)
+            self._loaded.add(ADAPTER_BLOBS)
+        return ADAPTER_BLOBS
+
+    def _put_blob(self, key: str, blob: bytes) -> None:
+        text = base64.b64encode(blob).decode()
+        parts = [text[i : i + _PART] for i in range(0, len(text), _PART)] or [""]
+        rows = [{"part_key": f"{key}#{i}", "parts": len(parts), "data": p, "unused": [1.0, 0.0]}
+                for i, p in enumerate(parts)]  # fmt: skip
+        self._c.upsert(self._blob_table(), rows)
+
+    def _get_blob(self, key: str) -> bytes | None:
+        table = self._blob_table()
+        first = self._c.query(table, filter=f"part_key == {_literal(key + '#0')}", output_fields=["parts", "data"])
+        if not first:
+            return None
+        rest = [_literal(f"{key}#{i}") for i in range(1, int(first[0]["parts"]))]
+        found = {r["part_key"]: r["data"] for r in self._c.query(
+            table, filter=f"part_key in [{', '.join(rest)}]", output_fields=["part_key", "data"]
+        )} if rest else {}  # fmt: skip
+        if len(found) != len(rest):
+            return None
+        return base64.b64decode(first[0]["data"] + "".join(found[f"{key}#{i}"] for i in range(1, len(rest) + 1)))
+
+    def _drop_blobs(self, keys: Sequence[str]) -> None:
+        if not keys or not self._c.has_collection(ADAPTER_BLOBS):
+            return
+        table, heads = self._blob_table(), ", ".join(_literal(f"{k}#0") for k in keys)
+        found = self._c.query(table, filter=f"part_key in [{heads}]", output_fields=["part_key", "parts"])
+        ids = [_literal(f"{h['part_key'][:-2]}#{i}") for h in found for i in range(int(h["parts"]))]
+        if ids:
+            self._c.delete(table, filter=f"part_key in [{', '.join(ids)}]")
 
     def _create_table(self, collection: str, version: int, dims: int, fingerprint_json: str) -> None:
         name = f"{collection}__v{version}"

@@ -6,10 +6,12 @@ collection's ``metadata``); a row is a point whose id is ``uuid5(row id)`` with 
 ``text``, ``uri`` and ``metadata`` in its payload: a metadata filter is pushed down as a Qdrant
 payload filter on ``metadata.<key>`` (:mod:`.native_filters`; on a server each typed key gets a payload index). Qdrant normalizes vectors of a cosine collection when it
 stores them, so the vector as written is kept, byte for byte, in the payload (``vector_f32``, base64).
-Catalog and alias: one point per collection in ``omnivec__catalog`` (:mod:`._record_catalog`); the
+Catalog and alias: one point per collection in ``omnivec__catalog`` (:mod:`._record_catalog`; space
+adapters listed in it, their bytes a point each in ``omnivec__adapters``, :mod:`._record_adapters`); the
 Qdrant alias ``<name>`` is then moved to the serving version with one ``update_collection_aliases``
 request (delete + create, atomic in Qdrant), so apps that query Qdrant directly follow a switch.
-On a server, versions are created without an HNSW graph (``m=0``: the bulk-load setting) until
+Every version also holds a sparse vector of each row's words, ranked by Qdrant as BM25
+(:mod:`._qdrant_lexical`: the ``lexical`` feature). On a server, versions are created without an HNSW graph (``m=0``: the bulk-load setting) until
 ``build_index`` turns it on; ``exact=True`` asks for a full scan. Local mode is always exact.
 Local mode opens a folder from ONE process (the client locks it); handles of one process share it.
 """
@@ -37,6 +39,8 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the Qdrant store needs its extra: pip install "omnivec[qdrant]" ({exc})') from exc
 
+from ._qdrant_lexical import SPARSE, QdrantLexical, hit_of, sparse_weights
+from ._record_adapters import ADAPTER_BLOBS
 from ._record_catalog import CATALOG, RecordCatalogStore, lock_folder_for, redact
 from .base import Feature, Hit, Row
 from .errors import StoreError
@@ -104,9 +108,9 @@ class _NoCommit:
         return getattr(self.connection, name)
 
 
-class QdrantStore(RecordCatalogStore):
+class QdrantStore(QdrantLexical, RecordCatalogStore):
     scheme = "qdrant"
-    features: ClassVar[frozenset[Feature]] = frozenset({"filters"})
+    features: ClassVar[frozenset[Feature]] = frozenset({"filters", "lexical", "adapters"})
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         super().__init__(settings)
@@ -209,6 +213,27 @@ class QdrantStore(RecordCatalogStore):
             if offset is None:
                 return names
 
+    # adapter bytes: one point each in ``omnivec__adapters`` (base64 in its payload; no vector) ----------------
+    def _put_blob(self, key: str, blob: bytes) -> None:
+        if not self._c.collection_exists(ADAPTER_BLOBS):  # made on first use: older stores have none
+            try:
+                self._c.create_collection(ADAPTER_BLOBS, vectors_config={})
+            except Exception:  # another handle made it first
+                if not self._c.collection_exists(ADAPTER_BLOBS):
+                    raise
+        point = models.PointStruct(id=_point_id(key), vector={}, payload={"blob": base64.b64encode(blob).decode()})
+        self._c.upsert(ADAPTER_BLOBS, [point], wait=True)
+
+    def _get_blob(self, key: str) -> bytes | None:
+        if not self._c.collection_exists(ADAPTER_BLOBS):
+            return None
+        found = self._c.retrieve(ADAPTER_BLOBS, [_point_id(key)], with_payload=True)
+        return base64.b64decode(found[0].payload["blob"]) if found else None
+
+    def _drop_blobs(self, keys: Sequence[str]) -> None:
+        if keys and self._c.collection_exists(ADAPTER_BLOBS):
+            self._c.delete(ADAPTER_BLOBS, models.PointIdsList(points=[_point_id(k) for k in keys]), wait=True)
+
     def _create_table(self, collection: str, version: int, dims: int, fingerprint_json: str) -> None:
         name = f"{collection}__v{version}"
         if self._c.collection_exists(name) and name not in self._aliases():
@@ -217,6 +242,7 @@ class QdrantStore(RecordCatalogStore):
         self._c.create_collection(
             name,
             vectors_config=models.VectorParams(size=dims, distance=models.Distance.COSINE),
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},  # lexical
             hnsw_config=models.HnswConfigDiff(m=0),  # no graph while bulk-loading (server); build_index sets it
             metadata={"omnivec.fingerprint": fingerprint_json},
         )
@@ -233,6 +259,7 @@ class QdrantStore(RecordCatalogStore):
         return {a.alias_name: a.collection_name for a in self._c.get_aliases().aliases}
 
     def _drop_table(self, collection: str, version: int) -> None:
+        self.__dict__.get("_sparse_known", {}).pop(f"{collection}__v{version}", None)
         if self._has_table(collection, version):
             self._c.delete_collection(f"{collection}__v{version}")
 
@@ -311,10 +338,11 @@ class QdrantStore(RecordCatalogStore):
             return
         matrix = self.check_vectors(collection, version, rows)
         self._declare_fields(collection, version, rows)
+        words = self._has_sparse(f"{collection}__v{version}")  # a version made before sparse vectors has none
         points = [
             models.PointStruct(
                 id=_point_id(r.id),
-                vector=vector.tolist(),
+                vector={"": vector.tolist(), **({SPARSE: _sparse(r.text)} if words else {})},
                 payload={"id": r.id, "content_hash": r.content_hash, "text": r.text, "uri": r.uri,
                          "metadata": dict(r.metadata), "vector_f32": base64.b64encode(vector.tobytes()).decode()},
             )
@@ -358,11 +386,7 @@ class QdrantStore(RecordCatalogStore):
         found = query(exact)
         if where and len(found) < k and not exact and self._path is None:
             found = query(True)  # a selective filter the graph walk fell short on: k rows match, k come back
-        return [
-            Hit(p.payload["id"], float(p.score), p.payload.get("metadata") or {}, p.payload.get("text"),
-                p.payload.get("uri"))
-            for p in found
-        ]  # fmt: skip
+        return [hit_of(p) for p in found]
 
     def check_conditions(self, conditions: Sequence[Condition], table: str) -> None:
         refuse_string_ranges("Qdrant", conditions, table)
@@ -396,6 +420,11 @@ class QdrantStore(RecordCatalogStore):
             return None
         self._c.update_collection(table, hnsw_config=models.HnswConfigDiff(m=16, ef_construct=100))
         return "HNSW m=16 ef_construct=100 (Qdrant builds it in the background)"
+
+
+def _sparse(text: str | None) -> Any:
+    indices, values = sparse_weights(text)
+    return models.SparseVector(indices=indices, values=values)
 
 
 def _row(payload: Mapping[str, Any]) -> Row:

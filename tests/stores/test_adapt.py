@@ -277,14 +277,39 @@ def test_the_local_model_adapts_and_serves(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_store_without_the_adapters_feature_is_refused_before_anything_is_embedded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("url", ["qdrant+local://{}/q", "milvus+lite://{}/m.db", "chroma+local://{}/c"])
+def test_the_stores_users_already_run_hold_adapters_and_serve_through_them(tmp_path: Path, url: str) -> None:
+    pytest.importorskip({"q": "qdrant_client", "m": "pymilvus", "c": "chromadb"}[url[0]])
+    store = open_store(url.format(tmp_path), cache=None)
+    try:
+        index_items(store, "notes", items(30), provider=FakeProvider("a"))
+        old_ids = [h.id for h in search(store, "notes", "tax law", k=5)]
+        report = adapt(store, "notes", "fake:b", sample=20)
+        switch_via_adapter(store, "notes")
+        with open_store(url.format(tmp_path), cache=None) as other:  # what a search service opens
+            assert [h.id for h in search(other, "notes", "tax law", k=5)] == mapped_search(
+                store, "tax law", FakeProvider("b")
+            )
+        assert rollback(store, "notes").version == 1 and [a.digest for a in store.adapters("notes", 1)] == [
+            report.digest
+        ]
+        assert [h.id for h in search(store, "notes", "tax law", k=5)] == old_ids
+    finally:
+        store.close()
+
+
+def test_a_store_without_the_adapters_feature_is_refused_before_anything_is_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("qdrant_client")
-    url = f"qdrant+local://{tmp_path / 'q'}"
-    store = open_store(url, cache=None)
+    from omnivec.providers.stores.qdrant import QdrantStore
+
+    monkeypatch.setattr(QdrantStore, "features", frozenset({"filters"}))  # a store that declares no adapters
+    store = open_store(f"qdrant+local://{tmp_path / 'q'}", cache=None)
     try:
         index_items(store, "notes", items(20), provider=FakeProvider("a"))
         new = FakeProvider("b")
-        with pytest.raises(InvalidOptionError, match="cannot hold space adapters yet"):
+        with pytest.raises(InvalidOptionError, match="cannot hold space adapters: adapt a collection in a store"):
             adapt(store, "notes", to=new, sample=10)
         assert new.calls == []
     finally:
