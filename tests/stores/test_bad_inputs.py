@@ -184,3 +184,9 @@ def test_index_items_and_migrate_refuse_wrong_argument_types(tmp_path: Path) -> 
         migrate(store, "d", None)  # type: ignore[arg-type]
     with pytest.raises(SourceError, match="source must be a path"):
         read_source(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("flags", [("--actors", "4"), ("--requests-per-second", "5")])
+def test_ray_options_without_the_ray_engine_are_refused_not_ignored(indexed: str, flags: tuple[str, str]) -> None:
+    one_line_error(cli("migrate", "docs", "--to", "fake:b", *flags, "--store", indexed), "--engine ray")
+    assert [v.version for v in open_store(indexed).versions("docs")] == [1]  # nothing was built
