@@ -169,6 +169,10 @@ def search(
         raise InvalidOptionError(f"k must be a whole number of hits >= 1, got {k!r}")
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise InvalidOptionError(f"candidates must be a whole number >= 1, got {candidates!r}")
+    if isinstance(query, (list, tuple)):  # every one was embedded, then all but the first dropped
+        raise InvalidInputError(
+            f"search takes one query, got a {type(query).__name__} of {len(query)}: call it once per query"
+        )
     info = require_serving(store, name) if version is None else _version(store, name, version)
     conditions = plan_search(
         store, info, query, mode=mode, where=where, rrf_k=rrf_k, weights=weights, reranker=reranker

@@ -190,3 +190,8 @@ def test_index_items_and_migrate_refuse_wrong_argument_types(tmp_path: Path) -> 
 def test_ray_options_without_the_ray_engine_are_refused_not_ignored(indexed: str, flags: tuple[str, str]) -> None:
     one_line_error(cli("migrate", "docs", "--to", "fake:b", *flags, "--store", indexed), "--engine ray")
     assert [v.version for v in open_store(indexed).versions("docs")] == [1]  # nothing was built
+
+
+def test_search_with_a_list_of_queries_is_refused_not_cut_to_the_first(indexed: str) -> None:
+    with pytest.raises(InvalidInputError, match="search takes one query, got a list of 2"):
+        search(open_store(indexed), "docs", ["topic 1", "topic 2"])  # type: ignore[arg-type]
