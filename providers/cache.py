@@ -89,7 +89,13 @@ class EmbeddingCache:
     def _open(self) -> None:
         if self.path.exists() and not self.path.is_file():
             self._quarantine("it is not a regular file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a typo'd or read-only cache setting must not end in a traceback
+            raise ConfigurationError(
+                f"cannot create the folder of the embedding cache {str(self.path)!r} ({exc.strerror or exc}): "
+                'set the cache to a writable path, or turn it off ([store] cache = "none", --no-cache)'
+            ) from None
         deadline = time.monotonic() + _BUSY_TIMEOUT_S
         attempt = 0
         while attempt < 2:

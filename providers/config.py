@@ -254,6 +254,10 @@ def load_provider(
         if model is not None:
             raise InvalidOptionError("load_provider got a model reference twice: positionally and as model=")
         config, model = None, config
+    if config is not None and not isinstance(config, OmnivecConfig):  # was an AttributeError on .model
+        raise InvalidOptionError(
+            f"load_provider takes a model reference or an OmnivecConfig, got {type(config).__name__} {config!r}"
+        )
     config = config or load_config()
     ref = config.model if model is None else model
     members = config.pool.member_options()

@@ -250,8 +250,9 @@ def migrate(
     no_cache: NoCache = False,
     engine: EngineOpt = "online",
     actors: Annotated[
-        int, typer.Option("--actors", min=1, help="Ray actors embedding in parallel (--engine ray).")
-    ] = 2,
+        Optional[int],
+        typer.Option("--actors", min=1, help="Ray actors embedding in parallel (--engine ray; default 2)."),
+    ] = None,
     requests_per_second: Annotated[
         Optional[float], typer.Option("--requests-per-second", min=0.001, help="Budget shared by the Ray actors.")
     ] = None,
@@ -265,13 +266,19 @@ def migrate(
     ] = None,
 ) -> None:
     """Build a new version side by side from the stored sources; resumable; the old one keeps serving."""
+    if (actors is not None or requests_per_second is not None) and engine != "ray":  # were silently ignored
+        print_error("--actors and --requests-per-second go with --engine ray: add it, or leave them out")
+        raise typer.Exit(2)
     if to_store is not None or to is None:  # another store: omnivec.providers.stores.transfer_cli
         from .transfer_cli import migrate_to_store
 
         return migrate_to_store(
             collection, to_store, to, dimensions, max_cost, batch_size, store, no_cache, engine, dry_run
         )
-    ray_options = {"actors": actors, **({"requests_per_second": requests_per_second} if requests_per_second else {})}
+    ray_options = {
+        "actors": actors or 2,
+        **({"requests_per_second": requests_per_second} if requests_per_second else {}),
+    }
     chosen = _engine(engine, bulk, ray_options)
     with _store(store, batch_size) as st:  # a migration needs an existing store
         if dry_run:

@@ -25,7 +25,7 @@ from .errors import CollectionNotFoundError
 from .fusion import RRF_K
 from .retrieval import fuse_hits, plan_search, rerank_hits
 from .serving import check_provider, ensure_collection, provider_for, require_serving, serving_version
-from .sources import SourceItem
+from .sources import SourceItem, check_item
 from .writer import Engine, IndexReport, Progress, StoreWriter
 
 __all__ = [
@@ -82,6 +82,13 @@ def index_items(
     refuse_removed(removed, "index_items")
     chosen = engine_for(engine)
     given = provider
+    if given is not None and not isinstance(given, EmbeddingProvider):
+        raise InvalidOptionError(
+            f"provider must be an EmbeddingProvider, got {type(given).__name__} {given!r}: "
+            "pass get_provider(ref), or leave it out to use the collection's (or OMNIVEC_MODEL's) model"
+        )
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise InvalidOptionError(f"batch_size must be a whole number of items >= 1, got {batch_size!r}")
     if given is not None:
         chosen.check(given)  # before the store is touched
     version, provider, created = ensure_collection(store, name, provider)
@@ -96,6 +103,7 @@ def index_items(
                     f"items[{position}] is {type(item).__name__}, not a SourceItem: build items with "
                     "SourceItem(id, content_key(text), text) or read_source(path)"
                 )
+            check_item(position, item)
             if item.id in seen:  # the later one would silently replace the earlier one
                 raise InvalidInputError(
                     f"the source holds id {item.id!r} twice: ids must be unique (nothing after it was indexed; "
@@ -161,6 +169,10 @@ def search(
         raise InvalidOptionError(f"k must be a whole number of hits >= 1, got {k!r}")
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise InvalidOptionError(f"candidates must be a whole number >= 1, got {candidates!r}")
+    if isinstance(query, (list, tuple)):  # every one was embedded, then all but the first dropped
+        raise InvalidInputError(
+            f"search takes one query, got a {type(query).__name__} of {len(query)}: call it once per query"
+        )
     info = require_serving(store, name) if version is None else _version(store, name, version)
     conditions = plan_search(
         store, info, query, mode=mode, where=where, rrf_k=rrf_k, weights=weights, reranker=reranker

@@ -86,6 +86,8 @@ def migrate(
     chosen = engine_for(engine)
     if max_cost is not None and not (max_cost >= 0 and np.isfinite(max_cost)):  # -1 was 'stopped at the cap'
         raise InvalidOptionError(f"max_cost must be a finite number of USD >= 0, got {max_cost!r}")
+    if not isinstance(to, (str, EmbeddingProvider)):
+        raise InvalidOptionError(f"to must be a provider:model string or an EmbeddingProvider, got {to!r}")
     if isinstance(to, str):
         provider = load_provider(model=to, **({"dimensions": dimensions} if dimensions is not None else {}))
     else:

@@ -30,13 +30,22 @@ class BaseStoreSettings(BaseModel):
     cache: str | None = "auto"
     """Embedding cache file; ``auto`` = inside a LanceDB store's folder (``_omnivec_cache.sqlite``), for
     other stores one per user (``$XDG_CACHE_HOME/omnivec/embeddings.sqlite``), so a rerun finds its
-    vectors from any working folder; a path of your own; None disables it."""
+    vectors from any working folder; a path of your own; None (``"none"`` in TOML) disables it."""
     index: Literal["auto", "hnsw", "ivf_pq", "none"] = "auto"
     """ANN index built after a backfill: ``auto`` = HNSW on pgvector, IVF-PQ on LanceDB."""
     index_min_rows: int = Field(10_000, ge=0)
     """Below this many rows exact search is fast enough and no ANN index is built."""
     lock_timeout_s: float = Field(600.0, ge=0)
     """How long a writer waits for another writer of the same collection version."""
+
+    @field_validator("cache")
+    @classmethod
+    def _no_cache_spelt_in_toml(cls, cache: str | None) -> str | None:
+        # TOML has no null: `cache = "none"` (what the docs say) must turn the cache off, not open a
+        # SQLite file named "none" in the working folder.
+        if cache is not None and cache.strip().lower() in ("none", ""):
+            return None
+        return cache
 
     @field_validator("url")
     @classmethod

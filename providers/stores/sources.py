@@ -10,17 +10,18 @@ needs the old vectors.
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 from ..cache import content_key
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InvalidInputError
 from ..inputs import Image, input_for
 from .base import Row
 
-__all__ = ["SourceError", "SourceItem", "clean_text", "input_for", "read_source"]
+__all__ = ["SourceError", "SourceItem", "check_item", "clean_text", "input_for", "read_source"]
 
 _TEXT_SUFFIXES = {".txt", ".md"}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
@@ -33,6 +34,31 @@ class SourceError(ConfigurationError):
 SourceItem = Row
 """An item to index: a :class:`~.base.Row` without its vector (id, content hash, text or URI, metadata).
 One class for both, so the write loop and ``migrate`` pass stored rows on as items without copying."""
+
+
+def check_item(position: int, item: SourceItem) -> None:
+    """Refuse a hand-built item whose fields the store cannot hold, naming the field (before any call;
+    an int id, a dict in ``uri`` or a set in metadata used to end in an AttributeError or a pyarrow
+    traceback after the batch was paid for)."""
+    where = f"items[{position}] (id {item.id!r})"
+    if not isinstance(item.id, str) or not item.id:
+        raise InvalidInputError(f"{where}: id must be a non-empty str, got {type(item.id).__name__}: use str(id)")
+    if not isinstance(item.content_hash, str) or not item.content_hash:
+        raise InvalidInputError(f"{where}: content_hash must be a non-empty str: use content_key(text)")
+    for field, value in (("text", item.text), ("uri", item.uri)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidInputError(
+                f"{where}: {field} must be a str or None, got {type(value).__name__} "
+                "(metadata goes in SourceItem(..., metadata={...}))"
+            )
+    if not isinstance(item.metadata, Mapping):
+        raise InvalidInputError(f"{where}: metadata must be a mapping, got {type(item.metadata).__name__}")
+    try:
+        json.dumps(item.metadata)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{where}: metadata is not JSON ({exc}): use str, numbers, bools, lists, dicts"
+        ) from None
 
 
 def clean_text(text: str) -> str:
@@ -50,8 +76,11 @@ def clean_text(text: str) -> str:
 def _item(raw: dict[str, Any], base: Path, where: str) -> SourceItem | str:
     """The item, or its id when it has no text at all (blank items are skipped and counted, not fatal)."""
     ident = raw.pop("_id", None) if "_id" in raw else raw.pop("id", None)
-    if not isinstance(ident, (str, int)) or str(ident) == "":
+    if ident is None or ident == "":
         raise SourceError(f"{where}: missing '_id'")
+    # A bool is an int to Python: `true` would silently become the id "True".
+    if isinstance(ident, bool) or not isinstance(ident, (str, int)):
+        raise SourceError(f"{where}: '_id' must be a string or an integer, got {type(ident).__name__} {ident!r}")
     title, text, image = raw.pop("title", None), raw.pop("text", None), raw.pop("image", None)
     if (key := _too_wide(raw)) is not None:
         raise SourceError(
@@ -134,6 +163,8 @@ def read_source(source: str | Path, skipped: list[str] | None = None) -> Iterato
     Items without any text or image are not indexed; their ids are appended to ``skipped``.
     """
     skipped = skipped if skipped is not None else []
+    if not isinstance(source, (str, os.PathLike)):
+        raise SourceError(f"source must be a path (a JSONL file or a folder), got {type(source).__name__} {source!r}")
     path = Path(source)
     if str(source) == "-" or path.is_file():
         return _jsonl(path, skipped)

@@ -876,3 +876,8 @@ def test_an_unknown_gemini_model_is_sent_with_one_warning(omnivec_emulator) -> N
         get_provider(REFS["gemini"])
         get_provider("gemini:models/gemini-embedding-001")
     assert [str(w.message) for w in again] == []
+
+
+def test_load_provider_of_something_else_than_a_ref_or_config_is_one_line() -> None:
+    with pytest.raises(InvalidOptionError, match="load_provider takes a model reference or an OmnivecConfig"):
+        load_provider(5)  # type: ignore[call-overload]
