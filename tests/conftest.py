@@ -91,6 +91,13 @@ SLOW = (
     "tests/benchmarks/test_runner.py",
     # a 30-item LanceDB migration with compactions every 4 commits: ~2 s
     "tests/stores/test_lance_versions.py",
+    # end-to-end runs of 10-40 s each under load (README step 6:14 after this session's merges)
+    "tests/contract/test_gemini_batch.py::test_index_and_migrate_with_bulk_batch",
+    "tests/local/test_rerank_bench.py::test_a_pipeline_row_reranks_each_querys_top_candidates",
+    "tests/local/test_sentence_transformers.py::test_long_inputs_across_chunks_keep_order",
+    "tests/local/test_sentence_transformers.py::test_texts_longer_than_the_model_reads_are_reported_as_truncated",
+    "tests/contract/test_bedrock_transport.py::test_clients_close_with_their_loops_and_at_exit",
+    "tests/integrations/test_llamaindex_rerank.py::test_query_str_and_the_async_path_give_the_same_answer",
 )
 
 
