@@ -136,6 +136,11 @@ def index_items(
 def _prune(store: VectorStore, name: str, version: int, seen: set[str], report: IndexReport, prune: bool) -> None:
     gone = [r.id for rows in store.scan(name, version, store.settings.batch_size) for r in rows if r.id not in seen]
     report.not_in_source = len(gone)
+    if prune and not seen and gone:  # an empty file (a failed export, a wrong path glob) is no "delete all"
+        raise InvalidInputError(
+            f"the source holds no items: --prune would delete all {len(gone)} stored items of {name!r}; "
+            f"nothing was deleted (to empty it, run 'omnivec drop {name}')"
+        )
     if prune:
         for chunk in batched(gone, store.settings.batch_size):  # after the scan: never delete under a reader
             store.delete(name, version, chunk)

@@ -174,6 +174,11 @@ def test_index_syncs_metadata_edits_and_prunes_only_when_asked(corpus: Path, sto
         pruned = cli("index", str(edited), "-c", "docs", "--store", store_url, "--no-cache", "--prune")
         assert "0 embedded" in pruned.stderr and "5 deleted" in pruned.stderr  # type: ignore[attr-defined]
         assert store.count("docs", 1) == 25 and store.hashes("docs", 1, ["d25"]) == {}
+        empty = corpus.with_name("empty.jsonl")
+        empty.write_text("")  # a failed export: --prune deleted every stored item, "25 deleted"
+        refused = cli("index", str(empty), "-c", "docs", "--store", store_url, "--no-cache", "--prune")
+        assert refused.exit_code == 2 and "would delete all 25 stored items" in refused.stderr  # type: ignore[attr-defined]
+        assert store.count("docs", 1) == 25
     finally:
         store.close()
 

@@ -95,3 +95,23 @@ def test_a_hintless_throttle_gets_the_policys_guess_and_a_hint_is_kept() -> None
     assert told.retry_after == 0.25 and hinted(told)
     other = with_guessed_wait(ServiceUnavailableError("503"))
     assert not hasattr(other, "retry_after") or getattr(other, "retry_after", None) is None
+
+
+async def test_a_retried_attempt_drops_its_tracebacks_and_the_final_error_keeps_its_own() -> None:
+    """A retried attempt's traceback held its frames, which held the call's state, which held the
+    error: cyclic garbage per failure (the collector took 2.1-2.4 s of a 31 s run at 20 % random 429)."""
+    try:
+        raise ValueError("the SDK's own error")
+    except ValueError as sdk_error:
+        cause = sdk_error
+    retried = RateLimitError("slow down", retry_after=0.0)
+    retried.__cause__ = cause
+    provider = FakeProvider(failures=[retried], retry=FAST_RETRY, max_batch_size=1)
+    result = await provider.embed(["one"], intent="document")
+    assert result.ok and retried.__traceback__ is None and cause.__traceback__ is None
+    last = [ServiceUnavailableError("503") for _ in range(FAST_RETRY["max_attempts"])]
+    failing = FakeProvider(failures=list(last), retry=FAST_RETRY, max_batch_size=1)
+    with pytest.raises(ServiceUnavailableError) as raised:
+        await failing.embed(["two"], intent="document")
+    assert raised.value.__traceback__ is not None  # what the caller debugs with is untouched
+    assert all(e.__traceback__ is None for e in last if e is not raised.value)
