@@ -180,8 +180,7 @@ class LanceStore(LanceAdapters, VectorStore):
             self._building.add(name)
         elif name in self._building:  # built: compact and drop the superseded versions once more
             self._building.discard(name)
-            if self._writes.get(name, 0) >= _OPTIMIZE_EVERY:  # a few commits leave a few versions: no
-                _compact(self._table(collection, version), building=True)  # second or two per migrate
+            _compact(self._table(collection, version), building=True)
         self._catalog.update(where=f"key = {_quote(name)}", values={"state": state})
 
     # The alias lives in the catalog table too (key = the collection name, state "alias", the previous

@@ -40,7 +40,7 @@ def test_grant_and_random_throttle_ratios_hold_a_loose_floor() -> None:
     cases still passed. Both kinds run in one script; either ratio under 0.5 fails here (a loose
     floor for a noisy CI machine: the script's own targets are 0.9 and 0.7)."""
     command = [sys.executable, str(PERF / "throughput.py"), "--providers", "bedrock"]
-    command += ["--grants", "100", "--n", "300", "--latency-ms", "5", "--random-n", "1500"]
+    command += ["--grants", "100", "--n", "300", "--latency-ms", "5", "--random-n", "1000"]
     # Two tries: with the 2 cores shared by 7 busy processes the grant row once read 0.33 (a ceiling
     # measured in a quiet second against a run in a busy one); a real regression misses both.
     for _ in range(2):
