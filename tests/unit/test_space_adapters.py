@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import numpy as np
 import pytest
 
@@ -140,6 +143,35 @@ def test_anchor_neighbours_come_from_a_shortlist_drawn_in_a_small_basis_and_old_
         full = {**{n: a for n, a in params.items() if n != "anchor_basis"}, "anchor_knobs": params["anchor_knobs"][:4]}
         exact = OneVectorMap(full, normalized=True)
         np.testing.assert_allclose(np.stack([exact(q) for q in queries]), unit(apply_params(full, queries)), atol=1e-6)
+
+
+def test_threads_mapping_through_one_adapter_at_once_each_get_their_own_answer() -> None:
+    # The one-query path keeps its intermediates in scratch buffers; serving threads share an adapter,
+    # so each thread must get its own (a shared scratch mixes one query's anchors into another's map).
+    x = latent_space(ANCHOR_SHORTLIST + 150, 96, latent=48, seed=3)
+    old = unit(np.tanh(3 * x @ np.random.default_rng(4).standard_normal((96, 64)))).astype(np.float32)
+    params = fit_candidate(Candidate("anchored", {"neighbours": 5, "temperature": 0.05, "weight": 1.0}), x, old, seed=0)
+    one = OneVectorMap(params, normalized=True)
+    queries = latent_space(8, 96, latent=48, seed=5)
+    expected = unit(apply_params(params, queries))
+    mismatches: list[int] = []
+
+    def serve(row: int) -> None:
+        for _ in range(300):
+            if np.abs(one(queries[row]) - expected[row]).max() > 1e-6:
+                mismatches.append(row)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # hand the GIL over as often as Python allows: the threads interleave mid-map
+    try:
+        threads = [threading.Thread(target=serve, args=(row,)) for row in range(len(queries))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert mismatches == []
 
 
 def test_serialisation_round_trips_to_the_same_adapter() -> None:
