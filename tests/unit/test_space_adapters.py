@@ -152,12 +152,12 @@ def test_threads_mapping_through_one_adapter_at_once_each_get_their_own_answer()
     old = unit(np.tanh(3 * x @ np.random.default_rng(4).standard_normal((96, 64)))).astype(np.float32)
     params = fit_candidate(Candidate("anchored", {"neighbours": 5, "temperature": 0.05, "weight": 1.0}), x, old, seed=0)
     one = OneVectorMap(params, normalized=True)
-    queries = latent_space(8, 96, latent=48, seed=5)
+    queries = latent_space(4, 96, latent=48, seed=5)
     expected = unit(apply_params(params, queries))
     mismatches: list[int] = []
 
     def serve(row: int) -> None:
-        for _ in range(300):
+        for _ in range(60):
             if np.abs(one(queries[row]) - expected[row]).max() > 1e-6:
                 mismatches.append(row)
 
