@@ -43,7 +43,7 @@ def test_compaction_leaves_finished_fragments_alone_and_a_short_tail_is_only_cle
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail_threshold: int, fragments: tuple[int, int, int]
 ) -> None:
     """lancedb's optimize() rewrote every fragment below 1 M rows at each compaction (the RSS peaks of
-    a 1 M-row migration) and again when the version turned ready (a second or two per migrate)."""
+    a 1 M-row migration) and again when the version turned ready (at the end of every migrate)."""
     monkeypatch.setattr(upkeep, "OPTIMIZE_EVERY", 4)
     monkeypatch.setattr(upkeep, "FRAGMENT_ROWS", FRAGMENT)
     monkeypatch.setattr(upkeep, "TAIL_COMPACTION_COMMITS", tail_threshold)
