@@ -247,7 +247,10 @@ def main() -> None:
         every = [dict(s, run="first") for s in first["samples"]] + [dict(s, run="resume") for s in resumed]
         (args.out / f"{args.store}-samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in every))
         out["rss_first"] = rss_flat(first["samples"], args.n)
-        out["rss_resume"] = rss_flat(resumed, args.n)
+        out["rss_resume"] = rss_flat(resumed, args.n)  # counts the resume's scan and the end's index builds
+        writing = [s for s in resumed if start_new is not None and s["t"] >= start_new and s["done"] < args.n]
+        out["rss_resume_writing"] = rss_flat(writing, args.n)  # from its first new commit to its last batch
+        out["rss_after_last_batch_peak_mb"] = max((s["rss_mb"] for s in resumed if s["done"] >= args.n), default=None)
         out["peak_rss_mb"] = max(s["rss_mb"] for s in every)
         store = open_store(url)
         out["disk_mb_after_migrate"] = round(disk_bytes(url, store) / 2**20, 1)

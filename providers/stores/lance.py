@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import time
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -30,7 +29,9 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
 
     raise MissingDependencyError(f'the LanceDB store needs its extra: pip install "omnivec[stores]" ({exc})') from exc
 
+from . import _lance_upkeep as upkeep
 from ._lance_adapters import LanceAdapters
+from ._lance_catalog import ALIASES, VERSIONS, alias_row, catalog_row
 from .base import Feature, Hit, Row, State, VectorStore, VersionInfo, fingerprint_hash
 from .errors import CollectionNotFoundError, StoreError
 from .filters import Condition, FieldType
@@ -39,24 +40,7 @@ from .settings import BaseStoreSettings, LanceSettings
 
 __all__ = ["LanceStore"]
 
-_VERSIONS = pa.schema(
-    [
-        pa.field("key", pa.string(), nullable=False),
-        pa.field("collection", pa.string()),
-        pa.field("version", pa.int64()),
-        pa.field("fingerprint", pa.string()),
-        pa.field("fingerprint_hash", pa.string()),
-        pa.field("dimensions", pa.int64()),
-        pa.field("state", pa.string()),
-        pa.field("created_at", pa.string()),
-    ]
-)
-_ALIASES = pa.schema(
-    [pa.field("alias", pa.string(), nullable=False), pa.field("version", pa.int64()), pa.field("previous", pa.int64())]
-)
 _COLUMNS = ["id", "content_hash", "text", "uri", "metadata"]
-_OPTIMIZE_EVERY = 64  # commits between compactions (each merge_insert writes a fragment)
-_ID_INDEX_ROWS = 50_000
 
 
 def _folder(settings: BaseStoreSettings) -> Path:
@@ -84,8 +68,8 @@ class LanceStore(LanceAdapters, VectorStore):
         self._db = lancedb.connect(str(self.path), read_consistency_interval=timedelta(0))
         self._writes: dict[str, int] = {}
         self._building: set[str] = set()  # tables this process set to "building": it alone writes them
-        self._catalog = self._table_or_create("_omnivec_versions", _VERSIONS, "key")
-        self._aliases = self._table_or_create("_omnivec_aliases", _ALIASES, "alias")
+        self._catalog = self._table_or_create("_omnivec_versions", VERSIONS, "key")
+        self._aliases = self._table_or_create("_omnivec_aliases", ALIASES, "alias")
 
     @classmethod
     def exists(cls, settings: BaseStoreSettings) -> bool:
@@ -149,7 +133,7 @@ class LanceStore(LanceAdapters, VectorStore):
             "state": "building",
             "created_at": created,
         }
-        self._catalog.merge_insert("key").when_not_matched_insert_all().execute(pa.Table.from_pylist([row], _VERSIONS))
+        self._catalog.merge_insert("key").when_not_matched_insert_all().execute(pa.Table.from_pylist([row], VERSIONS))
         return next(v for v in self.versions(collection) if v.version == version)
 
     def versions(self, collection: str) -> list[VersionInfo]:
@@ -178,14 +162,13 @@ class LanceStore(LanceAdapters, VectorStore):
         name = f"{collection}__v{version}"
         if state == "building":
             self._building.add(name)
-        elif name in self._building:  # built: compact and drop the superseded versions once more
+        elif name in self._building:  # built: drop the superseded versions once more
             self._building.discard(name)
-            _compact(self._table(collection, version), building=True)
+            tail = self._writes.get(name, 0) % upkeep.OPTIMIZE_EVERY  # commits since the last compaction
+            upkeep.finish_building(self._table(collection, version), tail_commits=tail)
         self._catalog.update(where=f"key = {_quote(name)}", values={"state": state})
 
-    # The alias lives in the catalog table too (key = the collection name, state "alias", the previous
-    # version in "dimensions"), so a switch writes alias and both states in ONE merge_insert commit.
-    # Stores made before that keep their row in _omnivec_aliases, read until the first flip.
+    # The alias is a catalog row too, so a switch is ONE commit (_lance_catalog says how).
     def alias(self, collection: str) -> tuple[int, int | None] | None:
         rows = self._catalog.search().where(f"key = {_quote(collection)}").limit(1).to_arrow().to_pylist()
         if rows:
@@ -194,19 +177,19 @@ class LanceStore(LanceAdapters, VectorStore):
         return (rows[0]["version"], rows[0]["previous"]) if rows else None
 
     def set_alias(self, collection: str, version: int, previous: int | None) -> None:
-        self._write_catalog([_alias_row(collection, version, previous)])
+        self._write_catalog([alias_row(collection, version, previous)])
 
     def flip(self, collection: str, version: int, previous: int, previous_state: State) -> None:
         by_number = {v.version: v for v in self.versions(collection)}
         rows = [
-            _alias_row(collection, version, previous),
-            _catalog_row(by_number[version], "live"),
-            _catalog_row(by_number[previous], previous_state),
+            alias_row(collection, version, previous),
+            catalog_row(by_number[version], "live"),
+            catalog_row(by_number[previous], previous_state),
         ]
         self._write_catalog(rows)
 
     def _write_catalog(self, rows: list[dict[str, Any]]) -> None:
-        table = pa.Table.from_pylist(rows, _VERSIONS)
+        table = pa.Table.from_pylist(rows, VERSIONS)
         self._catalog.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(table)
 
     def drop_version(self, collection: str, version: int) -> None:
@@ -269,20 +252,8 @@ class LanceStore(LanceAdapters, VectorStore):
         else:
             table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(batch)
         self._writes[table.name] = self._writes.get(table.name, 0) + 1
-        if self._writes[table.name] % _OPTIMIZE_EVERY == 0:
-            self._maintain(table, building=table.name in self._building)
-
-    @staticmethod
-    def _maintain(table: Any, *, building: bool) -> None:
-        """Every commit adds a fragment and a version: compact them, and index ``id`` once the table
-        is big enough for lookups by id (what every batch of index/migrate does) to need it. A table
-        being built serves no reader and has one writer (the lock), so its superseded versions go
-        now; any other keeps them for LanceDB's default 7 days (a reader may still be on one)."""
-        from lancedb.index import BTree
-
-        _compact(table, building=building)
-        if table.count_rows() >= _ID_INDEX_ROWS and not any(i.columns == ["id"] for i in table.list_indices()):
-            table.create_index("id", config=BTree())
+        if self._writes[table.name] % upkeep.OPTIMIZE_EVERY == 0:
+            upkeep.maintain(table, building=table.name in self._building)
 
     def delete(self, collection: str, version: int, ids: Sequence[str]) -> None:
         if ids:
@@ -400,33 +371,6 @@ class LanceStore(LanceAdapters, VectorStore):
                 "(safe to delete while no writer runs)"
             )
         return problems
-
-
-def _compact(table: Any, *, building: bool) -> None:
-    if not building:
-        table.optimize()  # cleans up versions older than LanceDB's default 7 days
-        return
-    with warnings.catch_warnings():  # "readers of older versions will fail": a building table has none
-        warnings.filterwarnings("ignore", "optimize.cleanup_older_than=0", UserWarning)
-        table.optimize(cleanup_older_than=timedelta(0))
-
-
-def _alias_row(collection: str, version: int, previous: int | None) -> dict[str, Any]:
-    return {"key": collection, "collection": None, "version": version, "fingerprint": None,
-            "fingerprint_hash": None, "dimensions": previous, "state": "alias", "created_at": None}  # fmt: skip
-
-
-def _catalog_row(info: VersionInfo, state: State) -> dict[str, Any]:
-    return {
-        "key": info.table,
-        "collection": info.collection,
-        "version": info.version,
-        "fingerprint": json.dumps(dict(info.fingerprint), sort_keys=True),
-        "fingerprint_hash": info.fingerprint_hash,
-        "dimensions": info.dimensions,
-        "state": state,
-        "created_at": info.created_at,
-    }
 
 
 def _row(r: Mapping[str, Any]) -> Row:
