@@ -9,9 +9,10 @@ embedded or paid. With another model, the target version is filled by the same w
 
 Resumable and exactly once: each batch is one upsert by id (the commit is the checkpoint) and a
 run started again skips the rows the target already holds with the same content hash and metadata;
-a last pass deletes target rows the source no longer has. The target version then serves at once
-when nothing served there (the app changes ``OMNIVEC_STORE``), else it waits in state ``ready`` for
-``omnivec switch NAME --store TARGET``. The source is only read.
+a last pass deletes target rows the source no longer has (not after a first copy into an empty
+target, see :func:`_delete_gone`). The target version then serves at once when nothing served there
+(the app changes ``OMNIVEC_STORE``), else it waits in state ``ready`` for ``omnivec switch NAME
+--store TARGET``. The source is only read.
 """
 
 from __future__ import annotations
