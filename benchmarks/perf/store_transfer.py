@@ -2,6 +2,7 @@
 
     python benchmarks/perf/store_transfer.py [--rows 100000] [--dims 384] [--batch-size 1000]
                                              [--stores qdrant,milvus,chroma] [--pg] [--cross]
+                                             [--only milvus-postgresql,chroma-qdrant,...]
 
 ``--rows`` random float32 vectors (fake fingerprint, no model) are written into a LanceDB collection,
 then moved with :func:`omnivec.providers.stores.transfer.transfer` (what ``omnivec migrate NAME
@@ -12,7 +13,8 @@ with the same top 10 as the source under exact search. Every store is embedded (
 / PersistentClient) in a temporary folder; ``--pg`` adds pgvector on a throwaway local server.
 ``--cross`` replaces the store -> LanceDB pairs by every ordered pair between the other stores (each
 filled from LanceDB first, those fills measured too; pgvector targets get a fresh database each),
-the pgvector targets first because they are the quickest.
+the pgvector targets first because they are the quickest; ``--only`` keeps the pairs it names (and
+the fills their sources need).
 Numbers describe this machine, loaded or not: see the load average it prints.
 """
 
@@ -114,7 +116,12 @@ def main() -> None:
         "--cross", action="store_true",
         help="instead of store -> LanceDB, every ordered pair between the other stores (each filled from LanceDB first)",
     )  # fmt: skip
+    parser.add_argument(
+        "--only", default="",
+        help="with --cross, only these pairs (e.g. milvus-postgresql,chroma-qdrant) after the fills their sources need",
+    )  # fmt: skip
     args = parser.parse_args()
+    only = {tuple(pair.split("-", 1)) for pair in args.only.split(",") if pair}
     calls: list[int] = []
     original = FakeProvider._embed_batch
 
@@ -146,7 +153,9 @@ def main() -> None:
             cheap_first = sorted(
                 kinds, key=lambda kind: kind != "postgresql"
             )  # the fast target first: most pairs per hour
-            pairs += [(a, b) for b in cheap_first for a in kinds if a != b]
+            cross = [(a, b) for b in cheap_first for a in kinds if a != b and (not only or (a, b) in only)]
+            needed = {a for a, _ in cross}  # a source store is filled from LanceDB first
+            pairs = [p for p in pairs if p[0] != "lancedb" or p[1] in needed or p[1] == "lancedb"] + cross
         results: dict[str, dict[str, Any]] = {}
         for src, dst in pairs:
             from_url = source if src == "lancedb" else urls[src]("copy")

@@ -309,8 +309,15 @@ class MilvusStore(RecordCatalogStore):
     def scan(self, collection: str, version: int, batch_size: int, *, vectors: bool = False) -> Iterator[list[Row]]:
         """Keyset pages by primary key from the last one seen (deletes behind it are harmless), sorted by
         the server as its query iterator asks for (pymilvus' own iterator does not escape string keys)."""
+        for page in self._pages(collection, version, [*_FIELDS, "vector"] if vectors else _FIELDS, batch_size):
+            yield [_row(r) for r in page]
+
+    def ids(self, collection: str, version: int, batch_size: int) -> Iterator[list[str]]:
+        for page in self._pages(collection, version, ["id"], batch_size):  # the id column alone
+            yield [r["id"] for r in page]
+
+    def _pages(self, collection: str, version: int, fields: list[str], batch_size: int) -> Iterator[list[Any]]:
         table, last = self._table(collection, version), None
-        fields = [*_FIELDS, "vector"] if vectors else _FIELDS
         while True:
             page = self._c.query(
                 table, filter="" if last is None else f"id > {_literal(last)}", limit=batch_size,
@@ -318,7 +325,7 @@ class MilvusStore(RecordCatalogStore):
             )  # fmt: skip
             if not page:
                 return
-            yield [_row(r) for r in page]
+            yield page
             last = page[-1]["id"]
 
     def search(
@@ -355,7 +362,7 @@ class MilvusStore(RecordCatalogStore):
         return int(found[0]["count(*)"])
 
     def duplicate_ids(self, collection: str, version: int) -> int:
-        return count_duplicates(r.id for rows in self.scan(collection, version, 16_384) for r in rows)
+        return count_duplicates(i for ids in self.ids(collection, version, 16_384) for i in ids)
 
     def has_ann_index(self, collection: str, version: int) -> bool:
         return self._is_ivf(self._table(collection, version))

@@ -368,6 +368,15 @@ class QdrantStore(QdrantLexical, RecordCatalogStore):
             if offset is None:
                 return
 
+    def ids(self, collection: str, version: int, batch_size: int) -> Iterator[list[str]]:
+        table, offset = self._table(collection, version), None
+        while True:  # the 'id' payload key alone
+            points, offset = self._c.scroll(table, limit=batch_size, offset=offset, with_payload=["id"])
+            if points:
+                yield [p.payload["id"] for p in points if p.payload is not None]
+            if offset is None:
+                return
+
     def search(
         self, collection: str, version: int, vector: np.ndarray, k: int, *, exact: bool = False,
         where: Sequence[Condition] = (),

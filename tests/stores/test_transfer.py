@@ -111,6 +111,18 @@ def test_rows_changed_or_deleted_in_the_source_are_caught_up_by_the_next_run(tmp
         assert dict(target.rows("docs", 1, ["d3"])[0].metadata) == {"i": 3, "edited": True}
 
 
+def test_a_source_row_deleted_during_a_first_copy_is_reported_and_deleted_by_the_rerun(tmp_path: Path) -> None:
+    # a first run into an empty target skips the pass over the target's ids: the counts must still catch it
+    with (
+        _filled(URLS["lancedb"].format(tmp_path)) as source,
+        open_store(URLS["qdrant"].format(tmp_path), batch_size=40) as target,
+    ):
+        report = transfer(source, "docs", target, progress=lambda _: source.delete("docs", 1, ["d0"]))
+        assert report.count == N and report.problems and not report.serving
+        again = transfer(source, "docs", target)
+        assert (again.deleted, again.count, again.problems, again.serving) == (1, N - 1, [], True)
+
+
 def test_another_model_embeds_the_target_and_the_own_model_copies(tmp_path: Path, calls: list[int]) -> None:
     with _filled(URLS["lancedb"].format(tmp_path)) as source, open_store(URLS["qdrant"].format(tmp_path)) as target:
         calls.clear()
