@@ -143,6 +143,10 @@ class VectorStore(ABC):
     """What this store does beyond the base interface. The collection layer refuses ``where=`` and
     ``mode="lexical"/"hybrid"`` in one line on a store that does not declare them, and the contract
     suite skips their cases; a store that declares one must pass its cases."""
+    lookup_ids: ClassVar[int | None] = None
+    """How many ids one :meth:`hashes` call takes well, where that beats the settings' batch size: a
+    LanceDB lookup costs ~9 ms whatever its size up to 10,000 ids, so the delete pass after a 1 M-item
+    migration took 92 s in batches of 1,000 and 17 s in batches of 10,000. ``None``: the batch size."""
 
     def __init__(self, settings: BaseStoreSettings) -> None:
         self.settings = settings

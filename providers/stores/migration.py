@@ -55,9 +55,8 @@ def _catch_up(
     size = store.settings.batch_size
     writer.run(store.scan(name, source.version, size), progress)  # stored rows are source items
     deleted = 0
-    if not writer.stopped:
-        for rows in store.scan(name, target.version, size):
-            ids = [r.id for r in rows]
+    if not writer.stopped:  # the id column alone, in the store's best lookup size (see lookup_ids)
+        for ids in store.ids(name, target.version, max(size, store.lookup_ids or 0)):
             gone = sorted(set(ids) - set(store.hashes(name, source.version, ids)))
             store.delete(name, target.version, gone)
             deleted += len(gone)

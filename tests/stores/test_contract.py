@@ -128,6 +128,24 @@ def test_switch_catches_up_items_indexed_during_the_migration(store: VectorStore
     assert "id40" in {h.id for h in search(store, "docs", "late arrival about pasta", k=3)}
 
 
+def test_a_resumed_migration_deletes_what_the_source_lost_meanwhile(store_url: str, store: VectorStore) -> None:
+    # The delete pass lists the target's ids alone, in the store's lookup size (lookup_ids); with a
+    # batch size of 7 the 40 ids span several listings and lookups, the gone ones in more than one.
+    index_items(store, "docs", items(), provider=get_provider("fake:a"))
+    assert migrate(store, "docs", "fake:b").count == 40
+    gone = ["id3", "id9", "id21", "id38"]
+    store.delete("docs", 1, gone)
+    small = open_store(store_url, batch_size=7)
+    try:
+        report = migrate(small, "docs", "fake:b")
+    finally:
+        small.close()
+    assert (report.deleted, report.count, report.problems) == (4, 36, [])
+    assert sorted(store.hashes("docs", 2, [f"id{i}" for i in range(40)])) == sorted(
+        f"id{i}" for i in range(40) if f"id{i}" not in gone
+    )
+
+
 def test_failed_items_are_reported_by_id_and_the_rest_is_kept(store: VectorStore) -> None:
     index_items(store, "docs", items(), provider=get_provider("fake:a"))
     failing = FakeProvider("b", fail_items={TEXTS[7]: InvalidRequestError("rejected")}, max_batch_size=1)
