@@ -129,8 +129,9 @@ def test_switch_catches_up_items_indexed_during_the_migration(store: VectorStore
 
 
 def test_a_resumed_migration_deletes_what_the_source_lost_meanwhile(store_url: str, store: VectorStore) -> None:
-    # The delete pass lists the target's ids alone, in the store's lookup size (lookup_ids); with a
-    # batch size of 7 the 40 ids span several listings and lookups, the gone ones in more than one.
+    # The delete pass lists the target's ids alone, in max(batch size, the store's lookup_ids): with a
+    # batch size of 7, pgvector's 40 ids span 6 listings and lookups (the gone ones in 4); LanceDB's
+    # lookup size of 10,000 takes them in one.
     index_items(store, "docs", items(), provider=get_provider("fake:a"))
     assert migrate(store, "docs", "fake:b").count == 40
     gone = ["id3", "id9", "id21", "id38"]
